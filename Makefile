@@ -1,0 +1,29 @@
+# The one build entry point of the project. `make help` lists every target.
+#
+# The parts live in mk/*.mk, one file per concern:
+#   mk/config.mk    pinned versions and paths shared by the others
+#   mk/engine.mk    the Rust engine: cargo test, clippy, docs, RISC-V builds, fuzz
+#   mk/unix.mk      MicroPython's source, the unix builds, the test runner
+#   mk/firmware.mk  ESP32 firmware through Docker, flashing, device tests,
+#                   and the firmware checks that run without Docker (qemu RV32)
+#   mk/bench.mk     benchmarks against libcoap and aiocoap
+
+.DEFAULT_GOAL := firmware
+SHELL := /bin/bash
+
+include mk/config.mk
+include mk/engine.mk
+include mk/unix.mk
+include mk/firmware.mk
+include mk/bench.mk
+
+.PHONY: test help
+
+test: ## Everything CI runs: engine tests, firmware checks, then the MicroPython suites (ends with "N passed, M failed")
+	$(MAKE) test-engine
+	$(MAKE) test-firmware-checks
+	$(MAKE) test-micropython
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-22s %s\n", $$1, $$2}'

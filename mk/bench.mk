@@ -1,0 +1,1 @@
+# mk/bench.mk: see the top-level Makefile.

@@ -1,0 +1,1 @@
+# mk/engine.mk: see the top-level Makefile.

@@ -1,0 +1,1 @@
+# mk/firmware.mk: see the top-level Makefile.

@@ -1,0 +1,1 @@
+# mk/unix.mk: see the top-level Makefile.

@@ -1,0 +1,200 @@
+/*
+ * mpcoap.h - the boundary between the C shim (mod/modcoap.c) and the Rust
+ * engine (src/ffi/).
+ *
+ * Everything that crosses is plain C: fixed-width integers, pointer+length
+ * pairs and small structs. No mp_obj_t, no qstr, no MicroPython header, so the
+ * same header serves every port and every target (bindgen reads it for the
+ * micropython-sys crate; see micropython-sys/build.rs).
+ *
+ * Rules (docs/internals.md has the reasoning):
+ * - The engine never calls back into MicroPython. It cannot raise, block or
+ *   allocate. Errors are returned as negative mpcoap_status values.
+ * - The engine state is one block of mpcoap_engine_size() bytes, aligned to
+ *   mpcoap_engine_align(), that the shim allocates (from the GC heap) and
+ *   passes to every call. The shim serialises all calls with its own mutex.
+ * - Pointers inside an mpcoap_event_t point into the datagram passed to the
+ *   call that produced it or into the engine block. They are valid only until
+ *   the next call into the engine: copy them before unlocking.
+ * - Time is a millisecond tick counter that wraps at 2^32.
+ */
+#ifndef MPCOAP_H
+#define MPCOAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- status codes ----------------------------------------------------- */
+
+/* Non-negative values mean success. mpcoap_status_kind() says which Python
+ * exception a negative one maps to, mpcoap_status_message() gives a static,
+ * NUL-terminated message that names the argument and the rule. */
+enum {
+    MPCOAP_OK = 0,
+    MPCOAP_ERR_URI = -1,            /* uri empty, too long or not valid UTF-8 */
+    MPCOAP_ERR_EXISTS = -2,         /* resource already exists */
+    MPCOAP_ERR_RESOURCES_FULL = -3, /* resource table full */
+    MPCOAP_ERR_TEXT_FULL = -4,      /* uri/attribute storage full, or
+                                     * /.well-known/core would not fit one
+                                     * message */
+    MPCOAP_ERR_VALUE_TOO_LARGE = -5,/* value larger than MPCOAP_VALUE_MAX */
+    MPCOAP_ERR_VALUES_FULL = -6,    /* value storage full */
+    MPCOAP_ERR_ATTRIBUTE = -7,      /* attribute name invalid */
+    MPCOAP_ERR_ATTRIBUTES_FULL = -8,/* attribute table full */
+    MPCOAP_ERR_STALE = -9,          /* handle refers to a removed object */
+    MPCOAP_ERR_METHOD = -10,        /* method is not exactly one REQUEST_* */
+    MPCOAP_ERR_OPERATION = -11,     /* operation mask has bits outside REQUEST_* */
+    MPCOAP_ERR_MEDIA_TYPE = -12,    /* media type / content format out of range */
+    MPCOAP_ERR_MAX_AGE = -13,       /* max_age out of range */
+    MPCOAP_ERR_TOKEN = -14,         /* token longer than 8 bytes */
+    MPCOAP_ERR_PAYLOAD_TOO_LARGE = -15, /* request does not fit one message */
+    MPCOAP_ERR_SESSIONS_FULL = -16, /* session table full */
+    MPCOAP_ERR_QUEUE_FULL = -17,    /* request queue/storage full (OSError) */
+    MPCOAP_ERR_BUFFER = -18,        /* caller's buffer too small */
+    MPCOAP_ERR_NOT_FOUND = -19,     /* no such resource/session */
+    MPCOAP_ERR_MEMORY = -20,        /* engine block too small or misaligned */
+};
+
+enum {
+    MPCOAP_KIND_VALUE = 1,   /* ValueError */
+    MPCOAP_KIND_RUNTIME = 2, /* RuntimeError */
+    MPCOAP_KIND_OS = 3,      /* OSError (ENOBUFS) */
+    MPCOAP_KIND_TYPE = 4,    /* TypeError */
+};
+
+int32_t mpcoap_status_kind(int32_t status);
+const char *mpcoap_status_message(int32_t status);
+
+/* ---- constants of the Python API -------------------------------------- */
+
+/* Pycom's bit flags for methods (not CoAP codes). */
+#define MPCOAP_REQUEST_GET 1
+#define MPCOAP_REQUEST_PUT 2
+#define MPCOAP_REQUEST_POST 4
+#define MPCOAP_REQUEST_DELETE 8
+
+/* Message types, as passed to the response handler. */
+#define MPCOAP_TYPE_CON 0
+#define MPCOAP_TYPE_NON 1
+#define MPCOAP_TYPE_ACK 2
+#define MPCOAP_TYPE_RST 3
+/* "type" of the handler call for a request that gave up (Coap.TIMEOUT). */
+#define MPCOAP_TYPE_TIMEOUT 255
+
+/* Capacities the shim needs to know (src/capacity.rs is the one place they
+ * are defined; the Rust side checks at compile time that these agree). */
+#define MPCOAP_MESSAGE_MAX 1152 /* bytes in one datagram, both ways */
+#define MPCOAP_RESOURCES_MAX 16
+#define MPCOAP_SESSIONS_MAX 8
+
+/* ---- engine lifecycle -------------------------------------------------- */
+
+size_t mpcoap_engine_size(void);
+size_t mpcoap_engine_align(void);
+/* Initialise the engine in place in `mem` (len bytes). `seed` seeds the
+ * engine's PRNG (message IDs, tokens, back-off jitter). */
+int32_t mpcoap_engine_init(void *mem, size_t len, uint32_t now_ms, uint32_t seed);
+/* Largest value a resource can hold (fits one response). */
+size_t mpcoap_value_max(void);
+
+/* ---- resources (server) ------------------------------------------------ */
+
+/* media_type: -1 = absent, else 0..65535. max_age: -1 = absent, else
+ * 0..2^32-1. A leading '/' in uri is ignored. On success *handle is set. */
+int32_t mpcoap_resource_add(void *eng, const uint8_t *uri, size_t uri_len,
+    int32_t media_type, int64_t max_age, const uint8_t *value, size_t value_len,
+    bool etag, uint32_t *handle);
+/* MPCOAP_ERR_NOT_FOUND if no resource has that uri. */
+int32_t mpcoap_resource_find(void *eng, const uint8_t *uri, size_t uri_len, uint32_t *handle);
+int32_t mpcoap_resource_remove(void *eng, uint32_t handle);
+/* *value points into the engine block; valid until the next engine call. */
+int32_t mpcoap_resource_value(void *eng, uint32_t handle, const uint8_t **value, size_t *len);
+int32_t mpcoap_resource_set_value(void *eng, uint32_t handle, const uint8_t *value, size_t len);
+int32_t mpcoap_resource_add_attribute(void *eng, uint32_t handle,
+    const uint8_t *name, size_t name_len, const uint8_t *value, size_t value_len);
+/* operation: OR of MPCOAP_REQUEST_*. */
+int32_t mpcoap_resource_set_methods(void *eng, uint32_t handle, uint32_t operation, bool enable);
+
+/* ---- client sessions --------------------------------------------------- */
+
+typedef struct {
+    uint8_t addr[4]; /* IPv4, network order */
+    uint16_t port;   /* host order */
+} mpcoap_endpoint_t;
+
+typedef struct {
+    uint32_t method;           /* exactly one MPCOAP_REQUEST_* */
+    const uint8_t *uri;        /* "a/b?x=1"; NULL or empty: no Uri-Path */
+    size_t uri_len;
+    int32_t content_format;    /* -1 = absent */
+    const uint8_t *payload;    /* may be NULL when payload_len is 0 */
+    size_t payload_len;
+    const uint8_t *token;      /* 0..8 bytes */
+    size_t token_len;
+    bool include_options;
+} mpcoap_request_t;
+
+int32_t mpcoap_session_new(void *eng, const mpcoap_endpoint_t *peer, uint32_t *handle);
+/* Drops the session's queued and outstanding requests silently. */
+int32_t mpcoap_session_remove(void *eng, uint32_t handle);
+/* Queues a confirmable request; *mid receives its message ID. */
+int32_t mpcoap_session_request(void *eng, uint32_t handle, uint32_t now_ms,
+    const mpcoap_request_t *req, uint16_t *mid);
+
+/* ---- datagrams, time and events --------------------------------------- */
+
+enum {
+    MPCOAP_EVENT_NONE = 0,
+    /* A response to one of our requests (or RST / timeout, see type). */
+    MPCOAP_EVENT_RESPONSE = 1,
+    /* A remote DELETE removed the resource `handle`. */
+    MPCOAP_EVENT_RESOURCE_DELETED = 2,
+};
+
+typedef struct {
+    uint32_t kind;            /* MPCOAP_EVENT_* */
+    uint32_t handle;          /* session (RESPONSE) or resource (DELETED) */
+    uint8_t code;             /* raw code byte, 2.05 -> 69; 0 for RST/timeout */
+    uint8_t type;             /* MPCOAP_TYPE_* */
+    uint16_t mid;             /* message ID of the received message, or of
+                               * our request for RST/timeout */
+    const uint8_t *token;
+    size_t token_len;
+    const uint8_t *payload;
+    size_t payload_len;
+} mpcoap_event_t;
+
+/* Handle one received datagram from `from`. `via_multicast` marks datagrams
+ * that arrived on the multicast socket (no error responses are sent for
+ * them). If the engine answers directly, the reply is written to `reply`
+ * (cap bytes, at least MPCOAP_MESSAGE_MAX) and *reply_len is set, else
+ * *reply_len is 0; the reply goes back to `from`. Returns 1 if *event was
+ * filled, 0 if not, or a negative status. */
+int32_t mpcoap_engine_receive(void *eng, uint32_t now_ms,
+    const mpcoap_endpoint_t *from, bool via_multicast,
+    const uint8_t *data, size_t len,
+    uint8_t *reply, size_t reply_cap, size_t *reply_len,
+    mpcoap_event_t *event);
+
+/* Next datagram the engine wants sent now (requests, retransmissions,
+ * ACK/RST of responses). Returns its length (> 0) with *dest set, 0 when
+ * nothing is due, or a negative status. Call until it returns 0. */
+int32_t mpcoap_engine_poll_transmit(void *eng, uint32_t now_ms,
+    uint8_t *buf, size_t cap, mpcoap_endpoint_t *dest);
+
+/* Events that arise from time passing (a request gave up). Returns 1 if
+ * *event was filled, 0 if none. Call until it returns 0. */
+int32_t mpcoap_engine_poll_event(void *eng, uint32_t now_ms, mpcoap_event_t *event);
+
+/* Milliseconds until the engine next needs poll_transmit/poll_event, 0 if
+ * something is due now, -1 if nothing is pending. */
+int32_t mpcoap_engine_next_timeout(void *eng, uint32_t now_ms);
+
+/* ---- provided by the shim, called by Rust ------------------------------ */
+
+/* Print a panic message and abort. Rust's panic handler calls this; it
+ * must not return. Never raises. */
+void mpcoap_port_panic(const uint8_t *msg, size_t len);
+
+#endif /* MPCOAP_H */
