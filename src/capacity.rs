@@ -1,0 +1,1 @@
+//! Capacities (filled in by the engine work).

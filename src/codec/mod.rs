@@ -1,0 +1,1 @@
+//! The RFC 7252 wire format (filled in by the codec work).

@@ -1,0 +1,1 @@
+//! Message layer, server and client (filled in by the engine work).
