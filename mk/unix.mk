@@ -1,1 +1,93 @@
-# mk/unix.mk: see the top-level Makefile.
+# mk/unix.mk: MicroPython's source, MicroPython's unittest, the unix builds and
+# the test runner. Pins live in mk/config.mk.
+
+MICROPY_SRC := $(WORK)/micropython-$(MICROPY_VERSION)
+# Marks a complete, verified tree; also says where it came from.
+MICROPY_SRC_STAMP := $(MICROPY_SRC)/.mpcoap-source
+# auto: GitHub if it answers within seconds, else Debian. Or force github|debian.
+MICROPY_SOURCE ?= auto
+# Private apt state, so the system's sources and lists stay untouched.
+MICROPY_APT_DIR := $(WORK)/apt
+MICROPY_APT_OPTS = -o Dir::Etc::sourcelist=$(MICROPY_APT_DIR)/sources.list \
+  -o Dir::Etc::sourceparts=- -o Dir::State::Lists=$(MICROPY_APT_DIR)/lists \
+  -o Dir::Cache=$(MICROPY_APT_DIR)/cache \
+  $(if $(filter 0,$(shell id -u)),-o APT::Sandbox::User=root)
+
+UNITTEST_LIB := $(WORK)/lib/unittest.py
+
+.PHONY: micropython-src unittest-lib
+
+micropython-src: $(MICROPY_SRC_STAMP) ## MicroPython's pinned source in build/ (GitHub, else Debian sid's source package; verified)
+
+$(MICROPY_SRC_STAMP):
+	@set -euo pipefail; \
+	dest='$(MICROPY_SRC)'; tmp="$$dest.tmp"; rm -rf "$$tmp" "$$dest"; mkdir -p "$$tmp"; \
+	origin=; \
+	if [ '$(MICROPY_SOURCE)' != debian ]; then \
+	  echo "micropython-src: trying $(MICROPY_GIT_URL) (v$(MICROPY_VERSION))"; \
+	  if GIT_TERMINAL_PROMPT=0 timeout 10 git ls-remote --exit-code '$(MICROPY_GIT_URL)' \
+	       'refs/tags/v$(MICROPY_VERSION)' >/dev/null 2>&1 \
+	     && GIT_TERMINAL_PROMPT=0 timeout 600 git -c http.lowSpeedLimit=1000 -c http.lowSpeedTime=30 \
+	       clone -q --depth 1 --branch 'v$(MICROPY_VERSION)' '$(MICROPY_GIT_URL)' "$$tmp/src"; then \
+	    got=$$(git -C "$$tmp/src" rev-parse HEAD); \
+	    if [ "$$got" != '$(MICROPY_GIT_COMMIT)' ]; then \
+	      echo "micropython-src: tag v$(MICROPY_VERSION) is $$got, expected $(MICROPY_GIT_COMMIT)" >&2; exit 1; \
+	    fi; \
+	    rm -rf "$$tmp/src/.git"; origin="github $(MICROPY_GIT_COMMIT)"; \
+	  elif [ '$(MICROPY_SOURCE)' = github ]; then \
+	    echo "micropython-src: GitHub not reachable and MICROPY_SOURCE=github" >&2; exit 1; \
+	  else \
+	    echo "micropython-src: GitHub not reachable, using Debian's micropython $(MICROPY_DEBIAN_VERSION)"; \
+	    rm -rf "$$tmp/src"; \
+	  fi; \
+	fi; \
+	if [ -z "$$origin" ]; then \
+	  apt='$(MICROPY_APT_DIR)'; rm -rf "$$apt"; \
+	  mkdir -p "$$apt/lists/partial" "$$apt/cache/archives/partial" "$$apt/dl"; \
+	  echo 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(DEBIAN_MIRROR) $(MICROPY_DEBIAN_SUITE) main' \
+	    > "$$apt/sources.list"; \
+	  apt-get -qq $(MICROPY_APT_OPTS) update; \
+	  if ! (cd "$$apt/dl" && apt-get -qq $(MICROPY_APT_OPTS) source --download-only \
+	        'micropython=$(MICROPY_DEBIAN_VERSION)') >/dev/null; then \
+	    echo "micropython-src: Debian $(MICROPY_DEBIAN_SUITE) no longer has micropython $(MICROPY_DEBIAN_VERSION)." >&2; \
+	    echo "  Bump the pin in mk/config.mk on purpose (and build the module against the new release)." >&2; \
+	    exit 1; \
+	  fi; \
+	  orig="$$apt/dl/micropython_$$(echo '$(MICROPY_DEBIAN_VERSION)' | sed 's/-[^-]*$$//').orig.tar.xz"; \
+	  if ! echo '$(MICROPY_DEBIAN_ORIG_SHA256)  '"$$orig" | sha256sum --quiet -c -; then \
+	    echo "micropython-src: SHA-256 MISMATCH for $$orig" >&2; \
+	    echo "  expected $(MICROPY_DEBIAN_ORIG_SHA256)" >&2; \
+	    echo "  got      $$(sha256sum "$$orig" | cut -d' ' -f1)" >&2; \
+	    exit 1; \
+	  fi; \
+	  mkdir -p "$$tmp/src"; tar -xJf "$$orig" -C "$$tmp/src" --strip-components=1; \
+	  origin="debian $(MICROPY_DEBIAN_VERSION) orig sha256 $(MICROPY_DEBIAN_ORIG_SHA256)"; \
+	fi; \
+	v=$$(sed -n 's/^#define MICROPY_VERSION_\(MAJOR\|MINOR\|MICRO\) \([0-9]*\)$$/\2/p' "$$tmp/src/py/mpconfig.h" | paste -sd.); \
+	if [ "$$v" != '$(MICROPY_VERSION)' ]; then \
+	  echo "micropython-src: source says version '$$v', expected $(MICROPY_VERSION)" >&2; exit 1; \
+	fi; \
+	mv "$$tmp/src" "$$dest"; rm -rf "$$tmp"; \
+	echo "$$origin" > '$@'; \
+	echo "micropython-src: $$dest ($$origin)"
+
+unittest-lib: $(UNITTEST_LIB) ## MicroPython's unittest.py in build/lib (PyPI pycopy-unittest, sdist hash verified)
+
+$(UNITTEST_LIB):
+	@set -euo pipefail; \
+	tmp='$(WORK)/lib/.dl'; rm -rf "$$tmp"; mkdir -p "$$tmp"; \
+	url=$$(curl -fsS --connect-timeout 10 --max-time 120 'https://pypi.org/pypi/$(UNITTEST_PYPI_NAME)/json' | \
+	  python3 -c 'import json, sys; \
+	    r = json.load(sys.stdin)["releases"]["$(UNITTEST_PYPI_VERSION)"]; \
+	    print(next(u["url"] for u in r if u["packagetype"] == "sdist"))'); \
+	curl -fsS --connect-timeout 10 --max-time 300 -o "$$tmp/sdist.tar.gz" "$$url"; \
+	if ! echo '$(UNITTEST_PYPI_SHA256)  '"$$tmp/sdist.tar.gz" | sha256sum --quiet -c -; then \
+	  echo "unittest-lib: SHA-256 MISMATCH for $$url" >&2; \
+	  echo "  expected $(UNITTEST_PYPI_SHA256)" >&2; \
+	  echo "  got      $$(sha256sum "$$tmp/sdist.tar.gz" | cut -d' ' -f1)" >&2; \
+	  exit 1; \
+	fi; \
+	tar -xzf "$$tmp/sdist.tar.gz" -C "$$tmp" --strip-components=1 \
+	  '$(UNITTEST_PYPI_NAME)-$(UNITTEST_PYPI_VERSION)/unittest.py'; \
+	mv "$$tmp/unittest.py" '$@'; rm -rf "$$tmp"; \
+	echo "unittest-lib: $@ ($(UNITTEST_PYPI_NAME) $(UNITTEST_PYPI_VERSION))"
