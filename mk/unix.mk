@@ -91,3 +91,25 @@ $(UNITTEST_LIB):
 	  '$(UNITTEST_PYPI_NAME)-$(UNITTEST_PYPI_VERSION)/unittest.py'; \
 	mv "$$tmp/unittest.py" '$@'; rm -rf "$$tmp"; \
 	echo "unittest-lib: $@ ($(UNITTEST_PYPI_NAME) $(UNITTEST_PYPI_VERSION))"
+
+# ---- the unix port with the module ------------------------------------------
+
+# Debian's source lacks lib/ (berkeley-db, mbedtls, libffi, micropython-lib).
+UNIX_MAKE_FLAGS = MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 FROZEN_MANIFEST= \
+  USER_C_MODULES=$(ROOT) $(UNIX_EXTRA_FLAGS)
+UNIX_EXTRA_FLAGS ?=
+# Stable paths of the two binaries the tests use.
+UNIX_BIN := $(WORK)/unix/micropython
+UNIX_GIL_BIN := $(WORK)/unix-gil/micropython
+
+.PHONY: unix unix-gil unix-all
+
+unix: micropython-src ## The unix port with the module, threads without a GIL (build/unix/micropython)
+	$(MAKE) -C $(MICROPY_SRC)/ports/unix $(UNIX_MAKE_FLAGS) BUILD=$(WORK)/unix/build
+	ln -sf build/micropython $(UNIX_BIN)
+
+unix-gil: micropython-src ## The unix port with the module and a GIL like esp32 (build/unix-gil/micropython)
+	$(MAKE) -C $(MICROPY_SRC)/ports/unix $(UNIX_MAKE_FLAGS) MICROPY_PY_THREAD_GIL=1 BUILD=$(WORK)/unix-gil/build
+	ln -sf build/micropython $(UNIX_GIL_BIN)
+
+unix-all: unix unix-gil ## Both unix binaries
