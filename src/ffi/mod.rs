@@ -1,1 +1,5 @@
-//! The C ABI of mod/mpcoap.h (filled in by the binding work).
+//! The C ABI of `mod/mpcoap.h` over the engine (work in progress).
+
+mod layout;
+#[cfg(not(test))]
+mod panic;
