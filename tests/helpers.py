@@ -1,0 +1,471 @@
+# Device-portable helpers for the coap test scripts: a small CoAP (RFC 7252)
+# encoder/decoder, loopback socket helpers and assertion helpers.
+# Only builtins, time and (optionally) socket/select are used, so this runs on
+# the unix port, a device and the qemu port without sockets.
+
+import time
+
+try:
+    import socket
+except ImportError:
+    socket = None
+try:
+    import select
+except ImportError:
+    select = None
+try:
+    import _thread
+except ImportError:
+    _thread = None
+
+import coap
+
+# message types
+CON = 0
+NON = 1
+ACK = 2
+RST = 3
+
+# codes
+def code(cls, detail):
+    return (cls << 5) | detail
+
+EMPTY = 0
+GET = 1
+POST = 2
+PUT = 3
+DELETE = 4
+C201 = code(2, 1)
+C202 = code(2, 2)
+C203 = code(2, 3)
+C204 = code(2, 4)
+C205 = code(2, 5)
+C400 = code(4, 0)
+C402 = code(4, 2)
+C404 = code(4, 4)
+C405 = code(4, 5)
+C406 = code(4, 6)
+C412 = code(4, 12)
+C413 = code(4, 13)
+C415 = code(4, 15)
+C505 = code(5, 5)
+
+# option numbers
+IF_MATCH = 1
+URI_HOST = 3
+ETAG = 4
+IF_NONE_MATCH = 5
+OBSERVE = 6
+URI_PORT = 7
+URI_PATH = 11
+CONTENT_FORMAT = 12
+MAX_AGE = 14
+URI_QUERY = 15
+ACCEPT = 17
+BLOCK2 = 23
+BLOCK1 = 27
+SIZE2 = 28
+PROXY_URI = 35
+PROXY_SCHEME = 39
+SIZE1 = 60
+
+ERR_NOT_INIT = "Coap module has not been initialized!"
+ERR_ALREADY_INIT = "Coap module already initialized!"
+ERR_EXISTS = "Resource already exists or cannot be created!"
+ERR_SESSION_NOT_REMOVED = "Client Session has not been removed"
+ERR_METHOD = 'Invalid "method" parameter value!'
+
+HAVE_SOCKET = socket is not None
+HAVE_THREAD = _thread is not None
+
+ALL_METHODS = coap.REQUEST_GET | coap.REQUEST_PUT | coap.REQUEST_POST | coap.REQUEST_DELETE
+
+
+def uint(n):
+    # minimal big-endian encoding (0 -> b'')
+    out = b""
+    while n:
+        out = bytes((n & 0xFF,)) + out
+        n >>= 8
+    return out
+
+
+def to_uint(b):
+    n = 0
+    for x in b:
+        n = (n << 8) | x
+    return n
+
+
+def _ext(v):
+    if v < 13:
+        return v, b""
+    if v < 269:
+        return 13, bytes((v - 13,))
+    v -= 269
+    return 14, bytes((v >> 8, v & 0xFF))
+
+
+def enc(s):
+    if isinstance(s, str):
+        return s.encode()
+    return bytes(s)
+
+
+def build(mtype, mcode, mid, token=b"", options=(), payload=b"", ver=1, sort=True):
+    """Encode a CoAP message. options: iterable of (number, value) with value
+    bytes/str/int (int -> minimal uint)."""
+    token = enc(token)
+    opts = []
+    for num, val in options:
+        if isinstance(val, int):
+            val = uint(val)
+        opts.append((num, enc(val)))
+    if sort:
+        # stable sort by option number (keeps repeat order)
+        opts = [o for _, o in sorted([(o[0] * 1000 + i, o) for i, o in enumerate(opts)])]
+    out = bytearray()
+    out.append((ver << 6) | (mtype << 4) | len(token))
+    out.append(mcode)
+    out.append((mid >> 8) & 0xFF)
+    out.append(mid & 0xFF)
+    out += token
+    last = 0
+    for num, val in opts:
+        d, dx = _ext(num - last)
+        l, lx = _ext(len(val))
+        out.append((d << 4) | l)
+        out += dx
+        out += lx
+        out += val
+        last = num
+    payload = enc(payload)
+    if payload:
+        out.append(0xFF)
+        out += payload
+    return bytes(out)
+
+
+def raw_option_header(delta, length):
+    # one option header byte with raw nibbles (for malformed messages)
+    return bytes(((delta << 4) | length,))
+
+
+class Msg:
+    def __init__(self, ver, mtype, mcode, mid, token, options, payload):
+        self.ver = ver
+        self.type = mtype
+        self.code = mcode
+        self.mid = mid
+        self.token = token
+        self.options = options
+        self.payload = payload
+
+    def opts(self, num):
+        return [v for n, v in self.options if n == num]
+
+    def opt(self, num):
+        for n, v in self.options:
+            if n == num:
+                return v
+        return None
+
+    def has(self, num):
+        return self.opt(num) is not None
+
+    def numbers(self):
+        return [n for n, _ in self.options]
+
+    def path(self):
+        return "/".join([v.decode() for v in self.opts(URI_PATH)])
+
+    def __repr__(self):
+        return "Msg(t=%d c=%d.%02d mid=%d tok=%r opts=%r pl=%r)" % (
+            self.type, self.code >> 5, self.code & 31, self.mid, self.token,
+            self.options, self.payload)
+
+
+def parse(data):
+    """Decode a CoAP message; raises ValueError on a format error."""
+    data = bytes(data)
+    if len(data) < 4:
+        raise ValueError("short")
+    ver = data[0] >> 6
+    mtype = (data[0] >> 4) & 3
+    tkl = data[0] & 15
+    if tkl > 8:
+        raise ValueError("tkl")
+    mcode = data[1]
+    mid = (data[2] << 8) | data[3]
+    i = 4 + tkl
+    if i > len(data):
+        raise ValueError("token")
+    token = data[4:i]
+    options = []
+    last = 0
+    payload = b""
+    while i < len(data):
+        b = data[i]
+        i += 1
+        if b == 0xFF:
+            payload = data[i:]
+            if not payload:
+                raise ValueError("empty payload after marker")
+            break
+        d = b >> 4
+        l = b & 15
+        if d == 15 or l == 15:
+            raise ValueError("nibble 15")
+        if d == 13:
+            d = data[i] + 13
+            i += 1
+        elif d == 14:
+            d = ((data[i] << 8) | data[i + 1]) + 269
+            i += 2
+        if l == 13:
+            l = data[i] + 13
+            i += 1
+        elif l == 14:
+            l = ((data[i] << 8) | data[i + 1]) + 269
+            i += 2
+        last += d
+        if i + l > len(data):
+            raise ValueError("option overruns")
+        options.append((last, data[i:i + l]))
+        i += l
+    return Msg(ver, mtype, mcode, mid, token, options, payload)
+
+
+def request(method, path=None, mid=0x1234, token=b"", mtype=CON, options=(), payload=b"", query=None):
+    opts = []
+    if path is not None:
+        for seg in path.split("/"):
+            if seg:
+                opts.append((URI_PATH, seg))
+    if query:
+        for q in query:
+            opts.append((URI_QUERY, q))
+    opts.extend(options)
+    return build(mtype, method, mid, token, opts, payload)
+
+
+# ---------------------------------------------------------------- engine hook
+
+# The address form coap._process() takes (contract: a private hook that runs
+# one datagram through the server engine without a network).
+PEER = ("127.0.0.1", 40000)
+PEER2 = ("127.0.0.1", 40001)
+
+_mid = [0x100]
+
+
+def next_mid():
+    _mid[0] = (_mid[0] + 1) & 0xFFFF
+    return _mid[0]
+
+
+def process(data, addr=PEER):
+    """Run one datagram through the engine; returns the parsed reply or None."""
+    reply = coap._process(data, addr)
+    if reply is None or len(reply) == 0:
+        return None
+    return parse(reply)
+
+
+def ask(method, path=None, token=b"", mtype=CON, options=(), payload=b"", query=None, addr=PEER, mid=None):
+    if mid is None:
+        mid = next_mid()
+    return process(request(method, path, mid, token, mtype, options, payload, query), addr)
+
+
+# ---------------------------------------------------------------- assertions
+
+def raises(tc, exc, fn, *args, **kw):
+    """Call fn; assert it raises exactly `exc` (or a subclass); return the exception."""
+    try:
+        fn(*args, **kw)
+    except exc as e:
+        return e
+    except Exception as e:
+        tc.fail("%s raised %r, expected %s" % (getattr(fn, "__name__", fn), e, exc.__name__))
+    tc.fail("%s did not raise %s" % (getattr(fn, "__name__", fn), exc.__name__))
+
+
+def msg_of(e):
+    return e.args[0] if e.args else ""
+
+
+def raises_msg(tc, exc, text, fn, *args, **kw):
+    e = raises(tc, exc, fn, *args, **kw)
+    tc.assertEqual(msg_of(e), text)
+    return e
+
+
+def raises_mentioning(tc, exc, word, fn, *args, **kw):
+    # our own checks name the argument (contract "Errors")
+    e = raises(tc, exc, fn, *args, **kw)
+    tc.assertTrue(word in str(msg_of(e)), "%r does not mention %r" % (msg_of(e), word))
+    return e
+
+
+def deinit_quiet():
+    try:
+        coap.deinit()
+    except Exception:
+        pass
+
+
+def value_max():
+    # the documented constant for the largest resource value
+    for name in ("VALUE_MAX", "MAX_VALUE", "VALUE_SIZE_MAX"):
+        v = getattr(coap, name, None)
+        if isinstance(v, int):
+            return v
+    raise AssertionError("coap has no VALUE_MAX constant")
+
+
+# ---------------------------------------------------------------- time
+
+def ticks():
+    return time.ticks_ms()
+
+
+def since(t0):
+    return time.ticks_diff(time.ticks_ms(), t0)
+
+
+def sleep_ms(ms):
+    time.sleep_ms(ms)
+
+
+# ---------------------------------------------------------------- sockets
+
+_port = [0]
+
+
+def _rand16():
+    try:
+        import random
+        return random.getrandbits(16)
+    except Exception:
+        return time.ticks_us() & 0xFFFF
+
+
+def candidate_ports():
+    # random high ports, different on every call
+    if not _port[0]:
+        _port[0] = 20000 + _rand16() % 30000
+    for _ in range(50):
+        _port[0] += 1 + _rand16() % 97
+        if _port[0] > 60000:
+            _port[0] = 20000 + _rand16() % 1000
+        yield _port[0]
+
+
+def sockaddr(host, port):
+    return socket.getaddrinfo(host, port)[0][-1]
+
+
+def udp_peer(host="127.0.0.1"):
+    """A bound UDP socket on a free port: returns (sock, port)."""
+    for p in candidate_ports():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(sockaddr(host, p))
+            return s, p
+        except OSError:
+            s.close()
+    raise OSError("no free port")
+
+
+def init_server(host="127.0.0.1", **kw):
+    """coap.init on a free port; returns the port."""
+    last = None
+    for p in candidate_ports():
+        try:
+            coap.init(host, port=p, **kw)
+            return p
+        except OSError as e:
+            last = e
+    raise last
+
+
+def recv(sock, timeout_ms=2000):
+    """(data, addr) or (None, None) on timeout."""
+    p = select.poll()
+    p.register(sock, select.POLLIN)
+    r = p.poll(timeout_ms)
+    if not r:
+        return None, None
+    return sock.recvfrom(2048)
+
+
+def recv_msg(sock, timeout_ms=2000):
+    data, addr = recv(sock, timeout_ms)
+    if data is None:
+        return None, None
+    return parse(data), addr
+
+
+def drain(sock, timeout_ms=50):
+    n = 0
+    while recv(sock, timeout_ms)[0] is not None:
+        n += 1
+    return n
+
+
+def read_until(pred, total_ms=3000, step_ms=100):
+    """Call coap.read(step) until pred() is true or total_ms elapsed."""
+    t0 = ticks()
+    while not pred():
+        if since(t0) > total_ms:
+            return False
+        coap.read(step_ms)
+    return True
+
+
+class Recorder:
+    """A response handler that records its calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, code_, mid, mtype, token, payload):
+        self.calls.append((code_, mid, mtype, token, payload))
+
+
+def need_socket(tc):
+    if socket is None or select is None:
+        tc.skipTest("no socket module on this port")
+
+
+def need_thread(tc):
+    if _thread is None:
+        tc.skipTest("no _thread on this port")
+
+
+def port_of(addr):
+    # recvfrom() address: a tuple on lwIP ports, raw sockaddr bytes on unix
+    if isinstance(addr, tuple):
+        return addr[1]
+    return (addr[2] << 8) | addr[3]
+
+
+class Peer:
+    """A plain UDP socket playing a CoAP server for the module's client."""
+
+    def __init__(self):
+        self.sock, self.port = udp_peer()
+
+    def close(self):
+        self.sock.close()
+
+    def expect(self, timeout_ms=2000):
+        """Next datagram as (Msg, addr); (None, None) on timeout."""
+        return recv_msg(self.sock, timeout_ms)
+
+    def reply(self, addr, mtype, mcode, mid, token=b"", options=(), payload=b""):
+        self.sock.sendto(build(mtype, mcode, mid, token, options, payload), addr)
+
+    def ack(self, req, addr, mcode=C205, payload=b"", options=()):
+        self.reply(addr, ACK, mcode, req.mid, req.token, options, payload)

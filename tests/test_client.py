@@ -1,0 +1,526 @@
+# Client: sessions, send_request validation, the request on the wire, and
+# response handling against a plain UDP socket acting as the server.
+import unittest
+
+import coap
+import helpers as h
+from helpers import (ERR_METHOD, ERR_SESSION_NOT_REMOVED, deinit_quiet, raises,
+                     raises_msg, raises_mentioning)
+
+
+class TestSessions(unittest.TestCase):
+    def setUp(self):
+        deinit_quiet()
+        coap.init()
+
+    def tearDown(self):
+        deinit_quiet()
+
+    def test_new_session_each_time(self):
+        a = coap.new_client_session("127.0.0.1", 5683)
+        b = coap.new_client_session("127.0.0.1", 5683)
+        self.assertEqual(type(a).__name__, "CoapClientSession")
+        self.assertIsNot(a, b)
+        self.assertEqual(coap.get_client_sessions(), [a, b])
+
+    def test_get_client_sessions_new_list_same_objects_in_order(self):
+        s = [coap.new_client_session("127.0.0.%d" % i, 5000 + i) for i in range(1, 4)]
+        l1 = coap.get_client_sessions()
+        l2 = coap.get_client_sessions()
+        self.assertIsNot(l1, l2)
+        self.assertEqual(len(l1), 3)
+        for x, y in zip(l1, s):
+            self.assertIs(x, y)
+        l1.clear()
+        self.assertEqual(len(coap.get_client_sessions()), 3)
+
+    def test_get_details(self):
+        s = coap.new_client_session("10.1.2.3", 6000)
+        self.assertEqual(s.get_details(), ["10.1.2.3", 6000])
+        self.assertEqual(coap.new_client_session("10.1.2.4").get_details(), ["10.1.2.4", 5683])
+        self.assertEqual(coap.new_client_session("10.1.2.5", protocol=coap.PROTOCOL_UDP).get_details(),
+                         ["10.1.2.5", 5683])
+        self.assertEqual(coap.new_client_session("10.1.2.6", 7, coap.PROTOCOL_UDP).get_details(),
+                         ["10.1.2.6", 7])
+
+    def test_port_keyword(self):
+        s = coap.new_client_session("10.0.0.1", port=1234)
+        self.assertEqual(s.get_details(), ["10.0.0.1", 1234])
+
+    def test_bad_destination(self):
+        for bad in ("localhost", "1.2.3", "1.2.3.256", "::1", "1.2.3.4.5"):
+            raises_mentioning(self, ValueError, "destination", coap.new_client_session, bad)
+        raises(self, TypeError, coap.new_client_session, 127)
+        raises(self, TypeError, coap.new_client_session, None)
+        self.assertEqual(coap.get_client_sessions(), [])
+
+    def test_bad_port_and_protocol(self):
+        for bad in (-1, 65536):
+            raises_mentioning(self, ValueError, "port", coap.new_client_session, "127.0.0.1", bad)
+        raises(self, TypeError, coap.new_client_session, "127.0.0.1", "80")
+        for bad in (0, 2, 3):
+            raises_mentioning(self, ValueError, "protocol", coap.new_client_session, "127.0.0.1", 5683, bad)
+        self.assertEqual(coap.get_client_sessions(), [])
+
+    def test_remove_first_match(self):
+        a = coap.new_client_session("127.0.0.1", 6000)
+        b = coap.new_client_session("127.0.0.1", 6000)
+        c = coap.new_client_session("127.0.0.1", 6001)
+        self.assertIsNone(coap.remove_client_session("127.0.0.1", 6000))
+        self.assertEqual(coap.get_client_sessions(), [b, c])
+        raises(self, RuntimeError, a.get_details)
+        raises(self, RuntimeError, a.send_request, coap.REQUEST_GET)
+        self.assertEqual(b.get_details(), ["127.0.0.1", 6000])
+        coap.remove_client_session("127.0.0.1", 6000, coap.PROTOCOL_UDP)
+        self.assertEqual(coap.get_client_sessions(), [c])
+
+    def test_remove_defaults(self):
+        a = coap.new_client_session("127.0.0.1")
+        coap.remove_client_session("127.0.0.1")
+        self.assertEqual(coap.get_client_sessions(), [])
+        raises(self, RuntimeError, a.get_details)
+
+    def test_remove_no_match(self):
+        a = coap.new_client_session("127.0.0.1", 6000)
+        raises_msg(self, RuntimeError, ERR_SESSION_NOT_REMOVED, coap.remove_client_session, "127.0.0.2", 6000)
+        raises_msg(self, RuntimeError, ERR_SESSION_NOT_REMOVED, coap.remove_client_session, "127.0.0.1", 6001)
+        raises_msg(self, RuntimeError, ERR_SESSION_NOT_REMOVED, coap.remove_client_session, "127.0.0.1")
+        self.assertEqual(coap.get_client_sessions(), [a])
+        coap.remove_client_session("127.0.0.1", 6000)
+        raises_msg(self, RuntimeError, ERR_SESSION_NOT_REMOVED, coap.remove_client_session, "127.0.0.1", 6000)
+
+    def test_remove_bad_args(self):
+        coap.new_client_session("127.0.0.1")
+        raises(self, TypeError, coap.remove_client_session, 1)
+        raises(self, TypeError, coap.remove_client_session)
+        self.assertEqual(len(coap.get_client_sessions()), 1)
+
+    def test_session_capacity_error_is_clean(self):
+        made = []
+        err = None
+        for i in range(200):
+            try:
+                made.append(coap.new_client_session("127.0.0.1", 1000 + i))
+            except Exception as e:
+                err = e
+                break
+        self.assertIsNotNone(err, "no session limit reached")
+        self.assertTrue(isinstance(err, (RuntimeError, OSError, MemoryError)), repr(err))
+        self.assertEqual(coap.get_client_sessions(), made)
+        for i, s in enumerate(made):
+            self.assertEqual(s.get_details(), ["127.0.0.1", 1000 + i])
+        coap.remove_client_session("127.0.0.1", 1000)
+        coap.new_client_session("127.0.0.1", 999)
+
+
+class TestSendRequestValidation(unittest.TestCase):
+    # validation runs before any socket is needed
+    def setUp(self):
+        deinit_quiet()
+        coap.init()
+        self.s = coap.new_client_session("127.0.0.1", 9)
+
+    def tearDown(self):
+        deinit_quiet()
+
+    def test_method_must_be_one_constant(self):
+        for bad in (0, 3, 5, 15, 16, -1, 0x101):
+            raises_msg(self, ValueError, ERR_METHOD, self.s.send_request, bad)
+        raises(self, TypeError, self.s.send_request, "GET")
+        raises(self, TypeError, self.s.send_request)
+
+    def test_method_is_positional_options_keyword_only(self):
+        raises(self, TypeError, self.s.send_request, coap.REQUEST_GET, "path")
+        raises(self, TypeError, self.s.send_request, coap.REQUEST_GET, bogus=1)
+
+    def test_content_format_range(self):
+        for bad in (-2, 65536):
+            raises_mentioning(self, ValueError, "content_format", self.s.send_request,
+                              coap.REQUEST_PUT, content_format=bad)
+        raises(self, TypeError, self.s.send_request, coap.REQUEST_PUT, content_format="0")
+
+    def test_token_too_long(self):
+        raises_mentioning(self, ValueError, "token", self.s.send_request, coap.REQUEST_GET, token="123456789")
+        raises_mentioning(self, ValueError, "token", self.s.send_request, coap.REQUEST_GET, token=b"\x00" * 9)
+
+    def test_payload_too_large(self):
+        raises_mentioning(self, ValueError, "payload", self.s.send_request, coap.REQUEST_PUT, payload=b"x" * 1200)
+        raises_mentioning(self, ValueError, "payload", self.s.send_request, coap.REQUEST_PUT, payload="y" * 5000)
+
+    def test_argument_types(self):
+        raises(self, TypeError, self.s.send_request, coap.REQUEST_GET, uri_path=5)
+        raises(self, TypeError, self.s.send_request, coap.REQUEST_GET, payload=5)
+        raises(self, TypeError, self.s.send_request, coap.REQUEST_GET, token=5)
+
+
+class Wire(unittest.TestCase):
+    """The module is the client; a plain UDP socket is the server."""
+
+    server = False
+
+    def setUp(self):
+        deinit_quiet()
+        h.need_socket(self)
+        if self.server:
+            self.port = h.init_server()
+        else:
+            coap.init()
+        self.peer = h.Peer()
+        self.rec = h.Recorder()
+        coap.register_response_handler(self.rec)
+        self.s = coap.new_client_session("127.0.0.1", self.peer.port)
+
+    def tearDown(self):
+        deinit_quiet()
+        if hasattr(self, "peer"):
+            self.peer.close()
+
+    def send(self, method=None, **kw):
+        if method is None:
+            method = coap.REQUEST_GET
+        mid = self.s.send_request(method, **kw)
+        m, addr = self.peer.expect()
+        self.assertIsNotNone(m, "request not received by the peer")
+        self.assertEqual(m.mid, mid)
+        return m, addr
+
+    def pump(self, n=1, total_ms=2000):
+        # read() until the handler saw n calls
+        ok = h.read_until(lambda: len(self.rec.calls) >= n, total_ms)
+        self.assertTrue(ok, "handler saw %d calls, expected %d" % (len(self.rec.calls), n))
+
+
+class TestRequestOnWire(Wire):
+    def test_full_request(self):
+        m, _ = self.send(coap.REQUEST_PUT, uri_path="a/b?x=1&y=2", content_format=0,
+                         payload="pl", token="tk")
+        self.assertEqual((m.ver, m.type, m.code), (1, h.CON, h.PUT))
+        self.assertEqual(m.token, b"tk")
+        self.assertEqual(m.options, [(h.URI_PATH, b"a"), (h.URI_PATH, b"b"), (h.CONTENT_FORMAT, b""),
+                                     (h.URI_QUERY, b"x=1"), (h.URI_QUERY, b"y=2")])
+        self.assertEqual(m.payload, b"pl")
+
+    def test_returns_int_mid_and_sent_without_read(self):
+        mid = self.s.send_request(coap.REQUEST_GET, uri_path="x")
+        self.assertIs(type(mid), int)
+        self.assertTrue(0 <= mid <= 0xFFFF)
+        m, _ = self.peer.expect(2000)
+        self.assertIsNotNone(m, "send_request did not transmit")
+        self.assertEqual(m.mid, mid)
+
+    def test_method_codes(self):
+        for method, c in ((coap.REQUEST_GET, h.GET), (coap.REQUEST_POST, h.POST),
+                          (coap.REQUEST_PUT, h.PUT), (coap.REQUEST_DELETE, h.DELETE)):
+            m, addr = self.send(method, uri_path="r")
+            self.assertEqual(m.code, c)
+            self.assertEqual(m.type, h.CON)
+            self.peer.ack(m, addr)
+            self.pump(len(self.rec.calls) + 1)
+
+    def test_mids_differ(self):
+        seen = set()
+        for i in range(5):
+            m, addr = self.send(uri_path="r")
+            self.assertFalse(m.mid in seen)
+            seen.add(m.mid)
+            self.peer.ack(m, addr)
+            self.pump(i + 1)
+
+    def test_no_uri_host_no_uri_port(self):
+        m, _ = self.send(uri_path="x")
+        self.assertFalse(m.has(h.URI_HOST))
+        self.assertFalse(m.has(h.URI_PORT))
+
+    def test_uri_path_forms(self):
+        cases = (
+            ("/lead", [b"lead"]),
+            ("a%20b/c%2Fd", [b"a b", b"c/d"]),
+            ("%41%7a", [b"Az"]),
+        )
+        for i, (given, segs) in enumerate(cases):
+            m, addr = self.send(uri_path=given)
+            self.assertEqual(m.opts(h.URI_PATH), segs, given)
+            self.peer.ack(m, addr)
+            self.pump(i + 1)
+
+    def test_no_uri_path(self):
+        for i, given in enumerate((None, "")):
+            m, addr = self.send(uri_path=given) if given is not None else self.send()
+            self.assertEqual(m.opts(h.URI_PATH), [])
+            self.assertEqual(m.options, [])
+            self.peer.ack(m, addr)
+            self.pump(i + 1)
+
+    def test_query_only(self):
+        m, _ = self.send(uri_path="?q=1")
+        self.assertEqual(m.opts(h.URI_PATH), [])
+        self.assertEqual(m.opts(h.URI_QUERY), [b"q=1"])
+
+    def test_content_format_encoding(self):
+        for i, (cf, enc) in enumerate(((50, b"\x32"), (300, b"\x01\x2c"), (65535, b"\xff\xff"))):
+            m, addr = self.send(coap.REQUEST_POST, content_format=cf, payload="x")
+            self.assertEqual(m.opt(h.CONTENT_FORMAT), enc)
+            self.peer.ack(m, addr)
+            self.pump(i + 1)
+        m, _ = self.send(coap.REQUEST_POST, payload="x")
+        self.assertFalse(m.has(h.CONTENT_FORMAT))
+
+    def test_include_options_false(self):
+        imei = int("359738090028145").to_bytes(8, "big")
+        m, _ = self.send(coap.REQUEST_GET, uri_path="a/b?c=d", content_format=0,
+                         payload="amqp://x", token=imei, include_options=False)
+        self.assertEqual(m.options, [])
+        self.assertEqual(m.token, imei)
+        self.assertEqual(m.payload, b"amqp://x")
+
+    def test_bytes_arguments(self):
+        m, _ = self.send(coap.REQUEST_PUT, uri_path=b"b", payload=b"\x00\xff", token=b"\x00\x01")
+        self.assertEqual((m.opts(h.URI_PATH), m.payload, m.token), ([b"b"], b"\x00\xff", b"\x00\x01"))
+
+    def test_no_token_no_payload(self):
+        m, _ = self.send(coap.REQUEST_GET, uri_path="e")
+        self.assertEqual((m.token, m.payload), (b"", b""))
+
+    def test_large_payload_that_fits(self):
+        m, _ = self.send(coap.REQUEST_PUT, uri_path="p", payload=b"q" * 1000)
+        self.assertEqual(m.payload, b"q" * 1000)
+
+    def test_failed_send_sends_nothing(self):
+        raises(self, ValueError, self.s.send_request, coap.REQUEST_GET, token="123456789")
+        raises(self, ValueError, self.s.send_request, 3)
+        coap.read(100)
+        self.assertIsNone(self.peer.expect(300)[0])
+        # and the session still works normally (nothing was queued)
+        m, _ = self.send(uri_path="ok")
+        self.assertEqual(m.opts(h.URI_PATH), [b"ok"])
+
+    def test_client_only_sessions_share_one_socket(self):
+        s2 = coap.new_client_session("127.0.0.1", self.peer.port)
+        self.s.send_request(coap.REQUEST_GET, uri_path="1")
+        _, a1 = self.peer.expect()
+        s2.send_request(coap.REQUEST_GET, uri_path="2")
+        _, a2 = self.peer.expect()
+        self.assertEqual(h.port_of(a1), h.port_of(a2))
+
+
+class TestRequestFromServerSocket(Wire):
+    server = True
+
+    def test_requests_leave_from_server_port(self):
+        m, addr = self.send(uri_path="x")
+        self.assertEqual(h.port_of(addr), self.port)
+        self.peer.ack(m, addr, payload=b"back")
+        self.pump(1)
+        self.assertEqual(self.rec.calls[0][4], b"back")
+
+    def test_server_still_serves_while_client_active(self):
+        r = coap.add_resource("srv", value="S")
+        r.callback(coap.REQUEST_GET, True)
+        m, addr = self.send(uri_path="x")
+        # the peer asks our server something on the same socket
+        self.peer.sock.sendto(h.request(h.GET, "srv", mid=0x3333, token=b"q"), h.sockaddr("127.0.0.1", self.port))
+        coap.read(500)
+        q, _ = self.peer.expect()
+        self.assertEqual((q.mid, q.code, q.payload), (0x3333, h.C205, b"S"))
+        self.peer.ack(m, addr, payload=b"R")
+        self.pump(1)
+        self.assertEqual(self.rec.calls, [(h.C205, m.mid, h.ACK, b"", b"R")])
+
+
+class TestResponses(Wire):
+    def test_piggybacked(self):
+        mid = self.s.send_request(coap.REQUEST_GET, uri_path="t", token="tok1")
+        m, addr = self.peer.expect()
+        self.peer.ack(m, addr, payload=b"value")
+        self.assertEqual(coap.read(2000), 1)
+        self.assertEqual(self.rec.calls, [(h.C205, mid, h.ACK, b"tok1", b"value")])
+        for x in self.rec.calls[0][3:]:
+            self.assertIs(type(x), bytes)
+
+    def test_response_without_payload_delivered(self):
+        m, addr = self.send(coap.REQUEST_PUT, payload="x", token="e")
+        self.peer.ack(m, addr, mcode=h.C204)
+        self.pump(1)
+        self.assertEqual(self.rec.calls, [(h.C204, m.mid, h.ACK, b"e", b"")])
+
+    def test_error_code_delivered(self):
+        m, addr = self.send(token="e")
+        self.peer.ack(m, addr, mcode=h.C404, payload=b"Not Found")
+        self.pump(1)
+        self.assertEqual(self.rec.calls[0][:3], (h.C404, m.mid, h.ACK))
+
+    def test_separate_response(self):
+        m, addr = self.send(token="sep")
+        self.peer.reply(addr, h.ACK, 0, m.mid)  # empty ACK
+        self.assertEqual(coap.read(1000), 1)
+        self.assertEqual(self.rec.calls, [])  # empty ACKs are not delivered
+        self.peer.reply(addr, h.CON, h.C205, 0x4444, b"sep", payload=b"later")
+        self.pump(1)
+        self.assertEqual(self.rec.calls, [(h.C205, 0x4444, h.CON, b"sep", b"later")])
+        a, _ = self.peer.expect()
+        self.assertEqual((a.type, a.code, a.mid, a.token), (h.ACK, 0, 0x4444, b""))
+        # a duplicate of the CON response is ACKed again, not delivered again
+        self.peer.reply(addr, h.CON, h.C205, 0x4444, b"sep", payload=b"later")
+        coap.read(1000)
+        a, _ = self.peer.expect()
+        self.assertEqual((a.type, a.mid), (h.ACK, 0x4444))
+        self.assertEqual(len(self.rec.calls), 1)
+
+    def test_non_separate_response(self):
+        m, addr = self.send(token="nn")
+        self.peer.reply(addr, h.ACK, 0, m.mid)
+        self.peer.reply(addr, h.NON, h.C205, 0x4545, b"nn", payload=b"n")
+        self.pump(1)
+        self.assertEqual(self.rec.calls, [(h.C205, 0x4545, h.NON, b"nn", b"n")])
+
+    def test_duplicate_ack_delivered_once(self):
+        m, addr = self.send(token="d")
+        self.peer.ack(m, addr, payload=b"1")
+        self.peer.ack(m, addr, payload=b"1")
+        h.read_until(lambda: False, 600)
+        self.assertEqual(len(self.rec.calls), 1)
+
+    def test_unmatched_con_response_gets_rst(self):
+        m, addr = self.send(token="mine")
+        # a CON response with a token and MID we never used
+        self.peer.reply(addr, h.CON, h.C205, 0x6161, b"other", payload=b"x")
+        coap.read(1000)
+        r, _ = self.peer.expect()
+        self.assertEqual((r.type, r.code, r.mid), (h.RST, 0, 0x6161))
+        self.assertEqual(self.rec.calls, [])
+        # our real request is still answered normally
+        self.peer.ack(m, addr, payload=b"mine")
+        self.pump(1)
+        self.assertEqual(self.rec.calls[0][3:], (b"mine", b"mine"))
+
+    def test_unmatched_ack_ignored(self):
+        m, addr = self.send(token="t")
+        self.peer.reply(addr, h.ACK, h.C205, (m.mid + 1) & 0xFFFF, b"zz", payload=b"x")
+        coap.read(500)
+        self.assertEqual(self.rec.calls, [])
+        self.peer.ack(m, addr, payload=b"real")
+        self.pump(1)
+        self.assertEqual(self.rec.calls[0][4], b"real")
+
+    def test_rst_reaches_handler(self):
+        m, addr = self.send(token="rst")
+        self.peer.reply(addr, h.RST, 0, m.mid)
+        self.pump(1)
+        self.assertEqual(self.rec.calls, [(0, m.mid, h.RST, b"rst", b"")])
+
+    def test_no_handler_registered(self):
+        deinit_quiet()
+        coap.init()
+        s = coap.new_client_session("127.0.0.1", self.peer.port)
+        s.send_request(coap.REQUEST_GET)
+        m, addr = self.peer.expect()
+        self.peer.ack(m, addr, payload=b"x")
+        self.assertEqual(coap.read(1000), 1)
+
+    def test_replacing_handler(self):
+        other = h.Recorder()
+        self.assertIsNone(coap.register_response_handler(other))
+        m, addr = self.send()
+        self.peer.ack(m, addr)
+        h.read_until(lambda: other.calls, 2000)
+        self.assertEqual(len(other.calls), 1)
+        self.assertEqual(self.rec.calls, [])
+
+    def test_handler_exception_propagates_and_module_consistent(self):
+        def bad(*args):
+            raise ValueError("boom")
+        coap.register_response_handler(bad)
+        m, addr = self.send(token="x")
+        self.peer.ack(m, addr)
+        e = raises(self, ValueError, coap.read, 2000)
+        self.assertEqual(e.args[0], "boom")
+        coap.register_response_handler(self.rec)
+        m, addr = self.send(token="y")
+        self.peer.ack(m, addr, payload=b"fine")
+        self.pump(1)
+        self.assertEqual(self.rec.calls[0][3:], (b"y", b"fine"))
+
+    def test_handler_may_call_module(self):
+        seen = []
+
+        def cb(code_, mid, t, tok, pl):
+            seen.append(len(coap.get_client_sessions()))
+            if tok == b"1":
+                self.s.send_request(coap.REQUEST_GET, token="2")
+
+        coap.register_response_handler(cb)
+        m, addr = self.send(token="1")
+        self.peer.ack(m, addr)
+        h.read_until(lambda: seen, 2000)
+        m2, addr = self.peer.expect()
+        self.assertIsNotNone(m2)
+        self.assertEqual(m2.token, b"2")
+        self.assertEqual(seen, [1])
+
+
+class TestReliability(Wire):
+    def test_nstart_1_and_queue(self):
+        m1, addr = self.send(token="1")
+        mid2 = self.s.send_request(coap.REQUEST_GET, token="2")
+        coap.read(300)
+        self.assertIsNone(self.peer.expect(300)[0], "second CON sent while first outstanding")
+        self.peer.ack(m1, addr)
+        self.pump(1)
+        h.read_until(lambda: False, 300)
+        m2, addr = self.peer.expect()
+        self.assertIsNotNone(m2, "queued request never sent")
+        self.assertEqual((m2.mid, m2.token), (mid2, b"2"))
+
+    def test_queue_full_raises_oserror_nothing_dropped(self):
+        mids = [self.s.send_request(coap.REQUEST_GET, token="q0")]
+        err = None
+        for i in range(1, 200):
+            try:
+                mids.append(self.s.send_request(coap.REQUEST_GET, token="q%d" % i))
+            except OSError as e:
+                err = e
+                break
+        self.assertIsNotNone(err, "queue never filled")
+        got = []
+        t0 = h.ticks()
+        while len(got) < len(mids) and h.since(t0) < 10000:
+            m, addr = self.peer.expect(50)
+            if m is not None:
+                got.append(m.mid)
+                self.peer.ack(m, addr)
+            coap.read(20)
+        self.assertEqual(got, mids)
+        h.read_until(lambda: len(self.rec.calls) >= len(mids), 2000)
+        self.assertEqual([c[1] for c in self.rec.calls], mids)
+
+    def test_retransmission_while_reading(self):
+        mid = self.s.send_request(coap.REQUEST_GET, uri_path="slow", token="rt")
+        first, _ = self.peer.expect()
+        t0 = h.ticks()
+        n = coap.read(3500)
+        dt = h.since(t0)
+        self.assertEqual(n, 0)
+        self.assertTrue(dt >= 3400, "read returned after %d ms" % dt)
+        again, addr = self.peer.expect(100)
+        self.assertIsNotNone(again, "no retransmission within 3.5 s")
+        self.assertEqual((again.mid, again.token, again.opts(h.URI_PATH)), (mid, b"rt", [b"slow"]))
+        self.peer.ack(again, addr, payload=b"ok")
+        self.pump(1)
+        self.assertEqual(self.rec.calls, [(h.C205, mid, h.ACK, b"rt", b"ok")])
+
+    def test_no_retransmission_after_ack(self):
+        m, addr = self.send()
+        self.peer.ack(m, addr)
+        self.pump(1)
+        coap.read(3100)
+        self.assertIsNone(self.peer.expect(100)[0])
+
+    def test_removed_session_stops_retransmitting(self):
+        self.send()
+        coap.remove_client_session("127.0.0.1", self.peer.port)
+        coap.read(3100)
+        self.assertIsNone(self.peer.expect(100)[0])
+        self.assertEqual(self.rec.calls, [])
+
+
+unittest.main()
