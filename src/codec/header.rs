@@ -232,8 +232,14 @@ mod tests {
         assert_eq!(h.token_len, 15);
         assert_eq!(h.code, Code::new(5, 5));
         assert_eq!(h.mid, 0xfffe);
-        assert_eq!(parse_header(&[0x50, 0, 0, 0]).unwrap().mtype, MessageType::Non);
-        assert_eq!(parse_header(&[0x60, 0, 0, 0]).unwrap().mtype, MessageType::Ack);
+        assert_eq!(
+            parse_header(&[0x50, 0, 0, 0]).unwrap().mtype,
+            MessageType::Non
+        );
+        assert_eq!(
+            parse_header(&[0x60, 0, 0, 0]).unwrap().mtype,
+            MessageType::Ack
+        );
     }
 
     #[test]
@@ -255,7 +261,12 @@ mod tests {
         for c in 0..=255u8 {
             let code = Code(c);
             assert_eq!(Code::new(code.class(), code.detail()), code);
-            let kinds = [code.is_empty(), code.is_request(), code.is_response(), code.is_reserved()];
+            let kinds = [
+                code.is_empty(),
+                code.is_request(),
+                code.is_response(),
+                code.is_reserved(),
+            ];
             assert_eq!(kinds.iter().filter(|k| **k).count(), 1, "{code}");
         }
         assert_eq!(format!("{}", Code::REQUEST_ENTITY_TOO_LARGE), "4.13");

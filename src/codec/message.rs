@@ -70,6 +70,7 @@ fn fail<T>(e: FormatError) -> Result<T, nom::Err<FormatError>> {
 }
 
 /// Reads the extended part of a delta or length nibble (§3.1).
+#[inline(always)]
 fn extended(input: &[u8], nibble: u8, reserved: FormatError) -> PResult<'_, u32> {
     match nibble {
         0..=12 => Ok((input, u32::from(nibble))),
@@ -81,6 +82,7 @@ fn extended(input: &[u8], nibble: u8, reserved: FormatError) -> PResult<'_, u32>
 
 /// One option header and value, after the previous option numbered `prev`;
 /// `Ok(None)` at the payload marker.
+#[inline(always)]
 fn option_entry(input: &[u8], prev: u16) -> PResult<'_, Option<CoapOption<'_>>> {
     let (rest, first) = be_u8(input)?;
     if first == PAYLOAD_MARKER {
@@ -137,7 +139,12 @@ impl<'a> Message<'a> {
         }
         let (rest, token) = unwrap_nom(take(header.token_len)(rest))?;
         let (options, payload) = Self::split_options(rest)?;
-        Ok(Message { header, token, options, payload })
+        Ok(Message {
+            header,
+            token,
+            options,
+            payload,
+        })
     }
 
     /// Validates the option region; returns it (without the marker) and the payload.
@@ -189,7 +196,10 @@ impl<'a> Message<'a> {
 
     /// The options in wire order (ascending numbers, repeats in order).
     pub fn options(&self) -> Options<'a> {
-        Options { rest: self.options, number: 0 }
+        Options {
+            rest: self.options,
+            number: 0,
+        }
     }
 
     /// The first option numbered `number`.
@@ -257,6 +267,7 @@ pub struct Options<'a> {
 impl<'a> Iterator for Options<'a> {
     type Item = CoapOption<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<CoapOption<'a>> {
         // Already validated: an error here cannot happen and ends the iteration.
         match option_entry(self.rest, self.number) {
@@ -274,3 +285,250 @@ impl<'a> Iterator for Options<'a> {
 }
 
 impl core::iter::FusedIterator for Options<'_> {}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::codec::option::*;
+    use std::vec::Vec;
+
+    fn err(bytes: &[u8]) -> FormatError {
+        Message::parse(bytes).unwrap_err()
+    }
+
+    fn opts(bytes: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        Message::parse(bytes)
+            .unwrap()
+            .options()
+            .map(|o| (o.number, o.value.to_vec()))
+            .collect()
+    }
+
+    /// GET, MID 1, no token, then `rest`.
+    fn get(rest: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x40, 0x01, 0x00, 0x01];
+        v.extend_from_slice(rest);
+        v
+    }
+
+    #[test]
+    fn version_must_be_1() {
+        for first in [0x00u8, 0x80, 0xc0, 0x3f, 0xbf] {
+            assert_eq!(err(&[first, 0x01, 0, 0]), FormatError::Version);
+        }
+        assert!(Message::parse(&[0x40, 0x01, 0, 0]).is_ok());
+    }
+
+    #[test]
+    fn header_truncated() {
+        for n in 0..4 {
+            assert_eq!(err(&[0x40, 0x01, 0, 0][..n]), FormatError::Truncated);
+        }
+    }
+
+    #[test]
+    fn token_length_rules() {
+        let token = [0xa0u8, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7];
+        for tkl in 0..=8usize {
+            let mut m = vec![0x40 | tkl as u8, 0x01, 0, 0];
+            m.extend_from_slice(&token[..tkl]);
+            let msg = Message::parse(&m).unwrap();
+            assert_eq!(msg.token(), &token[..tkl]);
+            assert!(msg.payload().is_empty() && msg.options().next().is_none());
+            // One byte short of the token.
+            if tkl > 0 {
+                assert_eq!(err(&m[..m.len() - 1]), FormatError::Truncated);
+            }
+        }
+        for tkl in 9..=15u8 {
+            let mut m = vec![0x40 | tkl, 0x01, 0, 0];
+            m.extend_from_slice(&[0; 15]);
+            assert_eq!(err(&m), FormatError::TokenLength);
+        }
+    }
+
+    #[test]
+    fn code_classes() {
+        for class in [1u8, 6, 7] {
+            for detail in [0u8, 1, 31] {
+                assert_eq!(
+                    err(&[0x40, (class << 5) | detail, 0, 0]),
+                    FormatError::ReservedClass
+                );
+            }
+        }
+        for class in [0u8, 2, 3, 4, 5] {
+            assert!(Message::parse(&[0x60, (class << 5) | 1, 0, 0]).is_ok());
+        }
+    }
+
+    #[test]
+    fn empty_message_rules() {
+        // Ping (CON), its RST, an empty ACK: all valid.
+        for first in [0x40u8, 0x50, 0x60, 0x70] {
+            let m = [first, 0x00, 0x12, 0x34];
+            let msg = Message::parse(&m).unwrap();
+            assert!(msg.code().is_empty());
+            assert_eq!(msg.mid(), 0x1234);
+        }
+        // Token, option, payload marker, anything after the MID: format error.
+        assert_eq!(err(&[0x41, 0x00, 0, 1, 0xaa]), FormatError::EmptyMessage);
+        assert_eq!(err(&[0x41, 0x00, 0, 1]), FormatError::EmptyMessage);
+        assert_eq!(err(&[0x40, 0x00, 0, 1, 0xb0]), FormatError::EmptyMessage);
+        assert_eq!(
+            err(&[0x40, 0x00, 0, 1, 0xff, 0x01]),
+            FormatError::EmptyMessage
+        );
+        assert_eq!(err(&[0x70, 0x00, 0, 1, 0x00]), FormatError::EmptyMessage);
+    }
+
+    #[test]
+    fn payload_marker_rules() {
+        let m = get(&[0xff, b'h', b'i']);
+        let msg = Message::parse(&m).unwrap();
+        assert_eq!(msg.payload(), b"hi");
+        assert!(msg.options().next().is_none());
+        assert_eq!(err(&get(&[0xff])), FormatError::EmptyPayload);
+        assert_eq!(err(&get(&[0xb1, b'a', 0xff])), FormatError::EmptyPayload);
+        // The payload may hold 0xff bytes and anything else.
+        let m = get(&[0xb1, b'a', 0xff, 0xff, 0xf0, 0x0f]);
+        let msg = Message::parse(&m).unwrap();
+        assert_eq!(msg.payload(), &[0xff, 0xf0, 0x0f]);
+        assert_eq!(opts(&get(&[0xb1, b'a', 0xff, 0xff])), [(11, b"a".to_vec())]);
+        // Token then payload directly.
+        let msg = Message::parse(&[0x42, 0x02, 0, 1, 7, 8, 0xff, 0]).unwrap();
+        assert_eq!((msg.token(), msg.payload()), (&[7u8, 8][..], &[0u8][..]));
+    }
+
+    #[test]
+    fn reserved_nibbles() {
+        for low in 0..=14u8 {
+            assert_eq!(err(&get(&[0xf0 | low, 0, 0])), FormatError::ReservedDelta);
+        }
+        for high in 0..=14u8 {
+            assert_eq!(
+                err(&get(&[(high << 4) | 0x0f, 0, 0, 0])),
+                FormatError::ReservedLength
+            );
+        }
+        // After a valid option too.
+        assert_eq!(err(&get(&[0xb0, 0x1f])), FormatError::ReservedLength);
+    }
+
+    #[test]
+    fn extended_delta_boundaries() {
+        // 12: nibble; 13: 13+0; 268: 13+255; 269: 14 + 0x0000.
+        assert_eq!(opts(&get(&[0xc0])), [(12, vec![])]);
+        assert_eq!(opts(&get(&[0xd0, 0x00])), [(13, vec![])]);
+        assert_eq!(opts(&get(&[0xd0, 0xff])), [(268, vec![])]);
+        assert_eq!(opts(&get(&[0xe0, 0x00, 0x00])), [(269, vec![])]);
+        assert_eq!(opts(&get(&[0xe0, 0x01, 0x00])), [(525, vec![])]);
+        // 65535 = 269 + 0xfef2: the last valid number.
+        assert_eq!(opts(&get(&[0xe0, 0xfe, 0xf2])), [(65535, vec![])]);
+        assert_eq!(err(&get(&[0xe0, 0xfe, 0xf3])), FormatError::OptionNumber);
+        // Largest delta: 269 + 65535 = 65804.
+        assert_eq!(err(&get(&[0xe0, 0xff, 0xff])), FormatError::OptionNumber);
+        // Overflow by accumulation: 65535 then delta 1.
+        assert_eq!(
+            err(&get(&[0xe0, 0xfe, 0xf2, 0x10])),
+            FormatError::OptionNumber
+        );
+        // 65535 then delta 0 (a repeat) is fine.
+        assert_eq!(opts(&get(&[0xe0, 0xfe, 0xf2, 0x00])).len(), 2);
+        // Missing extended bytes.
+        assert_eq!(err(&get(&[0xd0])), FormatError::Truncated);
+        assert_eq!(err(&get(&[0xe0, 0x00])), FormatError::Truncated);
+    }
+
+    #[test]
+    fn extended_length_boundaries() {
+        for len in [0usize, 1, 12, 13, 14, 268, 269, 270, 1034, 65804] {
+            let mut m = get(&[]);
+            match len {
+                0..=12 => m.push(len as u8),
+                13..=268 => m.extend_from_slice(&[0x0d, (len - 13) as u8]),
+                _ => {
+                    m.push(0x0e);
+                    m.extend_from_slice(&((len - 269) as u16).to_be_bytes());
+                }
+            }
+            let start = m.len();
+            m.extend((0..len).map(|i| i as u8));
+            let msg = Message::parse(&m).unwrap();
+            let o: Vec<_> = msg.options().collect();
+            assert_eq!(o.len(), 1);
+            assert_eq!((o[0].number, o[0].value), (0, &m[start..]));
+            if len > 0 {
+                assert_eq!(err(&m[..m.len() - 1]), FormatError::Truncated, "{len}");
+            }
+        }
+        assert_eq!(err(&get(&[0x0d])), FormatError::Truncated);
+        assert_eq!(err(&get(&[0x0e, 0x01])), FormatError::Truncated);
+    }
+
+    #[test]
+    fn options_in_wire_order() {
+        // Uri-Path "a", "", "bc" (repeat with delta 0), Uri-Query "q".
+        let m = get(&[0xb1, b'a', 0x00, 0x02, b'b', b'c', 0x41, b'q']);
+        assert_eq!(
+            opts(&m),
+            [
+                (11, b"a".to_vec()),
+                (11, vec![]),
+                (11, b"bc".to_vec()),
+                (15, b"q".to_vec())
+            ]
+        );
+        let msg = Message::parse(&m).unwrap();
+        let path: Vec<_> = msg.options_numbered(URI_PATH).map(|o| o.value).collect();
+        assert_eq!(path, [&b"a"[..], b"", b"bc"]);
+        assert_eq!(msg.option(URI_QUERY).unwrap().value, b"q");
+        assert!(msg.option(URI_HOST).is_none() && msg.option(60).is_none());
+        assert_eq!(msg.options_bytes().len(), 8);
+        assert_eq!(msg.critical_option_error(), None);
+    }
+
+    #[test]
+    fn critical_options() {
+        // Uri-Host twice: the repeat of a non-repeatable critical option.
+        let m = get(&[0x31, b'a', 0x01, b'b']);
+        assert_eq!(
+            Message::parse(&m).unwrap().critical_option_error(),
+            Some(URI_HOST)
+        );
+        // If-None-Match with a 1-byte value: bad length, critical.
+        let m = get(&[0x51, 0x00]);
+        assert_eq!(
+            Message::parse(&m).unwrap().critical_option_error(),
+            Some(IF_NONE_MATCH)
+        );
+        // Accept (17, critical) with 3 bytes.
+        let m = get(&[0xd3, 0x04, 1, 2, 3]);
+        assert_eq!(
+            Message::parse(&m).unwrap().critical_option_error(),
+            Some(ACCEPT)
+        );
+        // Max-Age (14, elective) with 5 bytes, ETag twice: ignorable.
+        let m = get(&[0x41, 1, 0x01, 2, 0xa5, 1, 2, 3, 4, 5]);
+        let msg = Message::parse(&m).unwrap();
+        assert_eq!(msg.critical_option_error(), None);
+        assert!(!msg.option(MAX_AGE).unwrap().is_recognized());
+        // Unknown critical 65535.
+        let m = get(&[0xe0, 0xfe, 0xf2]);
+        assert_eq!(
+            Message::parse(&m).unwrap().critical_option_error(),
+            Some(65535)
+        );
+    }
+
+    #[test]
+    fn header_accessors() {
+        let m = [0x52, 0x45, 0xbe, 0xef, 9, 8, 0xff, b'x'];
+        let msg = Message::parse(&m).unwrap();
+        assert_eq!(msg.mtype(), MessageType::Non);
+        assert_eq!(msg.code(), Code::CONTENT);
+        assert_eq!(msg.mid(), 0xbeef);
+        assert_eq!(msg.header(), parse_header(&m).unwrap());
+    }
+}

@@ -87,7 +87,14 @@ const fn def(
     max_len: u16,
     repeatable: bool,
 ) -> OptionDef {
-    OptionDef { number, name, format, min_len, max_len, repeatable }
+    OptionDef {
+        number,
+        name,
+        format,
+        min_len,
+        max_len,
+        repeatable,
+    }
 }
 
 use OptionFormat::{Empty, Opaque, String as Str, Uint};
@@ -233,7 +240,11 @@ pub struct Block {
 impl Block {
     /// Splits a decoded uint value.
     pub const fn from_uint(value: u32) -> Block {
-        Block { num: (value >> 4) & 0x000f_ffff, more: value & 0x08 != 0, szx: (value & 0x07) as u8 }
+        Block {
+            num: (value >> 4) & 0x000f_ffff,
+            more: value & 0x08 != 0,
+            szx: (value & 0x07) as u8,
+        }
     }
 
     /// Packs into a uint value (fields are truncated to their widths).
@@ -335,8 +346,19 @@ mod tests {
 
     #[test]
     fn block_fields() {
-        assert_eq!(Block::from_uint(0), Block { num: 0, more: false, szx: 0 });
-        let big = Block { num: 0xf_ffff, more: true, szx: 6 };
+        assert_eq!(
+            Block::from_uint(0),
+            Block {
+                num: 0,
+                more: false,
+                szx: 0
+            }
+        );
+        let big = Block {
+            num: 0xf_ffff,
+            more: true,
+            szx: 6,
+        };
         assert_eq!(Block::from_uint(big.to_uint()), big);
         assert_eq!(big.size(), 1024);
     }

@@ -112,7 +112,14 @@ pub struct MessageRepr<'a, const N: usize = MAX_OPTIONS> {
 impl<'a, const N: usize> MessageRepr<'a, N> {
     /// A message without token, options or payload.
     pub fn new(mtype: MessageType, code: Code, mid: u16) -> Self {
-        MessageRepr { mtype, code, mid, token: &[], options: Vec::new(), payload: &[] }
+        MessageRepr {
+            mtype,
+            code,
+            mid,
+            token: &[],
+            options: Vec::new(),
+            payload: &[],
+        }
     }
 
     /// The representation of a parsed message (options as `Bytes`).
@@ -194,7 +201,8 @@ impl<'a, const N: usize> MessageRepr<'a, N> {
         len
     }
 
-    /// Checks what the parser would reject.
+    /// Checks what the parser would reject (value lengths are checked
+    /// while writing).
     fn check(&self) -> Result<(), EncodeError> {
         if self.token.len() > MAX_TOKEN_LEN {
             return Err(EncodeError::TokenTooLong);
@@ -207,9 +215,6 @@ impl<'a, const N: usize> MessageRepr<'a, N> {
         {
             return Err(EncodeError::EmptyMessage);
         }
-        if self.options.iter().any(|o| o.value.len() > MAX_OPTION_LEN) {
-            return Err(EncodeError::OptionTooLong);
-        }
         Ok(())
     }
 
@@ -221,20 +226,26 @@ impl<'a, const N: usize> MessageRepr<'a, N> {
         let mut w = Writer { buf, pos: 0 };
         // TKL fits 4 bits: checked above.
         let tkl = self.token.len() as u8;
-        w.put(&[(VERSION << 6) | (self.mtype.bits() << 4) | tkl, self.code.0])?;
-        w.put(&self.mid.to_be_bytes())?;
+        let [mid_hi, mid_lo] = self.mid.to_be_bytes();
+        w.put(&[
+            (VERSION << 6) | (self.mtype.bits() << 4) | tkl,
+            self.code.0,
+            mid_hi,
+            mid_lo,
+        ])?;
         w.put(self.token)?;
         let mut prev = 0u16;
-        let mut scratch = [0u8; 4];
-        for opt in self.sorted() {
-            let value = opt.value.encoded(&mut scratch);
-            let (dn, dext, dlen) = nibble(usize::from(opt.number - prev));
-            let (ln, lext, llen) = nibble(value.len());
-            w.put(&[(dn << 4) | ln])?;
-            w.put(dext.get(..dlen).unwrap_or_default())?;
-            w.put(lext.get(..llen).unwrap_or_default())?;
-            w.put(value)?;
-            prev = opt.number;
+        if self.is_sorted() {
+            // The common case: options pushed in order, no selection needed.
+            for opt in self.options.iter() {
+                w.option(prev, opt)?;
+                prev = opt.number;
+            }
+        } else {
+            for opt in self.sorted() {
+                w.option(prev, opt)?;
+                prev = opt.number;
+            }
         }
         if !self.payload.is_empty() {
             w.put(&[PAYLOAD_MARKER])?;
@@ -267,15 +278,6 @@ const fn ext_len(v: usize) -> usize {
     }
 }
 
-/// Nibble and extended bytes for a delta or length of at most `MAX_OPTION_LEN`.
-fn nibble(v: usize) -> (u8, [u8; 2], usize) {
-    match v {
-        0..=12 => (v as u8, [0; 2], 0),
-        13..=268 => (13, [(v - 13) as u8, 0], 1),
-        _ => (14, ((v - 269) as u16).to_be_bytes(), 2),
-    }
-}
-
 /// Bounds-checked cursor over the output buffer.
 struct Writer<'b> {
     buf: &'b mut [u8],
@@ -283,13 +285,383 @@ struct Writer<'b> {
 }
 
 impl Writer<'_> {
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
         let end = self.pos + bytes.len();
-        self.buf
+        let dst = self
+            .buf
             .get_mut(self.pos..end)
-            .ok_or(EncodeError::BufferTooSmall)?
-            .copy_from_slice(bytes);
+            .ok_or(EncodeError::BufferTooSmall)?;
+        if bytes.len() <= 16 {
+            // Short copies (most option values) are cheaper than a memcpy call.
+            for (d, s) in dst.iter_mut().zip(bytes) {
+                *d = *s;
+            }
+        } else {
+            dst.copy_from_slice(bytes);
+        }
         self.pos = end;
         Ok(())
+    }
+
+    /// One option after option `prev`: header byte, extended delta and
+    /// length (§3.1), value.
+    #[inline(always)]
+    fn option(&mut self, prev: u16, opt: &OptionRepr<'_>) -> Result<(), EncodeError> {
+        let mut head = [0u8; 9];
+        let mut n = 1;
+        let delta = usize::from(opt.number.wrapping_sub(prev));
+        let (value, uint_bytes) = match opt.value {
+            OptionValue::Bytes(b) => (b, 0),
+            OptionValue::Uint(_) => (&[][..], opt.value.len()),
+        };
+        let len = value.len() + uint_bytes;
+        if len > MAX_OPTION_LEN {
+            return Err(EncodeError::OptionTooLong);
+        }
+        let mut nibble = |v: usize, head: &mut [u8; 9]| -> u8 {
+            match v {
+                0..=12 => v as u8,
+                13..=268 => {
+                    if let Some(b) = head.get_mut(n) {
+                        *b = (v - 13) as u8;
+                    }
+                    n += 1;
+                    13
+                }
+                _ => {
+                    let [hi, lo] = ((v - 269) as u16).to_be_bytes();
+                    if let Some([h, l]) = head.get_mut(n..n + 2) {
+                        (*h, *l) = (hi, lo);
+                    }
+                    n += 2;
+                    14
+                }
+            }
+        };
+        let dn = nibble(delta, &mut head);
+        let ln = nibble(len, &mut head);
+        if let Some(first) = head.first_mut() {
+            *first = (dn << 4) | ln;
+        }
+        if let OptionValue::Uint(v) = opt.value {
+            let be = v.to_be_bytes();
+            if let (Some(dst), Some(src)) =
+                (head.get_mut(n..n + uint_bytes), be.get(4 - uint_bytes..))
+            {
+                dst.copy_from_slice(src);
+            }
+            n += uint_bytes;
+        }
+        self.put(head.get(..n).unwrap_or_default())?;
+        self.put(value)
+    }
+}
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::codec::option::*;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    fn emit<const N: usize>(repr: &MessageRepr<'_, N>) -> Vec<u8> {
+        let mut buf = vec![0u8; repr.buffer_len()];
+        let n = repr.emit(&mut buf).unwrap();
+        assert_eq!(n, buf.len());
+        buf
+    }
+
+    fn get() -> MessageRepr<'static> {
+        MessageRepr::new(MessageType::Con, Code::GET, 1)
+    }
+
+    #[test]
+    fn reference_request_bytes() {
+        let mut r = get();
+        r.mid = 0x1234;
+        r.token = &[1, 2, 3, 4];
+        r.push_bytes(URI_QUERY, b"unit=c").unwrap();
+        r.push_bytes(URI_PATH, b"sensors").unwrap();
+        r.push_bytes(URI_PATH, b"temp").unwrap();
+        let want = b"\x44\x01\x12\x34\x01\x02\x03\x04\xb7sensors\x04temp\x46unit=c";
+        assert_eq!(emit(&r), want);
+    }
+
+    #[test]
+    fn stable_sort_keeps_repeat_order() {
+        let mut r = get();
+        for (n, v) in [
+            (15, "q1"),
+            (11, "a"),
+            (60, ""),
+            (11, "b"),
+            (15, "q2"),
+            (11, "c"),
+            (3, "h"),
+        ] {
+            r.push_bytes(n, v.as_bytes()).unwrap();
+        }
+        let bytes = emit(&r);
+        let msg = Message::parse(&bytes).unwrap();
+        let got: Vec<_> = msg.options().map(|o| (o.number, o.value)).collect();
+        let want: [(u16, &[u8]); 7] = [
+            (3, b"h"),
+            (11, b"a"),
+            (11, b"b"),
+            (11, b"c"),
+            (15, b"q1"),
+            (15, b"q2"),
+            (60, b""),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn delta_and_length_encodings() {
+        // (number, value length) → expected option header bytes.
+        let cases: [(u16, usize, &[u8]); 9] = [
+            (12, 12, &[0xcc]),
+            (13, 13, &[0xdd, 0, 0]),
+            (268, 268, &[0xdd, 255, 255]),
+            (269, 269, &[0xee, 0, 0, 0, 0]),
+            (270, 1034, &[0xee, 0, 1, 0x02, 0xfd]),
+            (65535, 0, &[0xe0, 0xfe, 0xf2]),
+            (14, 65804, &[0xde, 1, 0xff, 0xff]),
+            (0, 0, &[0x00]),
+            (1, 1, &[0x11]),
+        ];
+        let value = vec![0x5a; 65804];
+        for (number, len, head) in cases {
+            let mut r = get();
+            r.push_bytes(number, &value[..len]).unwrap();
+            let bytes = emit(&r);
+            assert_eq!(&bytes[4..4 + head.len()], head, "{number}/{len}");
+            assert_eq!(bytes.len(), 4 + head.len() + len);
+            let msg = Message::parse(&bytes).unwrap();
+            let o = msg.option(number).unwrap();
+            assert_eq!(o.value.len(), len);
+        }
+        let mut too_long = value.clone();
+        too_long.push(0);
+        let mut r = get();
+        r.push_bytes(0, &value[..65804]).unwrap();
+        r.push_bytes(1, &too_long).unwrap();
+        assert_eq!(
+            r.emit(&mut vec![0; 200_000]),
+            Err(EncodeError::OptionTooLong)
+        );
+    }
+
+    #[test]
+    fn uint_values_are_minimal() {
+        let mut r = get();
+        r.push_uint(CONTENT_FORMAT, 0).unwrap();
+        r.push_uint(MAX_AGE, 60).unwrap();
+        r.push_uint(SIZE1, 0x0100_0000).unwrap();
+        r.push_uint(SIZE2, 256).unwrap();
+        assert_eq!(
+            &emit(&r)[4..],
+            &[0xc0, 0x21, 60, 0xd2, 1, 1, 0, 0xd4, 19, 1, 0, 0, 0]
+        );
+        assert_eq!(OptionValue::Uint(0), OptionValue::Bytes(&[]));
+        assert_eq!(OptionValue::Uint(256), OptionValue::Bytes(&[1, 0]));
+        assert_ne!(OptionValue::Uint(1), OptionValue::Bytes(&[0, 1]));
+    }
+
+    #[test]
+    fn payload_marker_only_with_payload() {
+        let mut r = get();
+        assert_eq!(emit(&r), [0x40, 1, 0, 1]);
+        r.payload = b"x";
+        assert_eq!(emit(&r), [0x40, 1, 0, 1, 0xff, b'x']);
+    }
+
+    #[test]
+    fn refuses_what_parse_rejects() {
+        let mut r = get();
+        r.token = &[0; 9];
+        assert_eq!(r.emit(&mut [0; 64]), Err(EncodeError::TokenTooLong));
+        let mut r = get();
+        r.code = Code::new(7, 1);
+        assert_eq!(r.emit(&mut [0; 64]), Err(EncodeError::ReservedClass));
+        let mut r = get();
+        r.code = Code::EMPTY;
+        assert_eq!(emit(&r), [0x40, 0, 0, 1]);
+        r.payload = b"x";
+        assert_eq!(r.emit(&mut [0; 64]), Err(EncodeError::EmptyMessage));
+        r.payload = b"";
+        r.token = &[1];
+        assert_eq!(r.emit(&mut [0; 64]), Err(EncodeError::EmptyMessage));
+        r.token = &[];
+        r.push_uint(URI_PORT, 0).unwrap();
+        assert_eq!(r.emit(&mut [0; 64]), Err(EncodeError::EmptyMessage));
+    }
+
+    #[test]
+    fn capacity_and_short_buffers() {
+        let mut r: MessageRepr<'_, 2> = MessageRepr::new(MessageType::Non, Code::POST, 9);
+        r.push_uint(URI_PATH, 1).unwrap();
+        r.push_uint(URI_PATH, 2).unwrap();
+        assert_eq!(r.push_uint(URI_PATH, 3), Err(EncodeError::TooManyOptions));
+        r.token = &[1, 2];
+        r.payload = b"abc";
+        let full = emit(&r);
+        for k in 0..full.len() {
+            let mut buf = vec![0u8; k];
+            assert_eq!(r.emit(&mut buf), Err(EncodeError::BufferTooSmall), "{k}");
+        }
+        // Room to spare: same bytes.
+        let mut buf = [0u8; 64];
+        let n = r.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &full[..]);
+    }
+
+    #[test]
+    fn from_message_capacity() {
+        let bytes = [0x40, 1, 0, 1, 0x10, 0x00, 0x00];
+        let msg = Message::parse(&bytes).unwrap();
+        assert_eq!(
+            MessageRepr::<2>::from_message(&msg).unwrap_err(),
+            EncodeError::TooManyOptions
+        );
+        assert_eq!(
+            MessageRepr::<3>::from_message(&msg).unwrap().options.len(),
+            3
+        );
+    }
+
+    #[test]
+    fn equality_is_wire_equality() {
+        let mut a = get();
+        a.push_bytes(URI_PATH, b"x").unwrap();
+        a.push_uint(CONTENT_FORMAT, 0).unwrap();
+        let mut b = get();
+        b.push_bytes(CONTENT_FORMAT, b"").unwrap();
+        b.push_bytes(URI_PATH, b"x").unwrap();
+        assert_eq!(a, b);
+        b.push_bytes(URI_PATH, b"x").unwrap();
+        assert_ne!(a, b);
+    }
+
+    // --- property tests -------------------------------------------------
+
+    const PROP_N: usize = 32;
+
+    #[derive(Debug, Clone)]
+    struct Owned {
+        mtype: u8,
+        code: u8,
+        mid: u16,
+        token: Vec<u8>,
+        options: Vec<(u16, Result<Vec<u8>, u32>)>,
+        payload: Vec<u8>,
+    }
+
+    impl Owned {
+        fn repr(&self) -> MessageRepr<'_, PROP_N> {
+            let mut r = MessageRepr::new(
+                MessageType::from_bits(self.mtype),
+                Code(self.code),
+                self.mid,
+            );
+            r.token = &self.token;
+            r.payload = &self.payload;
+            for (n, v) in &self.options {
+                let value = match v {
+                    Ok(b) => OptionValue::Bytes(b),
+                    Err(u) => OptionValue::Uint(*u),
+                };
+                r.push_option(*n, value).unwrap();
+            }
+            r
+        }
+    }
+
+    fn number() -> impl Strategy<Value = u16> {
+        prop_oneof![0u16..=64, 250u16..=300, 65000u16..=65535, any::<u16>()]
+    }
+
+    fn value() -> impl Strategy<Value = Result<Vec<u8>, u32>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..=14).prop_map(Ok),
+            proptest::collection::vec(any::<u8>(), 255..=300).prop_map(Ok),
+            any::<u32>().prop_map(Err),
+            (0u32..=300).prop_map(Err),
+        ]
+    }
+
+    fn valid_message() -> impl Strategy<Value = Owned> {
+        let code = prop_oneof![0u8..=31, 0x40u8..=0xbf];
+        (
+            0u8..4,
+            code,
+            any::<u16>(),
+            proptest::collection::vec(any::<u8>(), 0..=8),
+            proptest::collection::vec((number(), value()), 0..=PROP_N),
+            proptest::collection::vec(any::<u8>(), 0..=40),
+        )
+            .prop_map(|(mtype, code, mid, token, options, payload)| {
+                if code == 0 {
+                    Owned {
+                        mtype,
+                        code,
+                        mid,
+                        token: vec![],
+                        options: vec![],
+                        payload: vec![],
+                    }
+                } else {
+                    Owned {
+                        mtype,
+                        code,
+                        mid,
+                        token,
+                        options,
+                        payload,
+                    }
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn parse_of_emit_is_identity(m in valid_message()) {
+            let repr = m.repr();
+            let bytes = emit(&repr);
+            let msg = Message::parse(&bytes).unwrap();
+            let back = MessageRepr::<PROP_N>::from_message(&msg).unwrap();
+            prop_assert_eq!(&back, &repr);
+            // Emission of a parsed message reproduces the datagram byte for byte.
+            prop_assert_eq!(&emit(&back)[..], &bytes[..]);
+            prop_assert_eq!(msg.token(), &m.token[..]);
+            prop_assert_eq!(msg.payload(), &m.payload[..]);
+        }
+
+        #[test]
+        fn parse_never_panics_and_valid_input_reemits_exactly(
+            bytes in proptest::collection::vec(any::<u8>(), 0..80)
+        ) {
+            if let Ok(msg) = Message::parse(&bytes) {
+                let repr = MessageRepr::<80>::from_message(&msg).unwrap();
+                prop_assert_eq!(&emit(&repr)[..], &bytes[..]);
+            }
+        }
+
+        #[test]
+        fn mutated_valid_messages(m in valid_message(), pos in any::<usize>(), byte in any::<u8>()) {
+            let mut bytes = emit(&m.repr());
+            let i = pos % bytes.len();
+            bytes[i] = byte;
+            // A mutation may break any rule (then it must only not panic);
+            // a mutated length byte can turn a value into many options.
+            if let Ok(msg) = Message::parse(&bytes) {
+                if let Ok(repr) = MessageRepr::<256>::from_message(&msg) {
+                    prop_assert_eq!(&emit(&repr)[..], &bytes[..]);
+                }
+            }
+        }
     }
 }
