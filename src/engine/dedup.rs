@@ -1,0 +1,207 @@
+//! The deduplication cache (RFC 7252 §4.5).
+//!
+//! Every CON and NON message that carries a request or a response is
+//! recorded here, keyed by sender endpoint and Message ID, for
+//! EXCHANGE_LIFETIME (247 s). A later message with the same key is a
+//! duplicate and is answered from the entry instead of being handled again.
+//!
+//! Entries are 16 bytes and hold no response bytes. What an entry replays
+//! is a compact *summary* from which the engine rebuilds the same reply:
+//!
+//! - the answer to a GET (including `/.well-known/core`) is regenerated
+//!   from the current state: GET is safe, so this never applies anything
+//!   twice (RFC 7252 §4.5 allows relaxing deduplication for idempotent
+//!   requests), and the reply's size does not limit the cache;
+//! - every other reply of our server is fully determined by its code plus
+//!   an ETag (2.04) or a Size1 (4.13), with the diagnostic payload following
+//!   from the code, so the entry stores exactly that;
+//! - an ACK or RST that we sent for a response to our own requests is
+//!   re-sent as is; a request that got no reply (a NON one, or an error
+//!   suppressed for multicast) stays unanswered.
+//!
+//! So a duplicate never re-applies a PUT, POST or DELETE while its entry
+//! lives, and no entry ever loses its reply. The cache is a ring: when full,
+//! the oldest entry is overwritten. A duplicate arriving after its entry was
+//! evicted is handled again (counted in [`Dedup::evicted_live`]).
+
+use super::params::EXCHANGE_LIFETIME_MS;
+use super::{Endpoint, Instant};
+use crate::capacity::DEDUP_ENTRIES;
+
+/// What to send when a duplicate arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replay {
+    /// Nothing (NON messages; suppressed replies).
+    Nothing,
+    /// Run the GET again and send its answer.
+    RegenerateGet,
+    /// A piggybacked response: this code plus, for 2.04 an ETag (if
+    /// `extra` != 0) and for 4.13 a Size1 of `extra`.
+    Response { code: u8, extra: u16 },
+    /// An empty ACK (we acknowledged a CON response).
+    EmptyAck,
+    /// An RST (a CON response that matched none of our requests).
+    Reset,
+}
+
+const KIND_UNUSED: u8 = 0;
+const KIND_NOTHING: u8 = 1;
+const KIND_GET: u8 = 2;
+const KIND_RESPONSE: u8 = 3;
+const KIND_ACK: u8 = 4;
+const KIND_RST: u8 = 5;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    addr: [u8; 4],
+    port: u16,
+    mid: u16,
+    at: u32,
+    kind: u8,
+    code: u8,
+    extra: u16,
+}
+
+impl Entry {
+    fn replay(&self) -> Replay {
+        match self.kind {
+            KIND_GET => Replay::RegenerateGet,
+            KIND_RESPONSE => Replay::Response { code: self.code, extra: self.extra },
+            KIND_ACK => Replay::EmptyAck,
+            KIND_RST => Replay::Reset,
+            _ => Replay::Nothing,
+        }
+    }
+
+    fn is_live(&self, now: Instant) -> bool {
+        self.kind != KIND_UNUSED && now.ms_since(Instant(self.at)) < EXCHANGE_LIFETIME_MS
+    }
+}
+
+/// A ring of [`DEDUP_ENTRIES`] entries.
+pub(crate) struct Dedup {
+    entries: [Entry; DEDUP_ENTRIES],
+    /// Where the next entry goes: the oldest one once the ring is full.
+    next: u8,
+    /// Live entries overwritten before they expired (saturating).
+    evicted_live: u32,
+}
+
+impl Dedup {
+    /// The entry's index for a live key.
+    fn find(&self, now: Instant, from: Endpoint, mid: u16) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.mid == mid && e.port == from.port && e.addr == from.addr && e.is_live(now))
+    }
+
+    /// `Some(replay)` if `(from, mid)` was seen within EXCHANGE_LIFETIME.
+    pub(crate) fn lookup(&self, now: Instant, from: Endpoint, mid: u16) -> Option<Replay> {
+        self.find(now, from, mid).and_then(|i| self.entries.get(i)).map(Entry::replay)
+    }
+
+    /// Records `(from, mid)`; overwrites the oldest entry when full.
+    pub(crate) fn insert(&mut self, now: Instant, from: Endpoint, mid: u16, replay: Replay) {
+        let (kind, code, extra) = match replay {
+            Replay::Nothing => (KIND_NOTHING, 0, 0),
+            Replay::RegenerateGet => (KIND_GET, 0, 0),
+            Replay::Response { code, extra } => (KIND_RESPONSE, code, extra),
+            Replay::EmptyAck => (KIND_ACK, 0, 0),
+            Replay::Reset => (KIND_RST, 0, 0),
+        };
+        let entry = Entry { addr: from.addr, port: from.port, mid, at: now.0, kind, code, extra };
+        // A key already present (possible only if the caller inserts twice)
+        // is updated in place, so a key has at most one entry.
+        if let Some(slot) = self.find(now, from, mid).and_then(|i| self.entries.get_mut(i)) {
+            *slot = entry;
+            return;
+        }
+        let i = usize::from(self.next) % DEDUP_ENTRIES;
+        if let Some(slot) = self.entries.get_mut(i) {
+            if slot.is_live(now) {
+                self.evicted_live = self.evicted_live.saturating_add(1);
+            }
+            *slot = entry;
+        }
+        self.next = ((i + 1) % DEDUP_ENTRIES) as u8;
+    }
+
+    /// Frees entries older than EXCHANGE_LIFETIME, so that an entry cannot
+    /// come back to life when the 32-bit clock wraps (as long as the engine
+    /// sees the clock at least every 24 days).
+    pub(crate) fn expire(&mut self, now: Instant) {
+        for e in self.entries.iter_mut() {
+            if !e.is_live(now) {
+                e.kind = KIND_UNUSED;
+            }
+        }
+    }
+
+    /// Live entries that were overwritten before they expired.
+    pub(crate) fn evicted_live(&self) -> u32 {
+        self.evicted_live
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn empty() -> Dedup {
+        Dedup { entries: [Entry::default(); DEDUP_ENTRIES], next: 0, evicted_live: 0 }
+    }
+
+    const A: Endpoint = Endpoint { addr: [10, 0, 0, 1], port: 5683 };
+    const B: Endpoint = Endpoint { addr: [10, 0, 0, 1], port: 5684 };
+
+    #[test]
+    fn keyed_by_endpoint_and_mid() {
+        let mut d = empty();
+        let r = Replay::Response { code: 0x44, extra: 3 };
+        d.insert(Instant(0), A, 7, r);
+        assert_eq!(d.lookup(Instant(1), A, 7), Some(r));
+        assert_eq!(d.lookup(Instant(1), B, 7), None);
+        assert_eq!(d.lookup(Instant(1), A, 8), None);
+    }
+
+    #[test]
+    fn expires_after_exchange_lifetime_across_the_wrap() {
+        let mut d = empty();
+        let t0 = Instant(u32::MAX - 1000);
+        d.insert(t0, A, 1, Replay::EmptyAck);
+        assert_eq!(d.lookup(t0.add_ms(EXCHANGE_LIFETIME_MS - 1), A, 1), Some(Replay::EmptyAck));
+        assert_eq!(d.lookup(t0.add_ms(EXCHANGE_LIFETIME_MS), A, 1), None);
+        d.expire(t0.add_ms(EXCHANGE_LIFETIME_MS));
+        // Once expired and swept, a clock that wraps all the way round
+        // does not bring it back.
+        assert_eq!(d.lookup(t0.add_ms(1), A, 1), None);
+    }
+
+    #[test]
+    fn evicts_oldest_when_full() {
+        let mut d = empty();
+        for mid in 0..DEDUP_ENTRIES as u16 {
+            d.insert(Instant(u32::from(mid)), A, mid, Replay::Nothing);
+        }
+        assert_eq!(d.evicted_live(), 0);
+        d.insert(Instant(100), A, 1000, Replay::Reset);
+        assert_eq!(d.evicted_live(), 1);
+        assert_eq!(d.lookup(Instant(101), A, 0), None, "oldest evicted");
+        assert_eq!(d.lookup(Instant(101), A, 1), Some(Replay::Nothing));
+        assert_eq!(d.lookup(Instant(101), A, 1000), Some(Replay::Reset));
+        // Expired entries are overwritten without counting as evictions.
+        d.insert(Instant(100 + EXCHANGE_LIFETIME_MS), A, 1001, Replay::Nothing);
+        assert_eq!(d.evicted_live(), 1);
+        assert_eq!(core::mem::size_of::<Entry>(), 16);
+    }
+
+    #[test]
+    fn reinsert_updates_in_place() {
+        let mut d = empty();
+        d.insert(Instant(0), A, 5, Replay::Nothing);
+        d.insert(Instant(0), A, 5, Replay::Reset);
+        assert_eq!(d.lookup(Instant(0), A, 5), Some(Replay::Reset));
+        assert_eq!(d.entries.iter().filter(|e| e.kind != KIND_UNUSED).count(), 1);
+    }
+}

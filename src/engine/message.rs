@@ -1,0 +1,143 @@
+//! The message layer's entry point: [`Engine::receive`] classifies one
+//! datagram (RFC 7252 §4) and hands it to the server or the client.
+
+use super::dedup::Replay;
+use super::server::write_empty;
+use super::{Endpoint, Engine, Error, Event, Instant, Received, Response};
+use crate::capacity::MESSAGE_MAX;
+use crate::codec::{parse_header, FormatError, Message, MessageType};
+
+impl Engine {
+    /// Handles one datagram from `from`. `via_multicast` marks datagrams
+    /// that arrived on the multicast socket: they never get error responses.
+    /// A direct reply (response, ACK, RST) is written to `reply`, to be
+    /// sent back to `from`; `reply` must hold [`MESSAGE_MAX`] bytes, else
+    /// [`Error::Buffer`] (and nothing happens).
+    ///
+    /// - Version ≠ 1: ignored. A message format error: RST if it is a CON
+    ///   with a readable header, else dropped. An Empty CON (ping): RST.
+    /// - CON/NON requests: served (piggybacked ACK / NON response); a
+    ///   duplicate is answered from the deduplication cache.
+    /// - Responses to our requests: reported as [`Event::Response`]; a CON
+    ///   one is acknowledged (an empty ACK in `reply`), a duplicate is
+    ///   acknowledged again but not reported twice, a CON one that matches
+    ///   nothing gets RST.
+    /// - A remote DELETE that removed a resource: [`Event::ResourceDeleted`].
+    ///
+    /// ```
+    /// # use core::mem::MaybeUninit;
+    /// # use mpcoap::engine::{Endpoint, Engine, Error, Instant};
+    /// use mpcoap::codec::{Message, MessageType};
+    /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
+    /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
+    /// let from = Endpoint { addr: [10, 0, 0, 9], port: 1234 };
+    /// let mut reply = [0u8; mpcoap::capacity::MESSAGE_MAX];
+    /// // An Empty CON ("CoAP ping") gets RST with its Message ID.
+    /// let r = engine.receive(Instant(0), from, false, &[0x40, 0x00, 0x12, 0x34], &mut reply)?;
+    /// let rst = Message::parse(&reply[..r.reply_len]).unwrap();
+    /// assert_eq!((rst.mtype(), rst.mid()), (MessageType::Rst, 0x1234));
+    /// // Version 2: silently ignored.
+    /// let r = engine.receive(Instant(0), from, false, &[0x80, 0x01, 0, 1], &mut reply)?;
+    /// assert_eq!(r.reply_len, 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn receive<'a>(
+        &'a mut self,
+        now: Instant,
+        from: Endpoint,
+        via_multicast: bool,
+        datagram: &'a [u8],
+        reply: &mut [u8],
+    ) -> Result<Received<'a>, Error> {
+        if reply.len() < MESSAGE_MAX {
+            return Err(Error::Buffer);
+        }
+        self.dedup.expire(now);
+        let nothing = Received { reply_len: 0, event: None };
+        let msg = match Message::parse(datagram) {
+            Ok(m) => m,
+            Err(FormatError::Version) => return Ok(nothing),
+            Err(_) => {
+                // §4.2/§4.3: reject a CON whose header we can read; drop the rest.
+                let len = match parse_header(datagram) {
+                    Ok(h) if h.mtype == MessageType::Con && !via_multicast => {
+                        write_empty(MessageType::Rst, h.mid, reply)
+                    }
+                    _ => 0,
+                };
+                return Ok(Received { reply_len: len, event: None });
+            }
+        };
+        let (t, code) = (msg.mtype(), msg.code());
+        if code.is_empty() {
+            return Ok(match t {
+                // A ping (§4.3).
+                MessageType::Con if !via_multicast => {
+                    Received { reply_len: write_empty(MessageType::Rst, msg.mid(), reply), event: None }
+                }
+                MessageType::Ack => {
+                    self.on_empty_ack(now, from, msg.mid());
+                    nothing
+                }
+                MessageType::Rst => Received { reply_len: 0, event: self.on_reset(from, msg.mid()) },
+                // An Empty NON is a format error (§4.3): dropped.
+                _ => nothing,
+            });
+        }
+        if code.is_request() {
+            return Ok(match t {
+                MessageType::Con | MessageType::Non => {
+                    let (reply_len, event) = self.handle_request(now, from, via_multicast, &msg, reply);
+                    Received { reply_len, event }
+                }
+                // A request in an ACK or RST is a format error: dropped.
+                _ => nothing,
+            });
+        }
+        // A response (class 2, 4 or 5; reserved classes failed parsing).
+        Ok(match t {
+            MessageType::Rst => nothing, // RST must be Empty: format error
+            MessageType::Ack => match self.match_response(from, t, msg.mid(), msg.token()) {
+                Some(session) => Received { reply_len: 0, event: Some(response_event(session, &msg)) },
+                None => nothing, // late or duplicate piggybacked response
+            },
+            MessageType::Con | MessageType::Non => self.separate_response(now, from, &msg, reply),
+        })
+    }
+
+    /// A CON or NON response: deduplicated, matched by token, acknowledged.
+    fn separate_response<'a>(
+        &mut self,
+        now: Instant,
+        from: Endpoint,
+        msg: &Message<'a>,
+        reply: &mut [u8],
+    ) -> Received<'a> {
+        let con = msg.mtype() == MessageType::Con;
+        if let Some(replay) = self.dedup.lookup(now, from, msg.mid()) {
+            // A duplicate: ACK (or RST) again, deliver nothing.
+            let len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
+            return Received { reply_len: len, event: None };
+        }
+        let session = self.match_response(from, msg.mtype(), msg.mid(), msg.token());
+        let replay = match (con, session.is_some()) {
+            (false, _) => Replay::Nothing,
+            (true, true) => Replay::EmptyAck,
+            (true, false) => Replay::Reset,
+        };
+        self.dedup.insert(now, from, msg.mid(), replay);
+        let reply_len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
+        Received { reply_len, event: session.map(|s| response_event(s, msg)) }
+    }
+}
+
+fn response_event<'a>(session: super::SessionHandle, msg: &Message<'a>) -> Event<'a> {
+    Event::Response(Response {
+        session,
+        code: msg.code().0,
+        message_type: msg.mtype().bits(),
+        mid: msg.mid(),
+        token: msg.token(),
+        payload: msg.payload(),
+    })
+}
