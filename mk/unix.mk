@@ -113,3 +113,19 @@ unix-gil: micropython-src ## The unix port with the module and a GIL like esp32 
 	ln -sf build/micropython $(UNIX_GIL_BIN)
 
 unix-all: unix unix-gil ## Both unix binaries
+
+# ---- the MicroPython suites ---------------------------------------------------
+
+# Extra suites for tests/run.py, as its options: each one
+#   --suite-cmd '[LABEL::]COMMAND'
+# where COMMAND prints PASS/FAIL/SKIP <name> lines. mk/firmware.mk appends the
+# qemu firmware run here with +=.
+MICROPYTHON_EXTRA_SUITES ?=
+# Extra tests/run.py options, e.g. RUN_PY_FLAGS="-k test_client --only mp".
+RUN_PY_FLAGS ?=
+
+.PHONY: test-micropython
+
+test-micropython: unix-all unittest-lib ## Both unix builds, then tests/run.py: MicroPython, CPython and extra suites (ends with "N passed, M failed")
+	WORK=$(WORK) python3 $(ROOT)/tests/run.py --micropython $(UNIX_BIN) --micropython-gil $(UNIX_GIL_BIN) \
+	  --lib $(WORK)/lib $(MICROPYTHON_EXTRA_SUITES) $(RUN_PY_FLAGS)
