@@ -32,6 +32,8 @@
 //! ```
 
 mod error;
+#[cfg(test)]
+mod fixtures;
 mod header;
 mod message;
 pub mod option;
