@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Run the device-portable unittest scripts inside the qemu RV32 firmware.
+
+MicroPython's own tests/run-tests.py boots the firmware in
+qemu-system-riscv32 once per script (-t execpty:...) and judges each script
+by unittest's summary. This turns its verdicts into the PASS/FAIL/SKIP lines
+that tests/run.py collects, then measures the GC heap that coap.init() takes
+(heap_init.py, through MicroPython's tools/pyboard.py on the same firmware).
+
+Usage: run_qemu.py --micropython DIR --firmware ELF --name NAME
+                   [--heap-json OUT] TEST.py...
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+QEMU = ("qemu-system-riscv32 -machine virt -nographic -monitor null -semihosting"
+        " -bios none -serial pty -kernel {elf}")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_tests(args, qemu, result_dir):
+    cmd = [sys.executable, "run-tests.py", "-t", "execpty:" + qemu,
+           "-r", result_dir, "-j", "1"] + [os.path.abspath(t) for t in args.tests]
+    print("qemu: " + " ".join(cmd[1:]), flush=True)
+    proc = subprocess.run(cmd, cwd=os.path.join(args.micropython, "tests"),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=args.timeout)
+    return proc.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--micropython", required=True)
+    ap.add_argument("--firmware", required=True)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--heap-json")
+    ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("tests", nargs="+")
+    args = ap.parse_args()
+
+    elf = os.path.abspath(args.firmware)
+    qemu = QEMU.format(elf=elf)
+    result_dir = os.path.join(os.path.dirname(elf), "run-tests-results")
+    failed = 0
+
+    out = run_tests(args, qemu, result_dir)
+    seen = set()
+    for line in out.splitlines():
+        m = re.match(r"^(pass|FAIL|skip)\s+(\S+)(?:\s+\((.*)\))?\s*$", line)
+        if not m:
+            continue
+        verdict, path, note = m.group(1), m.group(2), m.group(3) or ""
+        name = "qemu-%s/%s" % (args.name, os.path.basename(path))
+        seen.add(os.path.abspath(path))
+        counts = re.search(r"(\d+) ran(?:, (\d+) skipped)?", note)
+        if verdict == "pass":
+            ran = int(counts.group(1)) if counts else 0
+            skipped = int(counts.group(2) or 0) if counts else 0
+            if counts and ran > 0 and skipped == ran:
+                print("SKIP %s (all %d tests skipped themselves)" % (name, ran))
+            else:
+                print("PASS %s (%s)" % (name, note or "passed"))
+        elif verdict == "skip":
+            print("SKIP %s (run-tests.py skipped it)" % name)
+        else:
+            failed += 1
+            print("FAIL %s" % name)
+            base = os.path.join(result_dir, os.path.basename(path))
+            for suffix in (".out",):
+                try:
+                    with open(base + suffix) as f:
+                        text = f.read()
+                    print("---- %s%s (last 40 lines) ----" % (os.path.basename(path), suffix))
+                    print("\n".join(text.splitlines()[-40:]))
+                except OSError:
+                    pass
+    for t in args.tests:
+        if os.path.abspath(t) not in seen:
+            failed += 1
+            print("FAIL qemu-%s/%s (no verdict from run-tests.py)" % (args.name, os.path.basename(t)))
+    if failed and not seen:
+        print(out)
+
+    if args.heap_json:
+        cmd = [sys.executable, os.path.join(args.micropython, "tools", "pyboard.py"),
+               "--device", "execpty:" + qemu, os.path.join(HERE, "qemu", "heap_init.py")]
+        name = "qemu-%s/heap-at-init" % args.name
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, timeout=120)
+            vals = dict((k, int(v)) for k, v in
+                        re.findall(r"^MPCOAP_HEAP (\w+) (-?\d+)", proc.stdout, re.M))
+        except subprocess.TimeoutExpired as e:
+            proc, vals = None, {}
+            print("heap: timed out: %s" % e)
+        if "init" in vals:
+            with open(args.heap_json, "w") as f:
+                json.dump(vals, f)
+            print("PASS %s (measured %d bytes; %d left after deinit)"
+                  % (name, vals["init"], vals.get("after_deinit", -1)))
+        else:
+            failed += 1
+            print("FAIL %s (no measurement)" % name)
+            if proc is not None:
+                print(proc.stdout[-3000:])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
