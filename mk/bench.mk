@@ -10,6 +10,8 @@ BENCH_SECONDS ?= 5
 BENCH_CONFIGS ?= 1x1,8x1,8x4
 COAP_LOAD := $(ROOT)/target/release/coap-load
 BENCH_OUT := $(WORK)/bench/results.json
+# 1: also run the codec micro-benchmark (mpcoap vs coap-lite, a few seconds).
+BENCH_CODEC ?= 1
 
 .PHONY: bench coap-load stress stress-flood-full
 
@@ -20,3 +22,17 @@ bench: unix coap-load ## Side-by-side GET throughput/latency: the module (unix b
 	python3 $(ROOT)/tests/bench/run_bench.py --micropython $(UNIX_BIN) --load $(COAP_LOAD) \
 	  --seconds $(BENCH_SECONDS) --configs $(BENCH_CONFIGS) --json $(BENCH_OUT)
 	@echo "results: $(BENCH_OUT)"
+	$(if $(filter 1,$(BENCH_CODEC)),cargo bench --bench codec)
+
+# tests/stress is part of `make test` (tests/run.py, cpy suite); this runs it alone.
+# Verbose: each test prints its measured figures (wall time, bytes/GET, ...).
+STRESS_PATTERN ?= test_*.py
+stress: unix unix-gil unittest-lib ## The stress tests alone, verbose: flood, lossy link, memory per GET, threads, valgrind
+	MICROPYTHON=$(UNIX_BIN) MICROPYTHON_GIL=$(UNIX_GIL_BIN) MPCOAP_ROOT=$(ROOT) \
+	  python3 -m unittest discover -v -s $(ROOT)/tests/stress -p '$(STRESS_PATTERN)'
+
+# Same flood as in CI, printed verbosely, with an explicit count (default 100,000).
+STRESS_FLOOD_COUNT ?= 100000
+stress-flood-full: unix ## The malformed-datagram flood with STRESS_FLOOD_COUNT datagrams (default 100,000), verbose
+	MICROPYTHON=$(UNIX_BIN) MPCOAP_ROOT=$(ROOT) STRESS_FLOOD_COUNT=$(STRESS_FLOOD_COUNT) \
+	  python3 -m unittest -v $(ROOT)/tests/stress/test_flood.py
