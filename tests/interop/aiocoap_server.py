@@ -1,0 +1,63 @@
+"""A small aiocoap server used as the peer of the module's client.
+
+usage: python3 aiocoap_server.py PORT
+/echo, /a/b   answer with a JSON description of the request they received
+/slow         answers after 1.5 s (aiocoap sends an empty ACK first: a separate response)
+/empty        answers 2.04 without payload
+Prints READY once bound.
+"""
+
+import asyncio
+import json
+import sys
+
+import aiocoap
+import aiocoap.resource as resource
+from aiocoap import Code
+
+
+class Echo(resource.Resource):
+    async def render(self, request):
+        o = request.opt
+        desc = {
+            "method": str(request.code),
+            "mtype": str(request.mtype),
+            "uri": request.get_request_uri(),
+            "query": list(o.uri_query),
+            "cf": None if o.content_format is None else int(o.content_format),
+            "host": o.uri_host,
+            "port": o.uri_port,
+            "payload": request.payload.decode("latin-1"),
+        }
+        code = Code.CONTENT if request.code == Code.GET else Code.CHANGED
+        if request.code == Code.DELETE:
+            code = Code.DELETED
+        return aiocoap.Message(code=code, payload=json.dumps(desc).encode())
+
+
+class Slow(resource.Resource):
+    async def render_get(self, request):
+        await asyncio.sleep(1.5)
+        return aiocoap.Message(code=Code.CONTENT, payload=b"slow")
+
+
+class Empty(resource.Resource):
+    async def render(self, request):
+        return aiocoap.Message(code=Code.CHANGED)
+
+
+async def main(port):
+    root = resource.Site()
+    root.add_resource([".well-known", "core"],
+                      resource.WKCResource(root.get_resources_as_linkheader))
+    root.add_resource(["echo"], Echo())
+    root.add_resource(["a", "b"], Echo())
+    root.add_resource(["slow"], Slow())
+    root.add_resource(["empty"], Empty())
+    await aiocoap.Context.create_server_context(root, bind=("127.0.0.1", port))
+    print("READY", port, flush=True)
+    await asyncio.get_running_loop().create_future()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1])))

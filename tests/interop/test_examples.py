@@ -1,0 +1,90 @@
+"""Runs examples/*.py (the API page's three examples) on the unix build over
+loopback and checks what they print, so they stay true."""
+
+import os
+import re
+import time
+import unittest
+
+import support as s
+
+EX = os.path.join(s.ROOT, "examples")
+
+
+def responses(out):
+    """[(code, id, type, token, payload)] from the examples' callback prints."""
+    keys = ("Code", "ID", "Type", "Token", "Payload")
+    vals = {k: re.findall(r"^%s: (.*)$" % k, out, re.M) for k in keys}
+    return list(zip(*[vals[k] for k in keys]))
+
+
+class Examples(s.MPTestCase):
+    gil = False
+
+    def setUp(self):
+        s.need_tool(self, "coap-server-notls")
+        self.p1 = s.free_udp_port()
+        self.libcoap = s.Proc(["coap-server-notls", "-A", "127.0.0.1", "-p", str(self.p1)])
+        self.addCleanup(self.libcoap.stop)
+        self.p2 = s.free_udp_port()
+        self.server = s.start_mp(self, os.path.join(EX, "server.py"), [self.p2, 12], gil=self.gil)
+        if self.server.wait_line("serving", 10) is None:
+            self.fail_with("examples/server.py did not start", self.server)
+        time.sleep(0.3)
+
+    def run_example(self, name, args):
+        p = s.start_mp(self, os.path.join(EX, name), args, gil=self.gil)
+        rc = p.wait_exit(20)
+        out = p.output()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("done", out.splitlines()[-1], out)
+        self.assertNotIn("Traceback", out)
+        return out
+
+    def test_all_three(self):
+        out = self.run_example("client_blocking.py", [self.p1, s.free_udp_port(), 4])
+        ids = [int(l) for l in out.splitlines() if l.isdigit()]
+        self.assertEqual(len(ids), 4, out)
+        rs = responses(out)
+        self.assertEqual(len(rs), 4, out)
+        self.assertEqual(sorted(int(r[1]) for r in rs), sorted(ids))
+        by_tok = {r[3]: r for r in rs}
+        self.assertEqual(by_tok["b'token1'"][0], "69")
+        self.assertIn("</time>", by_tok["b'token1'"][4])
+        self.assertEqual(by_tok["b'token2'"][0], "69")
+        self.assertIn(by_tok["b'token3'"][0], ("65", "68"))
+        imei = repr(int("359738090028145").to_bytes(8, "big"))
+        self.assertIn(imei, by_tok)  # the Dish-style request without options was answered
+        for r in rs:
+            self.assertEqual(r[2], "2")
+
+        out = self.run_example("client_nonblocking.py", [self.p1, self.p2, 4])
+        ids = [int(l) for l in out.splitlines() if l.isdigit()]
+        self.assertEqual(len(ids), 5, out)
+        rs = responses(out)
+        self.assertEqual(len(rs), 5, out)
+        self.assertEqual(sorted(int(r[1]) for r in rs), sorted(ids))
+        s1 = [r for r in rs if r[3] == "b'session1'"]
+        self.assertEqual(len(s1), 2, out)
+        s2 = [r for r in rs if r[3] == "b''"]
+        self.assertEqual(len(s2), 3, out)
+        payloads = [r[4] for r in s2]
+        self.assertIn('b\'</resource1>;title="resource1";ct=0,</resource2>\'', payloads)
+        self.assertIn("b'default_value'", payloads)
+        self.assertIn("68", [r[0] for r in s2])  # the POST
+
+        rc = self.server.wait_exit(15)
+        out = self.server.output()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("resource1 = b'new_value'", out)
+        self.assertIn("done", out)
+        self.assertNotIn("Traceback", out)
+
+
+@unittest.skipUnless(os.path.exists(s.micropython(True)), "GIL build missing")
+class ExamplesGil(Examples):
+    gil = True
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,98 @@
+"""Service discovery: init(address, service_discovery=True) answers a GET
+/.well-known/core sent to 224.0.1.187, and never sends an error response to a
+multicast request. Runs inside a network namespace created by the test."""
+
+import os
+import sys
+import unittest
+
+import support as s
+
+GROUP = "224.0.1.187"
+PROBE = os.path.join(s.HERE, "mcast_probe.py")
+
+
+def parse_reply(hexdata):
+    d = bytes.fromhex(hexdata)
+    tkl = d[0] & 15
+    mtype = (d[0] >> 4) & 3
+    code = d[1]
+    i = 4 + tkl
+    token = d[4:i]
+    payload = b""
+    last = 0
+    opts = []
+    while i < len(d):
+        b = d[i]
+        i += 1
+        if b == 0xFF:
+            payload = d[i:]
+            break
+        delta, length = b >> 4, b & 15
+        if delta == 13:
+            delta = d[i] + 13
+            i += 1
+        if length == 13:
+            length = d[i] + 13
+            i += 1
+        last += delta
+        opts.append((last, d[i:i + length]))
+        i += length
+    return mtype, code, token, opts, payload
+
+
+@unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0 and s.have("ip"),
+                     "needs root and iproute2 for a network namespace")
+class ServiceDiscovery(s.MPTestCase):
+    def setUp(self):
+        self.ns = "mpcoap%d" % os.getpid()
+        s.run(["ip", "netns", "del", self.ns], timeout=10)
+        r = s.run(["ip", "netns", "add", self.ns], timeout=10)
+        if r.returncode != 0:
+            self.skipTest("cannot create a network namespace: %s" % r.stdout.decode())
+        self.addCleanup(s.run, ["ip", "netns", "del", self.ns], timeout=10)
+        for cmd in (["link", "set", "lo", "up"], ["link", "set", "lo", "multicast", "on"],
+                    ["route", "add", "224.0.0.0/4", "dev", "lo"]):
+            r = s.run(["ip", "-n", self.ns] + cmd, timeout=10)
+            self.assertEqual(r.returncode, 0, r.stdout)
+        self.port = 5683  # a fresh namespace: the default port is free
+        self.srv = s.start_mp_server(self, self.port, extra=["sd"], netns=self.ns)
+
+    def probe(self, dest, path, wait):
+        r = s.run(["ip", "netns", "exec", self.ns, sys.executable, PROBE, dest, str(self.port), path,
+                   str(wait)], timeout=wait + 15)
+        out = r.stdout.decode()
+        self.assertIn("END", out, out)
+        return [parse_reply(l.split()[2]) for l in out.splitlines() if l.startswith("REPLY ")]
+
+    def test_discovery_answered(self):
+        replies = self.probe(GROUP, ".well-known/core", 7)
+        self.assertEqual(len(replies), 1, "replies: %r\n%s" % (replies, self.srv.output()))
+        mtype, code, token, opts, payload = replies[0]
+        self.assertEqual((mtype, code, token), (1, 69, b"mc"))  # NON 2.05
+        self.assertIn((12, b"\x28"), opts)  # Content-Format 40
+        self.assertTrue(payload.startswith(b'</resource1>;title="resource1";ct=0,</resource2>'), payload)
+
+    def test_discovery_filter_match(self):
+        replies = self.probe(GROUP, ".well-known/core?rt=temperature-c", 7)
+        self.assertEqual(len(replies), 1, replies)
+        self.assertEqual(replies[0][4], b"</sensors/temp>;rt=temperature-c;if=sensor")
+
+    def test_no_match_no_response(self):
+        self.assertEqual(self.probe(GROUP, ".well-known/core?rt=nothing", 7), [])
+
+    def test_failing_multicast_request_gets_no_error(self):
+        self.assertEqual(self.probe(GROUP, "does/not/exist", 7), [])
+        # the same request by unicast does get its 4.04
+        replies = self.probe("127.0.0.1", "does/not/exist", 3)
+        self.assertEqual(len(replies), 1)
+        self.assertEqual(replies[0][1], 132)
+
+    def test_resource_get_by_multicast(self):
+        replies = self.probe(GROUP, "sensors/temp", 7)
+        self.assertEqual(len(replies), 1, replies)
+        self.assertEqual((replies[0][1], replies[0][4]), (69, b"21.5"))
+
+
+if __name__ == "__main__":
+    unittest.main()
