@@ -85,7 +85,9 @@ pub const ENGINE_BUDGET: usize = 6656;
 
 const _: () = assert!(REQUEST_BYTES >= MESSAGE_MAX);
 const _: () = assert!(VALUE_BYTES >= VALUE_MAX);
-const _: () = assert!(TEXT_BYTES <= u16::MAX as usize && VALUE_BYTES <= u16::MAX as usize);
+// Arena offsets and lengths are u16.
+const _: () = assert!(TEXT_BYTES <= u16::MAX as usize);
+const _: () = assert!(VALUE_BYTES <= u16::MAX as usize);
 const _: () = assert!(REQUEST_BYTES <= u16::MAX as usize);
 const _: () = assert!(RESOURCES_MAX <= 255 && SESSIONS_MAX <= 255 && REQUESTS_MAX <= 255);
 const _: () = assert!(DEDUP_ENTRIES <= 255 && ATTRIBUTES_MAX <= 255);
@@ -94,6 +96,7 @@ const _: () = assert!(DEDUP_ENTRIES <= 255 && ATTRIBUTES_MAX <= 255);
 const _: () = assert!(core::mem::size_of::<crate::engine::Engine>() <= ENGINE_BUDGET);
 
 #[cfg(test)]
+#[allow(clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -313,7 +313,11 @@ impl Engine {
         // Reserve the bytes, then encode into them.
         let span = self.client.bytes.reserve(len).ok_or(Error::QueueFull)?;
         let mut out = super::link_format::Out::new(self.client.bytes.get_mut(span));
-        encode_request(&mut out, mid, req)?;
+        if encode_request(&mut out, mid, req).is_err() || out.len() != len {
+            // Cannot happen (the dry run passed); never keep a half request.
+            self.client.bytes.remove(span);
+            return Err(Error::Uri);
+        }
         let mut token = [0; 8];
         if let Some(t) = token.get_mut(..req.token.len()) {
             t.copy_from_slice(req.token);
@@ -457,5 +461,294 @@ impl Engine {
         }?;
         let p = self.client.remove(i)?;
         Some(self.client.handle(p.session))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, clippy::type_complexity)]
+mod tests {
+    use super::*;
+    use crate::codec::option::*;
+    use crate::engine::testutil::*;
+    use MessageType::{Ack, Con, Non, Rst};
+
+    const SERVER: Endpoint = Endpoint { addr: [10, 0, 0, 1], port: 5683 };
+
+    fn client() -> (Boxed, SessionHandle) {
+        let mut e = Boxed::new(1000, 99);
+        let s = e.new_session(SERVER).unwrap();
+        (e, s)
+    }
+
+    fn transmit(e: &mut Boxed, now: u32) -> Option<(Endpoint, Reply)> {
+        let mut buf = [0u8; MESSAGE_MAX];
+        e.poll_transmit(Instant(now), &mut buf).unwrap().map(|(to, n)| (to, Reply::parse(&buf[..n])))
+    }
+
+    fn get(uri: &'static [u8], token: &'static [u8]) -> Request<'static> {
+        Request { uri, token, ..Request::new(Methods::GET) }
+    }
+
+    fn event(e: &mut Boxed, now: u32) -> Option<OwnedEvent> {
+        e.poll_event(Instant(now)).map(OwnedEvent::from)
+    }
+
+    #[test]
+    fn request_building() {
+        let (mut e, s) = client();
+        let cases: [(Request<'static>, Vec<(u16, Vec<u8>)>); 6] = [
+            (get(b"a/b?x=1&y=2", b""), vec![(URI_PATH, b"a".to_vec()), (URI_PATH, b"b".to_vec()), (URI_QUERY, b"x=1".to_vec()), (URI_QUERY, b"y=2".to_vec())]),
+            (get(b"/%41%2fb/c%20d", b""), vec![(URI_PATH, b"A/b".to_vec()), (URI_PATH, b"c d".to_vec())]),
+            (get(b"", b""), vec![]),
+            (get(b"/", b""), vec![]),
+            (Request { content_format: Some(0), ..get(b"x", b"") }, vec![(URI_PATH, b"x".to_vec()), (CONTENT_FORMAT, vec![])]),
+            (Request { content_format: Some(50), include_options: false, payload: b"p", ..get(b"a/b?q", b"tk") }, vec![]),
+        ];
+        for (i, (req, options)) in cases.iter().enumerate() {
+            let mid = e.send_request(s, req, Instant(0)).unwrap();
+            let (to, r) = transmit(&mut e, 0).unwrap();
+            assert_eq!((to, r.t, r.code, r.mid), (SERVER, Con, Code::GET, mid), "case {i}");
+            assert_eq!(&r.options, options, "case {i}");
+            assert_eq!(r.token, req.token);
+            assert_eq!(r.payload, req.payload);
+            // Acknowledge, so the next one may go (NSTART = 1).
+            let ack = datagram(Ack, Code::CONTENT, mid, req.token, &[], b"");
+            exchange(&mut e, 0, SERVER, false, &ack);
+        }
+        // Methods map to codes.
+        for (m, code) in [(Methods::PUT, Code::PUT), (Methods::POST, Code::POST), (Methods::DELETE, Code::DELETE)] {
+            let mid = e.send_request(s, &Request::new(m), Instant(0)).unwrap();
+            assert_eq!(transmit(&mut e, 0).unwrap().1.code, code);
+            exchange(&mut e, 0, SERVER, false, &datagram(Ack, Code::CHANGED, mid, b"", &[], b""));
+        }
+    }
+
+    #[test]
+    fn request_errors_change_nothing() {
+        let (mut e, s) = client();
+        let bad = |e: &mut Boxed, r: &Request<'_>| e.send_request(s, r, Instant(0)).unwrap_err();
+        assert_eq!(bad(&mut e, &Request::new(Methods(3))), Error::Method);
+        assert_eq!(bad(&mut e, &Request::new(Methods(0))), Error::Method);
+        assert_eq!(bad(&mut e, &get(b"a", b"123456789")), Error::Token);
+        assert_eq!(bad(&mut e, &get(b"a%4", b"")), Error::Uri);
+        assert_eq!(bad(&mut e, &get(b"a%zz", b"")), Error::Uri);
+        let long = [b'x'; 256];
+        assert_eq!(bad(&mut e, &Request { uri: &long, ..Request::new(Methods::GET) }), Error::Uri);
+        let payload = [0u8; MESSAGE_MAX];
+        assert_eq!(bad(&mut e, &Request { payload: &payload, ..Request::new(Methods::PUT) }), Error::PayloadTooLarge);
+        // Exactly one message is fine: 4 header + 1 marker.
+        let fits = Request { payload: &payload[..MESSAGE_MAX - 5], ..Request::new(Methods::PUT) };
+        e.send_request(s, &fits, Instant(0)).unwrap();
+        // Now the byte storage is full: QueueFull (OSError).
+        assert_eq!(bad(&mut e, &get(b"a", b"")), Error::QueueFull);
+        assert_eq!(e.client.count, 1);
+        let stale = SessionHandle::from_raw(0);
+        assert_eq!(e.send_request(stale, &get(b"a", b""), Instant(0)), Err(Error::Stale));
+        assert_eq!(transmit(&mut e, 0).unwrap().1.payload.len(), MESSAGE_MAX - 5);
+    }
+
+    #[test]
+    fn queue_is_bounded() {
+        let (mut e, s) = client();
+        for _ in 0..REQUESTS_MAX {
+            e.send_request(s, &get(b"a", b""), Instant(0)).unwrap();
+        }
+        assert_eq!(e.send_request(s, &get(b"a", b""), Instant(0)), Err(Error::QueueFull));
+    }
+
+    #[test]
+    fn sessions_table() {
+        let mut e = Boxed::new(0, 1);
+        let hs: Vec<_> = (0..SESSIONS_MAX).map(|_| e.new_session(SERVER).unwrap()).collect();
+        assert_eq!(e.new_session(SERVER), Err(Error::SessionsFull));
+        e.remove_session(hs[3]).unwrap();
+        assert_eq!(e.session_peer(hs[3]), Err(Error::Stale));
+        let again = e.new_session(SERVER).unwrap();
+        assert_ne!(again, hs[3]);
+        assert_eq!(e.remove_session(hs[3]), Err(Error::Stale));
+    }
+
+    #[test]
+    fn nstart_one_per_session() {
+        let (mut e, s) = client();
+        let s2 = e.new_session(SERVER).unwrap();
+        let m1 = e.send_request(s, &get(b"1", b"a"), Instant(0)).unwrap();
+        let m2 = e.send_request(s, &get(b"2", b"b"), Instant(0)).unwrap();
+        let m3 = e.send_request(s2, &get(b"3", b"c"), Instant(0)).unwrap();
+        assert_eq!((m2, m3), (m1.wrapping_add(1), m1.wrapping_add(2)), "one MID counter");
+        assert_eq!(transmit(&mut e, 0).unwrap().1.mid, m1);
+        assert_eq!(transmit(&mut e, 0).unwrap().1.mid, m3, "the other session may send");
+        assert!(transmit(&mut e, 0).is_none(), "m2 waits for m1's ACK");
+        // An empty ACK ends m1's NSTART slot: m2 goes.
+        exchange(&mut e, 10, SERVER, false, &datagram(Ack, Code::EMPTY, m1, b"", &[], b""));
+        assert_eq!(transmit(&mut e, 10).unwrap().1.mid, m2);
+    }
+
+    #[test]
+    fn retransmission_backoff_and_give_up_across_the_wrap() {
+        let (mut e, s) = client();
+        let t0 = u32::MAX - 5_000; // the clock wraps during the exchange
+        let mid = e.send_request(s, &get(b"x", b"tok"), Instant(t0)).unwrap();
+        assert_eq!(e.poll_timeout(Instant(t0)), Some(0));
+        let first = transmit(&mut e, t0).unwrap().1;
+        let timeout = e.poll_timeout(Instant(t0)).unwrap();
+        assert!((2000..=3000).contains(&timeout), "initial timeout {timeout}");
+        let mut now = t0;
+        let mut expected = timeout;
+        for n in 1..=4 {
+            assert!(transmit(&mut e, now.wrapping_add(expected - 1)).is_none());
+            assert_eq!(e.poll_timeout(Instant(now.wrapping_add(expected - 1))), Some(1));
+            now = now.wrapping_add(expected);
+            let again = transmit(&mut e, now).unwrap().1;
+            assert_eq!(again, first, "retransmission {n} is the same message");
+            assert!(event(&mut e, now).is_none());
+            expected *= 2;
+            assert_eq!(e.poll_timeout(Instant(now)), Some(expected));
+        }
+        assert!(now < t0, "crossed the wrap");
+        // After the 4th retransmission's timeout: give up, one event.
+        assert!(event(&mut e, now.wrapping_add(expected - 1)).is_none());
+        now = now.wrapping_add(expected);
+        assert!(transmit(&mut e, now).is_none(), "no 5th retransmission");
+        assert_eq!(
+            event(&mut e, now),
+            Some(OwnedEvent::Response { session: s, code: 0, t: crate::engine::TYPE_TIMEOUT, mid, token: b"tok".to_vec(), payload: vec![] })
+        );
+        assert!(event(&mut e, now).is_none());
+        assert_eq!(e.poll_timeout(Instant(now)), None);
+        // Total wait: between 2+4+8+16+32 = 62 s and 93 s.
+        let total = Instant(t0).ms_until(Instant(now));
+        assert!((62_000..=93_000).contains(&total), "{total}");
+    }
+
+    #[test]
+    fn late_polling_bases_the_next_timeout_on_now() {
+        let (mut e, s) = client();
+        e.send_request(s, &get(b"x", b""), Instant(0)).unwrap();
+        transmit(&mut e, 0).unwrap();
+        let t = e.poll_timeout(Instant(0)).unwrap();
+        let late = t + 10_000;
+        assert!(transmit(&mut e, late).is_some());
+        assert_eq!(e.poll_timeout(Instant(late)), Some(2 * t));
+    }
+
+    #[test]
+    fn piggybacked_response_once() {
+        let (mut e, s) = client();
+        let mid = e.send_request(s, &get(b"x", b"t1"), Instant(0)).unwrap();
+        transmit(&mut e, 0).unwrap();
+        let ack = datagram(Ack, Code::CONTENT, mid, b"t1", &[(CONTENT_FORMAT, &[])], b"hi");
+        let (reply, ev) = exchange(&mut e, 5, SERVER, false, &ack);
+        assert_eq!(reply, None);
+        assert_eq!(ev, Some(OwnedEvent::Response { session: s, code: 69, t: 2, mid, token: b"t1".to_vec(), payload: b"hi".to_vec() }));
+        // A duplicate ACK, or one from another endpoint: nothing.
+        assert_eq!(exchange(&mut e, 6, SERVER, false, &ack), (None, None));
+        assert_eq!(e.poll_timeout(Instant(6)), None, "no more retransmissions");
+        // A response without payload is delivered too.
+        let mid = e.send_request(s, &Request::new(Methods::DELETE), Instant(0)).unwrap();
+        transmit(&mut e, 0).unwrap();
+        let other = Endpoint { port: 9999, ..SERVER };
+        let ack = datagram(Ack, Code::DELETED, mid, b"", &[], b"");
+        assert_eq!(exchange(&mut e, 7, other, false, &ack), (None, None));
+        assert!(exchange(&mut e, 7, SERVER, false, &ack).1.is_some());
+    }
+
+    #[test]
+    fn separate_response_acked_and_delivered_once() {
+        let (mut e, s) = client();
+        let mid = e.send_request(s, &get(b"x", b"sep"), Instant(0)).unwrap();
+        transmit(&mut e, 0).unwrap();
+        // Empty ACK: no event, no more retransmissions.
+        let (r, ev) = exchange(&mut e, 100, SERVER, false, &datagram(Ack, Code::EMPTY, mid, b"", &[], b""));
+        assert_eq!((r, ev), (None, None));
+        assert!(transmit(&mut e, 60_000).is_none());
+        // The separate response (CON, the server's own MID): ACK + event.
+        let sep = datagram(Con, Code::CONTENT, 0x5555, b"sep", &[], b"late");
+        let (r, ev) = exchange(&mut e, 200, SERVER, false, &sep);
+        let r = r.unwrap();
+        assert_eq!((r.t, r.code, r.mid, r.token.len()), (Ack, Code::EMPTY, 0x5555, 0));
+        assert_eq!(ev, Some(OwnedEvent::Response { session: s, code: 69, t: 0, mid: 0x5555, token: b"sep".to_vec(), payload: b"late".to_vec() }));
+        // Its retransmission (our ACK was lost): ACKed again, not delivered.
+        let (r, ev) = exchange(&mut e, 300, SERVER, false, &sep);
+        assert_eq!((r.unwrap().t, ev), (Ack, None));
+        // A NON separate response: delivered, not ACKed; its duplicate ignored.
+        let mid = e.send_request(s, &get(b"y", b"non"), Instant(400)).unwrap();
+        transmit(&mut e, 400).unwrap();
+        exchange(&mut e, 401, SERVER, false, &datagram(Ack, Code::EMPTY, mid, b"", &[], b""));
+        let non = datagram(Non, Code::CONTENT, 0x6666, b"non", &[], b"n");
+        let (r, ev) = exchange(&mut e, 402, SERVER, false, &non);
+        assert_eq!((r, ev.is_some()), (None, true));
+        assert_eq!(exchange(&mut e, 403, SERVER, false, &non), (None, None));
+    }
+
+    #[test]
+    fn separate_response_before_the_ack() {
+        let (mut e, s) = client();
+        e.send_request(s, &get(b"x", b"q"), Instant(0)).unwrap();
+        transmit(&mut e, 0).unwrap();
+        let sep = datagram(Con, Code::CONTENT, 0x7777, b"q", &[], b"v");
+        let (r, ev) = exchange(&mut e, 10, SERVER, false, &sep);
+        assert_eq!((r.unwrap().t, ev.is_some()), (Ack, true));
+        assert_eq!(e.poll_timeout(Instant(10)), None, "request done, no retransmission");
+    }
+
+    #[test]
+    fn unmatched_responses() {
+        let (mut e, _) = client();
+        let con = datagram(Con, Code::CONTENT, 0x1111, b"zz", &[], b"x");
+        let (r, ev) = exchange(&mut e, 0, SERVER, false, &con);
+        let r = r.unwrap();
+        assert_eq!((r.t, r.mid, ev), (Rst, 0x1111, None));
+        // Its duplicate gets the same RST.
+        assert_eq!(exchange(&mut e, 1, SERVER, false, &con).0.unwrap().t, Rst);
+        assert_eq!(exchange(&mut e, 0, SERVER, false, &datagram(Non, Code::CONTENT, 0x1112, b"zz", &[], b"x")), (None, None));
+        assert_eq!(exchange(&mut e, 0, SERVER, false, &datagram(Ack, Code::CONTENT, 0x1113, b"zz", &[], b"x")), (None, None));
+        assert_eq!(exchange(&mut e, 0, SERVER, false, &[0x70, 0, 0x11, 0x14]), (None, None));
+    }
+
+    #[test]
+    fn reset_reports_type_3() {
+        let (mut e, s) = client();
+        let mid = e.send_request(s, &get(b"x", b"rr"), Instant(0)).unwrap();
+        transmit(&mut e, 0).unwrap();
+        let rst = datagram(Rst, Code::EMPTY, mid, b"", &[], b"");
+        let (r, ev) = exchange(&mut e, 5, SERVER, false, &rst);
+        assert_eq!(r, None);
+        assert_eq!(ev, Some(OwnedEvent::Response { session: s, code: 0, t: 3, mid, token: b"rr".to_vec(), payload: vec![] }));
+        assert_eq!(exchange(&mut e, 6, SERVER, false, &rst), (None, None));
+        assert_eq!(e.poll_timeout(Instant(6)), None);
+    }
+
+    #[test]
+    fn waiting_for_a_separate_response_gives_up() {
+        let (mut e, s) = client();
+        let mid = e.send_request(s, &get(b"x", b""), Instant(0)).unwrap();
+        transmit(&mut e, 0).unwrap();
+        exchange(&mut e, 10, SERVER, false, &datagram(Ack, Code::EMPTY, mid, b"", &[], b""));
+        assert_eq!(e.poll_timeout(Instant(10)), Some(EXCHANGE_LIFETIME_MS));
+        assert!(event(&mut e, 9 + EXCHANGE_LIFETIME_MS).is_none());
+        let ev = event(&mut e, 10 + EXCHANGE_LIFETIME_MS).unwrap();
+        assert!(matches!(ev, OwnedEvent::Response { t: TYPE_TIMEOUT, code: 0, mid: m, .. } if m == mid));
+    }
+
+    #[test]
+    fn removing_a_session_drops_its_requests_silently() {
+        let (mut e, s) = client();
+        let s2 = e.new_session(SERVER).unwrap();
+        e.send_request(s, &get(b"a", b""), Instant(0)).unwrap();
+        e.send_request(s, &get(b"b", b""), Instant(0)).unwrap();
+        let keep = e.send_request(s2, &Request { payload: b"keep", ..Request::new(Methods::PUT) }, Instant(0)).unwrap();
+        transmit(&mut e, 0).unwrap();
+        e.remove_session(s).unwrap();
+        assert_eq!(e.client.count, 1);
+        assert_eq!(e.client.bytes.used(), 4 + 1 + 4);
+        let (_, r) = transmit(&mut e, 0).unwrap();
+        assert_eq!((r.mid, r.payload.as_slice()), (keep, &b"keep"[..]));
+        for t in [3_000, 100_000, 1_000_000] {
+            while transmit(&mut e, t).is_some() {}
+            while let Some(ev) = event(&mut e, t) {
+                assert!(matches!(ev, OwnedEvent::Response { session, .. } if session == s2));
+            }
+        }
     }
 }

@@ -235,7 +235,7 @@ fn query_matches(res: &Resources, h: super::ResourceHandle, uri: &[u8], query: &
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, clippy::type_complexity)]
 mod tests {
     use super::*;
     use crate::engine::testutil::Boxed;

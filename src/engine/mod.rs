@@ -431,7 +431,7 @@ impl Engine {
 
 /// Test helpers shared by the unit tests of every engine file.
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, dead_code)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, dead_code)]
 pub(crate) mod testutil {
     use super::*;
     use crate::capacity::MESSAGE_MAX;

@@ -422,7 +422,7 @@ impl Engine {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, clippy::type_complexity)]
 mod tests {
     use super::*;
     use crate::engine::testutil::Boxed;

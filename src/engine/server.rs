@@ -344,3 +344,359 @@ pub(crate) fn write_empty(t: MessageType, mid: u16, reply: &mut [u8]) -> usize {
     let repr: MessageRepr<'_, 0> = MessageRepr::new(t, Code::EMPTY, mid);
     repr.emit(reply).unwrap_or(0)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, clippy::type_complexity)]
+mod tests {
+    use super::*;
+    use crate::capacity::{DEDUP_ENTRIES, VALUE_MAX};
+    use crate::codec::option::*;
+    use crate::engine::params::EXCHANGE_LIFETIME_MS;
+    use crate::engine::testutil::*;
+    use MessageType::{Ack, Con, Non};
+
+    const CON: MessageType = Con;
+
+    fn server() -> (Boxed, ResourceHandle) {
+        let mut e = Boxed::new(0, 7);
+        let h = e.add_resource(b"/temp", Some(0), Some(60), b"21.5", true).unwrap();
+        e.set_methods(h, Methods::ALL, true).unwrap();
+        (e, h)
+    }
+
+    fn req(t: MessageType, code: Code, mid: u16, path: &[&'static [u8]], extra: &[(u16, &'static [u8])], payload: &[u8]) -> Vec<u8> {
+        let mut opts: Vec<(u16, &[u8])> = path.iter().map(|p| (URI_PATH, *p)).collect();
+        opts.extend_from_slice(extra);
+        datagram(t, code, mid, b"tok", &opts, payload)
+    }
+
+    fn ask(e: &mut Boxed, bytes: &[u8]) -> Reply {
+        exchange(e, 1, PEER, false, bytes).0.expect("a reply")
+    }
+
+    #[test]
+    fn get_piggybacked_with_options_and_token() {
+        let (mut e, _) = server();
+        for token in [&b""[..], b"1", b"12345678"] {
+            let d = datagram(CON, Code::GET, 0x100, token, &[(URI_PATH, b"temp")], b"");
+            let r = ask(&mut e, &d);
+            assert_eq!((r.t, r.code, r.mid), (Ack, Code::CONTENT, 0x100));
+            assert_eq!(r.token, token);
+            assert_eq!(r.payload, b"21.5");
+            assert_eq!(r.options, vec![(ETAG, vec![1]), (CONTENT_FORMAT, vec![]), (MAX_AGE, vec![60])]);
+            e.dedup.expire(Instant(EXCHANGE_LIFETIME_MS + 10)); // let the MID be reused
+        }
+    }
+
+    #[test]
+    fn non_request_gets_non_response_with_own_mid() {
+        let (mut e, _) = server();
+        let r = ask(&mut e, &req(Non, Code::GET, 0x200, &[b"temp"], &[], b""));
+        assert_eq!((r.t, r.code), (Non, Code::CONTENT));
+        assert_ne!(r.mid, 0x200);
+        let r2 = ask(&mut e, &req(Non, Code::GET, 0x201, &[b"temp"], &[], b""));
+        assert_eq!(r2.mid, r.mid.wrapping_add(1), "one Message ID counter");
+    }
+
+    #[test]
+    fn method_rules() {
+        let mut e = Boxed::new(0, 1);
+        let h = e.add_resource(b"a", None, None, b"0", false).unwrap();
+        let r = ask(&mut e, &req(CON, Code::GET, 1, &[b"a"], &[], b""));
+        assert_eq!((r.code, r.payload.as_slice()), (Code::METHOD_NOT_ALLOWED, &b"Method Not Allowed"[..]));
+        e.set_methods(h, Methods::GET, true).unwrap();
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 2, &[b"a"], &[], b"")).code, Code::CONTENT);
+        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 3, &[b"a"], &[], b"1")).code, Code::METHOD_NOT_ALLOWED);
+        let r = ask(&mut e, &req(CON, Code::GET, 4, &[b"b"], &[], b""));
+        assert_eq!((r.code, r.payload.as_slice()), (Code::NOT_FOUND, &b"Not Found"[..]));
+        assert_eq!(ask(&mut e, &req(CON, Code::POST, 5, &[b"b"], &[], b"")).code, Code::NOT_FOUND);
+        let r = ask(&mut e, &req(CON, Code::DELETE, 6, &[b"b"], &[], b""));
+        assert_eq!((r.code, r.payload.len()), (Code::DELETED, 0));
+        // FETCH (0.05) and other methods: 4.05.
+        assert_eq!(ask(&mut e, &req(CON, Code(5), 7, &[b"a"], &[], b"")).code, Code::METHOD_NOT_ALLOWED);
+        // Leading empty segment does not match "a".
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 8, &[b"", b"a"], &[], b"")).code, Code::NOT_FOUND);
+        // Uri-Host and Uri-Port are accepted and ignored.
+        let r = ask(&mut e, &req(CON, Code::GET, 9, &[b"a"], &[(URI_HOST, b"example"), (URI_PORT, &[22, 51])], b""));
+        assert_eq!(r.code, Code::CONTENT);
+    }
+
+    #[test]
+    fn delete_removes_and_reports() {
+        let (mut e, h) = server();
+        let (r, ev) = exchange(&mut e, 1, PEER, false, &req(CON, Code::DELETE, 1, &[b"temp"], &[], b""));
+        assert_eq!(r.unwrap().code, Code::DELETED);
+        assert_eq!(ev, Some(OwnedEvent::Deleted(h)));
+        assert_eq!(e.resource_value(h), Err(crate::engine::Error::Stale));
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 2, &[b"temp"], &[], b"")).code, Code::NOT_FOUND);
+        let (r, ev) = exchange(&mut e, 1, PEER, false, &req(CON, Code::DELETE, 3, &[b"temp"], &[], b""));
+        assert_eq!((r.unwrap().code, ev), (Code::DELETED, None));
+    }
+
+    #[test]
+    fn etag_validation_and_accept() {
+        let (mut e, h) = server();
+        let r = ask(&mut e, &req(CON, Code::GET, 1, &[b"temp"], &[(ETAG, &[1])], b""));
+        assert_eq!((r.code, r.payload.len()), (Code::VALID, 0));
+        assert_eq!(r.option(ETAG), Some(&[1u8][..]));
+        assert_eq!(r.option(CONTENT_FORMAT), None);
+        // Compared as opaque bytes: [0, 1] is not [1].
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 2, &[b"temp"], &[(ETAG, &[0, 1])], b"")).code, Code::CONTENT);
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 3, &[b"temp"], &[(ETAG, &[9]), (ETAG, &[1])], b"")).code, Code::VALID);
+        for _ in 0..255 {
+            e.set_resource_value(h, b"x").unwrap();
+        }
+        let r = ask(&mut e, &req(CON, Code::GET, 4, &[b"temp"], &[], b""));
+        assert_eq!(r.option(ETAG), Some(&[1u8, 0][..]), "256 in two bytes");
+        // Accept.
+        let r = ask(&mut e, &req(CON, Code::GET, 5, &[b"temp"], &[(ACCEPT, &[50])], b""));
+        assert_eq!((r.code, r.payload.as_slice()), (Code::NOT_ACCEPTABLE, &b"Not Acceptable"[..]));
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 6, &[b"temp"], &[(ACCEPT, &[])], b"")).code, Code::CONTENT);
+        // No media type: Accept is not checked.
+        let n = e.add_resource(b"n", None, None, b"", false).unwrap();
+        e.set_methods(n, Methods::GET, true).unwrap();
+        let r = ask(&mut e, &req(CON, Code::GET, 7, &[b"n"], &[(ACCEPT, &[50]), (ETAG, &[1])], b""));
+        assert_eq!((r.code, r.options.len(), r.payload.len()), (Code::CONTENT, 0, 0));
+        // Observe is elective: a plain GET.
+        let r = ask(&mut e, &req(CON, Code::GET, 8, &[b"n"], &[(OBSERVE, &[])], b""));
+        assert_eq!((r.code, r.option(OBSERVE)), (Code::CONTENT, None));
+    }
+
+    #[test]
+    fn put_post_store_and_preconditions() {
+        let (mut e, h) = server();
+        let r = ask(&mut e, &req(CON, Code::PUT, 1, &[b"temp"], &[], b"22"));
+        assert_eq!((r.code, r.option(ETAG), r.payload.len()), (Code::CHANGED, Some(&[2u8][..]), 0));
+        assert_eq!(e.resource_value(h).unwrap(), b"22");
+        let r = ask(&mut e, &req(CON, Code::POST, 2, &[b"temp"], &[(CONTENT_FORMAT, &[])], b"23"));
+        assert_eq!((r.code, r.option(ETAG)), (Code::CHANGED, Some(&[3u8][..])));
+        let r = ask(&mut e, &req(CON, Code::PUT, 3, &[b"temp"], &[], b""));
+        assert_eq!(r.code, Code::CHANGED);
+        assert_eq!(e.resource_value(h).unwrap(), b"", "empty payload stores an empty value");
+        // Content-Format mismatch: 4.15, nothing stored.
+        let r = ask(&mut e, &req(CON, Code::PUT, 4, &[b"temp"], &[(CONTENT_FORMAT, &[50])], b"x"));
+        assert_eq!((r.code, r.payload.as_slice()), (Code::UNSUPPORTED_CONTENT_FORMAT, &b"Unsupported Content-Format"[..]));
+        // If-Match: current (4), empty, other, several.
+        let cases: [(&[(u16, &'static [u8])], Code); 5] = [
+            (&[(IF_MATCH, &[4])], Code::CHANGED),
+            (&[(IF_MATCH, &[])], Code::CHANGED),
+            (&[(IF_MATCH, &[1])], Code::PRECONDITION_FAILED),
+            (&[(IF_MATCH, &[1]), (IF_MATCH, &[6])], Code::CHANGED),
+            (&[(IF_NONE_MATCH, &[])], Code::PRECONDITION_FAILED),
+        ];
+        for (i, (opts, code)) in cases.iter().enumerate() {
+            let r = ask(&mut e, &req(CON, Code::PUT, 10 + i as u16, &[b"temp"], opts, b"v"));
+            assert_eq!(r.code, *code, "case {i}");
+        }
+        assert_eq!(e.resources.get(h).unwrap().etag(), Some(7));
+        // A resource without ETag: any non-empty If-Match fails.
+        let n = e.add_resource(b"n", None, None, b"", false).unwrap();
+        e.set_methods(n, Methods::ALL, true).unwrap();
+        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 20, &[b"n"], &[(IF_MATCH, &[1])], b"v")).code, Code::PRECONDITION_FAILED);
+        let r = ask(&mut e, &req(CON, Code::PUT, 21, &[b"n"], &[(IF_MATCH, &[])], b"v"));
+        assert_eq!((r.code, r.option(ETAG)), (Code::CHANGED, None));
+        // No media type: any Content-Format is fine, and it never changes the type.
+        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 22, &[b"n"], &[(CONTENT_FORMAT, &[50])], b"v")).code, Code::CHANGED);
+        assert_eq!(e.resources.get(n).unwrap().media_type(), None);
+    }
+
+    #[test]
+    fn too_large_payload_gets_4_13_with_size1() {
+        let (mut e, h) = server();
+        let big = vec![b'x'; VALUE_MAX + 1];
+        let r = ask(&mut e, &req(CON, Code::PUT, 1, &[b"temp"], &[], &big));
+        assert_eq!(r.code, Code::REQUEST_ENTITY_TOO_LARGE);
+        assert_eq!(r.option(SIZE1), Some(&(VALUE_MAX as u16).to_be_bytes()[..]));
+        assert_eq!(e.resource_value(h).unwrap(), b"21.5");
+        let r = ask(&mut e, &req(CON, Code::PUT, 2, &[b"temp"], &[], &big[..VALUE_MAX]));
+        assert_eq!(r.code, Code::CHANGED);
+        // The largest value fits a GET response with an 8-byte token.
+        let d = datagram(CON, Code::GET, 3, b"12345678", &[(URI_PATH, b"temp")], b"");
+        let r = ask(&mut e, &d);
+        assert_eq!((r.code, r.payload.len()), (Code::CONTENT, VALUE_MAX));
+        // Value storage nearly full: Size1 says what fits.
+        e.add_resource(b"o", None, None, &big[..VALUE_MAX], false).unwrap();
+        let other = e.add_resource(b"p", None, None, b"1", false).unwrap();
+        e.set_methods(other, Methods::PUT, true).unwrap();
+        let room = e.resources.value_room(other);
+        let r = ask(&mut e, &req(CON, Code::PUT, 4, &[b"p"], &[], &big[..VALUE_MAX]));
+        assert!(room < VALUE_MAX);
+        assert_eq!(r.option(SIZE1), Some(&(room as u16).to_be_bytes()[..]));
+    }
+
+    #[test]
+    fn option_rules() {
+        let (mut e, _) = server();
+        // Unknown critical option (9): 4.02 for CON, dropped for NON.
+        let r = ask(&mut e, &req(CON, Code::GET, 1, &[b"temp"], &[(9, b"")], b""));
+        assert_eq!((r.code, r.payload.as_slice()), (Code::BAD_OPTION, &b"Bad Option"[..]));
+        assert_eq!(exchange(&mut e, 1, PEER, false, &req(Non, Code::GET, 2, &[b"temp"], &[(9, b"")], b"")).0, None);
+        // Unknown elective (10) ignored; elective with bad length ignored.
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 3, &[b"temp"], &[(10, b"x")], b"")).code, Code::CONTENT);
+        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 4, &[b"temp"], &[(CONTENT_FORMAT, &[0, 0, 50])], b"1")).code, Code::CHANGED);
+        // Critical with bad length (Accept, 3 bytes) and repeated (Accept twice): 4.02.
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 5, &[b"temp"], &[(ACCEPT, &[0, 0, 0])], b"")).code, Code::BAD_OPTION);
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 6, &[b"temp"], &[(ACCEPT, &[0]), (ACCEPT, &[0])], b"")).code, Code::BAD_OPTION);
+        // Proxy-Uri / Proxy-Scheme: 5.05.
+        let r = ask(&mut e, &req(CON, Code::GET, 7, &[], &[(PROXY_URI, b"coap://x/y")], b""));
+        assert_eq!((r.code, r.payload.as_slice()), (Code::PROXYING_NOT_SUPPORTED, &b"Proxying Not Supported"[..]));
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 8, &[b"temp"], &[(PROXY_SCHEME, b"coap")], b"")).code, Code::PROXYING_NOT_SUPPORTED);
+        // Block2 block 0: the whole representation; other blocks and Block1: 4.02.
+        let r = ask(&mut e, &req(CON, Code::GET, 9, &[b"temp"], &[(BLOCK2, &[0x02])], b""));
+        assert_eq!((r.code, r.payload.as_slice(), r.option(BLOCK2)), (Code::CONTENT, &b"1"[..], None));
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 10, &[b"temp"], &[(BLOCK2, &[0x12])], b"")).code, Code::BAD_OPTION);
+        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 11, &[b"temp"], &[(BLOCK1, &[0x02])], b"x")).code, Code::BAD_OPTION);
+        // Size1 in a request: elective, ignored.
+        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 12, &[b"temp"], &[(SIZE1, &[5])], b"2")).code, Code::CHANGED);
+    }
+
+    #[test]
+    fn discovery() {
+        let (mut e, h) = server();
+        e.add_attribute(h, b"rt", b"temperature").unwrap();
+        e.add_attribute(h, b"title", b"Temp").unwrap();
+        let l = e.add_resource(b"light", None, None, b"0", false).unwrap();
+        e.add_attribute(l, b"ct", b"0").unwrap();
+        let wk: [&'static [u8]; 2] = [b".well-known", b"core"];
+        let r = ask(&mut e, &req(CON, Code::GET, 1, &wk, &[], b""));
+        assert_eq!((r.code, r.option(CONTENT_FORMAT)), (Code::CONTENT, Some(&[40u8][..])));
+        assert_eq!(r.payload, br#"</temp>;rt=temperature;title="Temp",</light>;ct=0"#);
+        let r = ask(&mut e, &req(CON, Code::GET, 2, &wk, &[(URI_QUERY, b"rt=temp*")], b""));
+        assert_eq!(r.payload, br#"</temp>;rt=temperature;title="Temp""#);
+        // Unicast, no match: 2.05 with an empty body.
+        let r = ask(&mut e, &req(CON, Code::GET, 3, &wk, &[(URI_QUERY, b"rt=none")], b""));
+        assert_eq!((r.code, r.payload.len(), r.option(CONTENT_FORMAT)), (Code::CONTENT, 0, Some(&[40u8][..])));
+        // Multicast, no match: silence; with a match: answered.
+        let d = req(Non, Code::GET, 4, &wk, &[(URI_QUERY, b"rt=none")], b"");
+        assert_eq!(exchange(&mut e, 1, PEER, true, &d).0, None);
+        let d = req(Non, Code::GET, 5, &wk, &[(URI_QUERY, b"ct=0")], b"");
+        assert_eq!(exchange(&mut e, 1, PEER, true, &d).0.unwrap().payload, b"</light>;ct=0");
+        // Other methods and Accept.
+        assert_eq!(ask(&mut e, &req(CON, Code::POST, 6, &wk, &[], b"x")).code, Code::METHOD_NOT_ALLOWED);
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 7, &wk, &[(ACCEPT, &[0])], b"")).code, Code::NOT_ACCEPTABLE);
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 8, &wk, &[(ACCEPT, &[40])], b"")).code, Code::CONTENT);
+        // No resources at all: 2.05, empty.
+        let mut empty = Boxed::new(0, 1);
+        let r = ask(&mut empty, &req(CON, Code::GET, 9, &wk, &[], b""));
+        assert_eq!((r.code, r.payload.len()), (Code::CONTENT, 0));
+    }
+
+    #[test]
+    fn multicast_never_gets_errors() {
+        let (mut e, _) = server();
+        for (code, path) in [(Code::GET, &b"nope"[..]), (Code::PUT, b"temp")] {
+            let d = datagram(Non, code, 1 + code.0 as u16, b"", &[(URI_PATH, path), (CONTENT_FORMAT, &[50])], b"x");
+            assert_eq!(exchange(&mut e, 1, PEER, true, &d).0, None);
+        }
+        let d = req(Non, Code::GET, 9, &[b"temp"], &[], b"");
+        assert_eq!(exchange(&mut e, 1, PEER, true, &d).0.unwrap().code, Code::CONTENT);
+    }
+
+    #[test]
+    fn dedup_replays_and_never_applies_twice() {
+        let (mut e, h) = server();
+        let put = req(CON, Code::PUT, 77, &[b"temp"], &[], b"30");
+        let first = ask(&mut e, &put);
+        e.set_resource_value(h, b"local").unwrap(); // ETag 3
+        let again = ask(&mut e, &put);
+        assert_eq!(first, again, "same reply, byte for byte");
+        assert_eq!(e.resource_value(h).unwrap(), b"local", "not applied twice");
+        assert_eq!(e.resources.get(h).unwrap().etag(), Some(3));
+        // The same MID from another endpoint is a different message.
+        let other = Endpoint { port: 40001, ..PEER };
+        let r = exchange(&mut e, 1, other, false, &put).0.unwrap();
+        assert_eq!(r.option(ETAG), Some(&[4u8][..]));
+        // Errors are replayed with their diagnostic, 4.13 with its Size1.
+        let big = vec![0u8; VALUE_MAX + 5];
+        let too_big = req(CON, Code::PUT, 78, &[b"temp"], &[], &big);
+        assert_eq!(ask(&mut e, &too_big), ask(&mut e, &too_big));
+        // Duplicate NON: ignored, not applied.
+        let non = req(Non, Code::POST, 79, &[b"temp"], &[], b"n");
+        assert_eq!(ask(&mut e, &non).code, Code::CHANGED);
+        e.set_resource_value(h, b"after").unwrap();
+        assert_eq!(exchange(&mut e, 2, PEER, false, &non).0, None);
+        assert_eq!(e.resource_value(h).unwrap(), b"after");
+        // Duplicate DELETE: 2.02 again, no second event.
+        let del = req(CON, Code::DELETE, 80, &[b"temp"], &[], b"");
+        let (r1, ev1) = exchange(&mut e, 3, PEER, false, &del);
+        let (r2, ev2) = exchange(&mut e, 4, PEER, false, &del);
+        assert_eq!((r1, ev1.is_some(), ev2), (r2, true, None));
+    }
+
+    #[test]
+    fn duplicate_get_is_regenerated() {
+        let (mut e, h) = server();
+        let get = req(CON, Code::GET, 5, &[b"temp"], &[], b"");
+        assert_eq!(ask(&mut e, &get).payload, b"21.5");
+        e.set_resource_value(h, b"22").unwrap();
+        let r = ask(&mut e, &get);
+        assert_eq!((r.mid, r.payload.as_slice()), (5, &b"22"[..]));
+    }
+
+    #[test]
+    fn eviction_and_expiry_let_a_duplicate_through() {
+        let (mut e, h) = server();
+        let put = req(CON, Code::PUT, 1000, &[b"temp"], &[], b"p");
+        ask(&mut e, &put);
+        for mid in 0..DEDUP_ENTRIES as u16 {
+            ask(&mut e, &req(Non, Code::GET, mid, &[b"temp"], &[], b""));
+        }
+        assert_eq!(e.dedup_evictions(), 1);
+        let r = ask(&mut e, &put);
+        assert_eq!(r.option(ETAG), Some(&[3u8][..]), "evicted: applied again");
+        // Expiry: after EXCHANGE_LIFETIME the MID is new again.
+        let put2 = req(CON, Code::PUT, 2000, &[b"temp"], &[], b"q");
+        exchange(&mut e, 10, PEER, false, &put2);
+        let r = exchange(&mut e, 10 + EXCHANGE_LIFETIME_MS - 1, PEER, false, &put2).0.unwrap();
+        assert_eq!(r.option(ETAG), Some(&[4u8][..]));
+        let r = exchange(&mut e, 10 + EXCHANGE_LIFETIME_MS, PEER, false, &put2).0.unwrap();
+        assert_eq!(r.option(ETAG), Some(&[5u8][..]));
+        assert_eq!(e.resources.get(h).unwrap().etag(), Some(5));
+    }
+
+    #[test]
+    fn format_errors() {
+        let (mut e, _) = server();
+        let rst = |e: &mut Boxed, bytes: &[u8]| exchange(e, 1, PEER, false, bytes).0;
+        // Truncated option in a CON: RST with its MID.
+        let r = rst(&mut e, &[0x40, 0x01, 0x12, 0x34, 0xb5, b't']).unwrap();
+        assert_eq!((r.t, r.code, r.mid, r.token.len()), (MessageType::Rst, Code::EMPTY, 0x1234, 0));
+        // The same in a NON, an ACK: dropped.
+        assert_eq!(rst(&mut e, &[0x50, 0x01, 0x12, 0x35, 0xb5, b't']), None);
+        assert_eq!(rst(&mut e, &[0x60, 0x45, 0x12, 0x36, 0xb5, b't']), None);
+        // Version 2 / 0: ignored, even a CON.
+        assert_eq!(rst(&mut e, &[0x80, 0x01, 0, 1]), None);
+        assert_eq!(rst(&mut e, &[0x00, 0x01, 0, 1]), None);
+        // Header too short: nothing to answer.
+        assert_eq!(rst(&mut e, &[0x40, 0x01, 0]), None);
+        // Empty CON with a token or bytes after the header, reserved class,
+        // option delta past 65535, TKL 9: RST.
+        for bad in [
+            &[0x41, 0x00, 0, 2, 7][..],
+            &[0x40, 0x00, 0, 3, 0xff],
+            &[0x40, 0x20, 0, 4],
+            &[0x40, 0x01, 0, 5, 0xe0, 0xff, 0x00, 0xe0, 0xff, 0x00],
+            &[0x49, 0x01, 0, 6, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        ] {
+            let r = rst(&mut e, bad).unwrap();
+            assert_eq!((r.t, r.mid), (MessageType::Rst, u16::from_be_bytes([bad[2], bad[3]])));
+        }
+        // A request inside an ACK, an RST with a code, an Empty NON: dropped.
+        assert_eq!(rst(&mut e, &datagram(Ack, Code::GET, 9, b"", &[], b"")), None);
+        assert_eq!(rst(&mut e, &[0x70, 0x45, 0, 10]), None);
+        assert_eq!(rst(&mut e, &[0x50, 0x00, 0, 11]), None);
+        // A ping: RST; via multicast: nothing.
+        assert_eq!(rst(&mut e, &[0x40, 0x00, 0, 12]).unwrap().t, MessageType::Rst);
+        assert_eq!(exchange(&mut e, 1, PEER, true, &[0x40, 0x00, 0, 13]).0, None);
+    }
+
+    #[test]
+    fn small_reply_buffer_is_an_error() {
+        let (mut e, _) = server();
+        let mut small = [0u8; 64];
+        let d = req(CON, Code::PUT, 1, &[b"temp"], &[], b"v");
+        assert_eq!(e.receive(Instant(0), PEER, false, &d, &mut small), Err(crate::engine::Error::Buffer));
+        // Nothing happened: not even a dedup entry.
+        assert_eq!(ask(&mut e, &d).option(ETAG), Some(&[2u8][..]));
+    }
+}
