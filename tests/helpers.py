@@ -315,13 +315,29 @@ def deinit_quiet():
         pass
 
 
+_vmax = []
+
+
 def value_max():
-    # the documented constant for the largest resource value
+    """The largest resource value: the documented constant if the module
+    exports it, else found by probing value() (needs init)."""
     for name in ("VALUE_MAX", "MAX_VALUE", "VALUE_SIZE_MAX"):
         v = getattr(coap, name, None)
         if isinstance(v, int):
             return v
-    raise AssertionError("coap has no VALUE_MAX constant")
+    if not _vmax:
+        r = coap.add_resource("__probe__")
+        lo, hi = 0, 4096
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            try:
+                r.value(b"x" * mid)
+                lo = mid
+            except ValueError:
+                hi = mid - 1
+        coap.remove_resource("__probe__")
+        _vmax.append(lo)
+    return _vmax[0]
 
 
 # ---------------------------------------------------------------- time

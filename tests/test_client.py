@@ -149,7 +149,7 @@ class TestSendRequestValidation(unittest.TestCase):
 
     def test_argument_types(self):
         raises(self, TypeError, self.s.send_request, coap.REQUEST_GET, uri_path=5)
-        raises(self, TypeError, self.s.send_request, coap.REQUEST_GET, payload=5)
+        raises(self, TypeError, self.s.send_request, coap.REQUEST_GET, payload=[5])
         raises(self, TypeError, self.s.send_request, coap.REQUEST_GET, token=5)
 
 

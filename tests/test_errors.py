@@ -64,7 +64,7 @@ class TestErrorTable(unittest.TestCase):
     def test_resource_method_errors(self):
         self.check(TypeError, None, self.r.value, 1.0)
         self.check(ValueError, None, self.r.value, b"x" * (h.value_max() + 1))
-        self.check(TypeError, None, self.r.add_attribute, "rt", 3)
+        self.check(TypeError, None, self.r.add_attribute, "rt", None)
         self.check(ValueError, "~name", self.r.add_attribute, "bad name", "v")
         self.check(ValueError, "~operation", self.r.callback, 32, True)
         self.check(TypeError, None, self.r.callback, coap.REQUEST_GET)
