@@ -9,6 +9,8 @@ import threading
 import time
 import unittest
 
+import os as _os, sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
 import support as s
 
 GET, PUT, POST, DELETE = 1, 2, 4, 8

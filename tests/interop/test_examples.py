@@ -6,6 +6,8 @@ import re
 import time
 import unittest
 
+import os as _os, sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
 import support as s
 
 EX = os.path.join(s.ROOT, "examples")

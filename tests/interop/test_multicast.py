@@ -6,6 +6,8 @@ import os
 import sys
 import unittest
 
+import os as _os, sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
 import support as s
 
 GROUP = "224.0.1.187"

@@ -3,6 +3,8 @@
 import socket
 import unittest
 
+import os as _os, sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
 import support as s
 
 
