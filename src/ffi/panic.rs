@@ -4,11 +4,6 @@
 use core::fmt::Write;
 use core::panic::PanicInfo;
 
-extern "C" {
-    /// Provided by the shim (`mod/mpcoap.h`): prints and aborts, never returns.
-    fn mpcoap_port_panic(msg: *const u8, len: usize) -> !;
-}
-
 /// Fixed buffer the message is formatted into; longer messages are cut.
 struct Buf {
     bytes: [u8; 160],
@@ -33,8 +28,12 @@ fn panic(info: &PanicInfo<'_>) -> ! {
     let _ = write!(buf, "mpcoap: {}", info);
     let len = buf.len.min(buf.bytes.len());
     // SAFETY: the pointer and length describe initialised bytes of `buf`,
-    // which lives until the call, and the shim never returns.
-    unsafe { mpcoap_port_panic(buf.bytes.as_ptr(), len) }
+    // which lives until the call; the shim's function never raises.
+    unsafe { micropython_sys::mpcoap_port_panic(buf.bytes.as_ptr(), len) };
+    // The shim does not return; if it did, stay here rather than go on.
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// The host's prebuilt `core` (built with `panic=unwind`) refers to this
