@@ -52,11 +52,29 @@ impl Engine {
         if reply.len() < MESSAGE_MAX {
             return Err(Error::Buffer);
         }
+        let mut received = self.receive_inner(now, from, via_multicast, datagram, reply);
+        if via_multicast && is_error_or_reset(reply.get(..received.reply_len).unwrap_or(&[])) {
+            // RFC 7252 §8.1: whatever the path (a fresh request, a
+            // replayed duplicate, a stray response), nothing negative goes
+            // back to a multicast datagram.
+            received.reply_len = 0;
+        }
+        Ok(received)
+    }
+
+    fn receive_inner<'a>(
+        &'a mut self,
+        now: Instant,
+        from: Endpoint,
+        via_multicast: bool,
+        datagram: &'a [u8],
+        reply: &mut [u8],
+    ) -> Received<'a> {
         self.dedup.expire(now);
         let nothing = Received { reply_len: 0, event: None };
         let msg = match Message::parse(datagram) {
             Ok(m) => m,
-            Err(FormatError::Version) => return Ok(nothing),
+            Err(FormatError::Version) => return nothing,
             Err(_) => {
                 // §4.2/§4.3: reject a CON whose header we can read; drop the rest.
                 let len = match parse_header(datagram) {
@@ -65,12 +83,12 @@ impl Engine {
                     }
                     _ => 0,
                 };
-                return Ok(Received { reply_len: len, event: None });
+                return Received { reply_len: len, event: None };
             }
         };
         let (t, code) = (msg.mtype(), msg.code());
         if code.is_empty() {
-            return Ok(match t {
+            return match t {
                 // A ping (§4.3).
                 MessageType::Con if !via_multicast => {
                     Received { reply_len: write_empty(MessageType::Rst, msg.mid(), reply), event: None }
@@ -82,27 +100,27 @@ impl Engine {
                 MessageType::Rst => Received { reply_len: 0, event: self.on_reset(from, msg.mid()) },
                 // An Empty NON is a format error (§4.3): dropped.
                 _ => nothing,
-            });
+            };
         }
         if code.is_request() {
-            return Ok(match t {
+            return match t {
                 MessageType::Con | MessageType::Non => {
                     let (reply_len, event) = self.handle_request(now, from, via_multicast, &msg, reply);
                     Received { reply_len, event }
                 }
                 // A request in an ACK or RST is a format error: dropped.
                 _ => nothing,
-            });
+            };
         }
         // A response (class 2, 4 or 5; reserved classes failed parsing).
-        Ok(match t {
+        match t {
             MessageType::Rst => nothing, // RST must be Empty: format error
             MessageType::Ack => match self.match_response(from, t, msg.mid(), msg.token()) {
                 Some(session) => Received { reply_len: 0, event: Some(response_event(session, &msg)) },
                 None => nothing, // late or duplicate piggybacked response
             },
             MessageType::Con | MessageType::Non => self.separate_response(now, from, &msg, reply),
-        })
+        }
     }
 
     /// A CON or NON response: deduplicated, matched by token, acknowledged.
@@ -128,6 +146,14 @@ impl Engine {
         self.dedup.insert(now, from, msg.mid(), replay);
         let reply_len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
         Received { reply_len, event: session.map(|s| response_event(s, msg)) }
+    }
+}
+
+/// True if `reply` is an RST or a 4.xx/5.xx response.
+fn is_error_or_reset(reply: &[u8]) -> bool {
+    match reply {
+        [first, code, ..] => (first >> 4) & 3 == MessageType::Rst.bits() || code >> 5 >= 4,
+        _ => false,
     }
 }
 

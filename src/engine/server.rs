@@ -590,6 +590,15 @@ mod tests {
         }
         let d = req(Non, Code::GET, 9, &[b"temp"], &[], b"");
         assert_eq!(exchange(&mut e, 1, PEER, true, &d).0.unwrap().code, Code::CONTENT);
+        // A CON error answered on unicast, then its duplicate via multicast
+        // (one datagram seen by both sockets): no replayed error.
+        let d = req(CON, Code::GET, 10, &[b"nope"], &[], b"");
+        assert_eq!(exchange(&mut e, 1, PEER, false, &d).0.unwrap().code, Code::NOT_FOUND);
+        assert_eq!(exchange(&mut e, 1, PEER, true, &d).0, None);
+        // A stray CON response or a malformed CON via multicast: no RST.
+        let stray = datagram(CON, Code::CONTENT, 11, b"", &[], b"");
+        assert_eq!(exchange(&mut e, 1, PEER, true, &stray).0, None);
+        assert_eq!(exchange(&mut e, 1, PEER, true, &[0x40, 0x01, 0, 12, 0xf1]).0, None);
     }
 
     #[test]

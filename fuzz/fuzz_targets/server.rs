@@ -1,0 +1,118 @@
+//! Datagrams in, replies out, through a pre-populated `Engine`: several
+//! resources with attributes and different options, and a client session
+//! with a pending request (so responses can match it).
+//!
+//! Input framing, repeated: a control byte `c`, a length byte `l`, then `l`
+//! bytes of datagram (`l` = 255: the rest of the input). `c` bit 0: arrived
+//! via multicast; bits 1-2: which of four senders (sender 2 is the
+//! session's peer); bits 3-6: clock advance in 700 ms steps; bit 7: a
+//! further 100 s (dedup expiry, give-ups). The clock starts 20 s before
+//! the 32-bit wrap.
+//!
+//! Checks, beyond "never panics": every reply and every transmitted
+//! datagram parses with the codec and fits one message; a reply to a CON
+//! is an ACK or RST with its Message ID; a reply to a NON is a NON; ACK and
+//! RST messages get no reply; multicast requests never get an error
+//! response or RST; the discovery document stays within one message.
+#![no_main]
+
+use core::mem::MaybeUninit;
+
+use libfuzzer_sys::fuzz_target;
+use mpcoap::capacity::{MESSAGE_MAX, WELL_KNOWN_CORE_MAX};
+use mpcoap::codec::{parse_header, Message, MessageType};
+use mpcoap::engine::{Endpoint, Engine, Event, Instant, Methods, Request, SessionHandle};
+
+const SENDERS: [Endpoint; 4] = [
+    Endpoint { addr: [10, 0, 0, 1], port: 5683 },
+    Endpoint { addr: [10, 0, 0, 1], port: 40000 },
+    Endpoint { addr: [10, 0, 0, 9], port: 5683 },
+    Endpoint { addr: [192, 168, 1, 7], port: 61616 },
+];
+
+fn populate(e: &mut Engine, now: Instant) -> SessionHandle {
+    let temp = e.add_resource(b"/temp", Some(0), Some(60), b"21.5", true).unwrap();
+    e.set_methods(temp, Methods::ALL, true).unwrap();
+    e.add_attribute(temp, b"rt", b"temperature-c").unwrap();
+    e.add_attribute(temp, b"title", b"Temperature \"C\"").unwrap();
+    let json = e.add_resource(b"a/b/json", Some(50), None, b"{}", false).unwrap();
+    e.set_methods(json, Methods(Methods::GET.0 | Methods::PUT.0), true).unwrap();
+    e.add_attribute(json, b"if", b"core.s").unwrap();
+    e.add_attribute(json, b"ct", b"50").unwrap();
+    let off = e.add_resource(b"disabled", None, None, b"0", false).unwrap();
+    e.add_attribute(off, b"obs", b"").unwrap();
+    let del = e.add_resource(b"trash", None, None, &[7; 300], true).unwrap();
+    e.set_methods(del, Methods::DELETE, true).unwrap();
+    e.set_methods(del, Methods::GET, true).unwrap();
+    let s = e.new_session(SENDERS[2]).unwrap();
+    let req = Request { uri: b"sensors/x?q=1", token: b"fz", ..Request::new(Methods::GET) };
+    e.send_request(s, &req, now).unwrap();
+    s
+}
+
+fn check_sent(bytes: &[u8]) {
+    assert!(bytes.len() <= MESSAGE_MAX);
+    Message::parse(bytes).expect("the engine emits only valid messages");
+}
+
+fn run(e: &mut Engine, session: SessionHandle, mut now: Instant, mut data: &[u8]) {
+    let mut buf = [0u8; MESSAGE_MAX];
+    let mut reply = [0u8; MESSAGE_MAX];
+    let mut n = 0u32;
+    while let [c, l, rest @ ..] = data {
+        let take = if *l == 255 { rest.len() } else { usize::from(*l).min(rest.len()) };
+        let (datagram, tail) = rest.split_at(take);
+        data = tail;
+        let multicast = c & 1 != 0;
+        let from = SENDERS[usize::from((c >> 1) & 3)];
+        now = now.add_ms(u32::from((c >> 3) & 0x0f) * 700 + if c & 0x80 != 0 { 100_000 } else { 0 });
+
+        let r = e.receive(now, from, multicast, datagram, &mut reply).unwrap();
+        if let Some(Event::Response(resp)) = r.event {
+            assert!(resp.token.len() <= 8);
+        }
+        if r.reply_len > 0 {
+            let out = &reply[..r.reply_len];
+            check_sent(out);
+            let sent = Message::parse(out).unwrap();
+            let input = parse_header(datagram).expect("no reply without a header");
+            match input.mtype {
+                MessageType::Con => {
+                    assert!(matches!(sent.mtype(), MessageType::Ack | MessageType::Rst));
+                    assert_eq!(sent.mid(), input.mid);
+                }
+                MessageType::Non => assert_eq!(sent.mtype(), MessageType::Non),
+                _ => panic!("ACK/RST answered"),
+            }
+            if multicast {
+                assert!(sent.mtype() != MessageType::Rst && sent.code().class() < 4);
+            }
+        }
+        while let Some((_, len)) = e.poll_transmit(now, &mut buf).unwrap() {
+            check_sent(&buf[..len]);
+        }
+        while let Some(ev) = e.poll_event(now) {
+            assert!(matches!(ev, Event::Response(r) if r.code == 0));
+        }
+        let _ = e.poll_timeout(now);
+        // Keep the client busy: a new request every few datagrams.
+        n += 1;
+        if n % 4 == 0 {
+            let req = Request { uri: b"x", token: &n.to_be_bytes(), ..Request::new(Methods::PUT) };
+            let _ = e.send_request(session, &req, now);
+        }
+    }
+    // The discovery document, fetched whole, always fits.
+    let get = [0x40, 0x01, 0xfe, 0xed, 0xbb, b'.', b'w', b'e', b'l', b'l', b'-', b'k', b'n', b'o', b'w', b'n', 0x04, b'c', b'o', b'r', b'e'];
+    let r = e.receive(now.add_ms(300_000), SENDERS[3], false, &get, &mut reply).unwrap();
+    let doc = Message::parse(&reply[..r.reply_len]).unwrap();
+    assert!(doc.payload().len() <= WELL_KNOWN_CORE_MAX);
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
+    let now = Instant(u32::MAX - 20_000);
+    let e = Engine::init_in_place(&mut slot, now, 0x5eed);
+    let session = populate(e, now);
+    run(e, session, now, data);
+});
