@@ -119,7 +119,7 @@ class TestFilters(unittest.TestCase):
         m = ask(h.GET, WKC, query=[query])
         self.assertEqual(m.code, h.C205)
         body = m.payload.decode()
-        return [l.split(">")[0][1:] for l in body.split(",")] if body else []
+        return [l.split(">")[0][2:] for l in body.split(",")] if body else []
 
     def test_rt_exact(self):
         self.assertEqual(self.links("rt=led"), ["actuators/led"])
