@@ -1,5 +1,5 @@
 """Threads: one thread blocked in read() while another adds/removes resources and
-client sessions and changes values, STRESS_THREAD_ROUNDS (default 2000) times,
+client sessions and changes values, STRESS_THREAD_ROUNDS (default 5000) times,
 on both unix builds (no GIL, and GIL like esp32). No crash, no deadlock (a hard
 time limit), nothing lost: every request the main thread waits for is answered
 with the value it set, and an outside client's GETs of /stable and /counter
@@ -16,7 +16,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _support as S  # noqa: E402
 
-ROUNDS = int(os.environ.get("STRESS_THREAD_ROUNDS", "2000"))
+ROUNDS = int(os.environ.get("STRESS_THREAD_ROUNDS", "5000"))
 LIMIT_S = 240
 
 
@@ -73,7 +73,7 @@ class Threads(unittest.TestCase):
         self.assertEqual(seen["lost"], [])
         self.assertEqual(seen["bad"], [])
         self.assertGreater(seen["n"], 100)
-        self.assertLess(int(woke.split()[1]), 1000)
+        self.assertTrue(0 <= int(woke.split()[1]) < 1000, woke)
 
     def test_no_gil(self):
         self.run_build(gil=False)
