@@ -95,9 +95,11 @@ $(UNITTEST_LIB):
 # ---- the unix port with the module ------------------------------------------
 
 # Debian's source lacks lib/ (berkeley-db, mbedtls, libffi, micropython-lib).
+# Both builds share one cargo target dir (same host, features and archive), so
+# the Rust side, bindgen included, compiles once.
 # STRIP= keeps the symbols, so valgrind (tests/stress) and perf name functions.
 UNIX_MAKE_FLAGS = MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 FROZEN_MANIFEST= STRIP= \
-  USER_C_MODULES=$(ROOT) $(UNIX_EXTRA_FLAGS)
+  USER_C_MODULES=$(ROOT) MPCOAP_CARGO_DIR=$(WORK)/unix-cargo $(UNIX_EXTRA_FLAGS)
 UNIX_EXTRA_FLAGS ?=
 # Stable paths of the two binaries the tests use.
 UNIX_BIN := $(WORK)/unix/micropython
