@@ -558,6 +558,14 @@ pub(crate) mod testutil {
 mod size_tests {
     #[test]
     fn engine_size() {
-        std::println!("size_of::<Engine>() = {}", core::mem::size_of::<super::Engine>());
+        use core::mem::size_of;
+        std::println!(
+            "Engine {} = resources {} + dedup {} + client {} + rest",
+            size_of::<super::Engine>(),
+            size_of::<super::Resources>(),
+            size_of::<super::Dedup>(),
+            size_of::<super::Client>()
+        );
+        assert!(size_of::<super::Engine>() <= crate::capacity::ENGINE_BUDGET);
     }
 }
