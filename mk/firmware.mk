@@ -1,1 +1,193 @@
-# mk/firmware.mk: see the top-level Makefile.
+# mk/firmware.mk: the ESP32 firmware through Docker, flashing, on-device tests,
+# and the firmware checks that run without Docker (test-firmware-checks, run by
+# `make test`). docs/firmware.md explains every target; boards/boards.mk lists
+# the boards.
+
+include $(ROOT)/boards/boards.mk
+
+# ---- the ESP32 firmware (Docker) ---------------------------------------------
+
+BOARD ?= ESP32_GENERIC
+PORT ?=
+BAUD ?= 460800
+DOCKER ?= docker
+# One image per pinned toolchain set; `docker build` reuses its layers, so
+# building it before every firmware build costs seconds once it exists.
+DOCKER_IMAGE ?= mpcoap-esp32-build:mp$(MICROPY_VERSION)-idf5.4.2
+# Inside the container the repo is /src; firmware lands in the repo's build/
+# (not WORK), which is what the container can see.
+ESP32_BUILD := $(ROOT)/build/esp32
+BOARD_BUILD = $(ESP32_BUILD)/$(BOARD)
+BOARD_CHIP = $(BOARD_CHIP_$(BOARD))
+BOARD_OFFSET = $(BOARD_OFFSET_$(BOARD_CHIP))
+FIRMWARE_BIN = $(BOARD_BUILD)/firmware.bin
+# Host esptool if there is one (pip install esptool), else the container's.
+ESPTOOL ?= $(firstword $(shell command -v esptool.py esptool 2>/dev/null))
+MPREMOTE ?= mpremote
+# Interactive flags only when make runs in a terminal.
+DOCKER_TTY = $$([ -t 0 ] && echo -it)
+DOCKER_RUN = $(DOCKER) run --rm $(DOCKER_TTY) -u "$$(id -u):$$(id -g)" -e HOME=/tmp \
+  -v "$(ROOT):/src" -w /src
+
+.PHONY: firmware docker-image shell flash erase test-device firmware-check-board
+
+firmware-check-board:
+	@if [ -z '$(BOARD_CHIP)' ]; then \
+	  echo "BOARD=$(BOARD) is not one of this project's boards: $(FIRMWARE_BOARDS)." >&2; \
+	  echo "See boards/boards.mk and docs/firmware.md (Adding a board)." >&2; exit 1; fi
+
+docker-image: ## Build the Docker image with ESP-IDF 5.4.2, Rust (RISC-V + espup Xtensa) and MicroPython (first time: long, see docs/firmware.md)
+	$(DOCKER) build -f $(ROOT)/docker/Dockerfile -t $(DOCKER_IMAGE) $(ROOT)
+
+firmware: firmware-check-board docker-image ## Default goal: firmware with the coap module for BOARD (default ESP32_GENERIC) in build/esp32/BOARD; prints the flash command
+	$(DOCKER_RUN) $(DOCKER_IMAGE) /src/docker/build-firmware.sh $(BOARD)
+	@echo
+	@echo "Firmware for $(BOARD) ($(BOARD_CHIP)) with the coap module:"
+	@echo "  $(FIRMWARE_BIN)   (bootloader + partition table + application, written at $(BOARD_OFFSET))"
+	@echo "  parts: $(BOARD_BUILD)/bootloader/bootloader.bin, $(BOARD_BUILD)/partition_table/partition-table.bin, $(BOARD_BUILD)/micropython.bin"
+	@echo "Flash it with:"
+	@echo "  make flash BOARD=$(BOARD) PORT=/dev/ttyUSB0"
+	@echo "which runs:"
+	@echo "  esptool.py --chip $(BOARD_CHIP) --port /dev/ttyUSB0 --baud $(BAUD) write_flash -z $(BOARD_OFFSET) $(FIRMWARE_BIN)"
+
+shell: docker-image ## A shell in the build container (repo at /src, ESP-IDF and Rust set up), as your user
+	$(DOCKER_RUN) -it $(DOCKER_IMAGE) bash
+
+define require_port
+	@if [ -z '$(PORT)' ]; then echo "Set PORT, e.g. make $@ PORT=/dev/ttyUSB0 (ls /dev/ttyUSB* /dev/ttyACM*)" >&2; exit 1; fi
+	@if [ ! -e '$(PORT)' ]; then echo "$(PORT) does not exist: is the board plugged in? (ls /dev/ttyUSB* /dev/ttyACM*)" >&2; exit 1; fi
+endef
+
+# esptool on the host, or in the container with the serial device passed in
+# (Linux hosts only).
+ESPTOOL_RUN = $(if $(ESPTOOL),$(ESPTOOL),$(DOCKER_RUN) --device "$(PORT)" $(DOCKER_IMAGE) esptool.py)
+
+flash: firmware-check-board ## Write build/esp32/BOARD/firmware.bin to the board on PORT with esptool (offset for the chip)
+	$(require_port)
+	@if [ ! -f '$(FIRMWARE_BIN)' ]; then echo "No $(FIRMWARE_BIN): run 'make firmware BOARD=$(BOARD)' first." >&2; exit 1; fi
+	$(ESPTOOL_RUN) --chip $(BOARD_CHIP) --port $(PORT) --baud $(BAUD) write_flash -z $(BOARD_OFFSET) $(FIRMWARE_BIN)
+
+erase: firmware-check-board ## Erase the whole flash of the board on PORT (also removes its filesystem)
+	$(require_port)
+	$(ESPTOOL_RUN) --chip $(BOARD_CHIP) --port $(PORT) erase_flash
+
+test-device: unittest-lib ## Copy tests/ to the board on PORT with mpremote, run each unittest script there, print "N passed, M failed"
+	$(require_port)
+	python3 $(ROOT)/tests/firmware/run_device.py --port $(PORT) --mpremote "$(MPREMOTE)" \
+	  $(sort $(wildcard $(ROOT)/tests/test_*.py))
+
+# ---- firmware checks without Docker -------------------------------------------
+#
+# What can be proven here about the firmware path: the Dockerfile lints;
+# micropython.cmake works through MicroPython's py/usermod.cmake for RISC-V
+# chips; the shim and the bindings compile for RV32; the archive firmware links
+# exports only mpcoap_* and takes libc from libc; the module runs inside a real
+# RV32 MicroPython firmware (qemu port, VIRT_RV32) for both RISC-V targets;
+# and its flash, static RAM and init() heap stay within budget.
+
+QEMU_ARCHS := rv32imac rv32imc
+QEMU_DIR := $(WORK)/qemu
+FIRMWARE_CHECKS_DIR := $(WORK)/firmware-checks
+DEVICE_TESTS = $(sort $(wildcard $(ROOT)/tests/test_*.py))
+RISCV_CC := riscv64-unknown-elf-gcc
+
+# The qemu firmware runs as an external suite of tests/run.py (make test-micropython).
+MICROPYTHON_EXTRA_SUITES += --suite-cmd 'qemu-rv32imac::$(MAKE) --no-print-directory -s -C $(ROOT) qemu-test-rv32imac'
+
+.PHONY: qemu-test test-firmware-checks firmware-check-hadolint firmware-check-cmake firmware-check-riscv \
+  firmware-check-symbols firmware-check-size qemu-firmware size-report
+
+test-firmware-checks: ## Firmware checks without Docker: hadolint, micropython.cmake via py/usermod.cmake, RV32 builds, symbol hygiene, qemu RV32 firmware, size budgets
+	@echo "== firmware checks (no Docker engine or Espressif toolchain needed) =="
+	$(MAKE) --no-print-directory firmware-check-hadolint
+	$(MAKE) --no-print-directory firmware-check-cmake
+	$(MAKE) --no-print-directory firmware-check-riscv
+	$(MAKE) --no-print-directory qemu-firmware
+	$(MAKE) --no-print-directory firmware-check-symbols
+	$(MAKE) --no-print-directory firmware-check-size
+	@echo "== firmware checks: all passed =="
+
+firmware-check-hadolint: ## Lint docker/Dockerfile with hadolint (every ignored rule is justified inline)
+	@echo "-- hadolint docker/Dockerfile"
+	hadolint --failure-threshold info $(ROOT)/docker/Dockerfile
+	@echo "PASS hadolint docker/Dockerfile"
+
+firmware-check-cmake: micropython-src ## micropython.cmake through MicroPython's py/usermod.cmake: esp32c3/c6 build the archive, esp32s3 command, unsupported chip fails
+	@echo "-- micropython.cmake through py/usermod.cmake (host CMake project tests/firmware/cmake)"
+	$(ROOT)/tests/firmware/check-cmake.sh $(MICROPY_SRC) $(ROOT) $(FIRMWARE_CHECKS_DIR)/cmake
+
+firmware-check-riscv: ## micropython-sys (bindgen + C layout check) builds for riscv32imc and riscv32imac
+	@echo "-- micropython-sys for 32-bit RISC-V (the shim is compiled for RV32 by the qemu firmware build)"
+	@set -e; for t in riscv32imc-unknown-none-elf riscv32imac-unknown-none-elf; do \
+	  tu=$$(echo $$t | tr - _); \
+	  env CC_$$tu=$(RISCV_CC) AR_$$tu=riscv64-unknown-elf-ar cargo build --locked -p micropython-sys --release --target $$t \
+	    --target-dir $(FIRMWARE_CHECKS_DIR)/cargo-sys; \
+	  echo "PASS micropython-sys builds for $$t"; \
+	done
+
+# The qemu port's link line is `$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LIBS)`, and
+# mod/micropython.mk adds the archive to LDFLAGS, i.e. before the objects,
+# where the linker extracts nothing from it; LIBS puts it after them. LIBS
+# also brings tests/firmware/qemu/port.c, what the port lacks (a millisecond
+# clock, and _exit/kill/getpid for abort()), as an object so that libc,
+# linked last, can use it. All RISC-V targets share one cargo target dir, so
+# the host build tools (bindgen) are compiled once.
+qemu_target = $(patsubst rv32%,riscv32%-unknown-none-elf,$(1))
+qemu_build = $(QEMU_DIR)/$(1)/build
+QEMU_LIB := $(QEMU_DIR)/lib
+
+$(QEMU_LIB)/unittest.py: $(UNITTEST_LIB)
+	mkdir -p $(QEMU_LIB)
+	cp $< $@
+	echo "MPY_LIB_DIR for the qemu test firmware: unittest.py only." > $(QEMU_LIB)/README.md
+
+.PRECIOUS: $(QEMU_DIR)/%/port.o
+$(QEMU_DIR)/%/port.o: $(ROOT)/tests/firmware/qemu/port.c
+	mkdir -p $(@D)
+	$(RISCV_CC) -march=$* -mabi=ilp32 --specs=picolibc.specs -Os -Wall -Werror -ffunction-sections -c -o $@ $<
+
+# mpy-cross (for the frozen modules) is built on its own first: MicroPython
+# builds it on demand from inside the port's make, where this make's
+# command-line variables (BUILD=...) would leak into it.
+MPY_CROSS := $(MICROPY_SRC)/mpy-cross/build/mpy-cross
+$(MPY_CROSS): | micropython-src
+	env -u MAKEFLAGS -u MFLAGS $(MAKE) -C $(MICROPY_SRC)/mpy-cross
+
+qemu-firmware-%: micropython-src $(MPY_CROSS) $(QEMU_LIB)/unittest.py $(QEMU_DIR)/%/port.o
+	@echo "-- qemu VIRT_RV32 firmware, $*, Rust $(call qemu_target,$*)"
+	MPCOAP_CC=$(RISCV_CC) MPCOAP_CC_FLAGS="-march=$* -mabi=ilp32" \
+	CC_$(subst -,_,$(call qemu_target,$*))=$(RISCV_CC) AR_$(subst -,_,$(call qemu_target,$*))=riscv64-unknown-elf-ar \
+	$(MAKE) -C $(MICROPY_SRC)/ports/qemu BOARD=VIRT_RV32 RV32_ARCH="$* -misa-spec=2.2" \
+	  BUILD=$(call qemu_build,$*) USER_C_MODULES=$(ROOT) MPCOAP_RUST_TARGET=$(call qemu_target,$*) \
+	  MPCOAP_ARCHIVE_POSTPROCESS=$(ROOT)/tools/localize-archive.sh \
+	  LIBS="$(call qemu_build,$*)/libmpcoap.a $(QEMU_DIR)/$*/port.o" \
+	  MPCOAP_CARGO_DIR=$(QEMU_DIR)/cargo \
+	  FROZEN_MANIFEST=$(ROOT)/tests/firmware/qemu/manifest.py MPY_LIB_DIR=$(QEMU_LIB)
+
+qemu-firmware: $(addprefix qemu-firmware-,$(QEMU_ARCHS)) ## The qemu RV32 MicroPython firmware with the module, for riscv32imac (ESP32-C6) and riscv32imc (ESP32-C3)
+
+qemu-test: $(addprefix qemu-test-,$(QEMU_ARCHS)) ## Run tests/test_*.py inside both qemu RV32 firmwares (run-tests.py, execpty); PASS/FAIL/SKIP lines
+
+qemu-test-%: qemu-firmware-%
+	python3 $(ROOT)/tests/firmware/run_qemu.py --micropython $(MICROPY_SRC) \
+	  --firmware $(call qemu_build,$*)/firmware.elf --name $* $(DEVICE_TESTS)
+
+firmware-check-symbols: ## Symbol hygiene of the archives the qemu firmwares linked: nm and a picolibc test link
+	@echo "-- symbol hygiene of the firmware archive (tools/localize-archive.sh output)"
+	@set -e; for a in $(QEMU_ARCHS); do \
+	  $(ROOT)/tests/firmware/check-symbols.sh $$a \
+	    $(QEMU_DIR)/cargo/$$(echo $$a | sed 's/^rv32/riscv32/')-unknown-none-elf/release/libmpcoap.a \
+	    $(call qemu_build,$$a)/libmpcoap.a $$a $(FIRMWARE_CHECKS_DIR)/symbols-$$a; \
+	done
+
+firmware-check-size: ## Module flash/static RAM from the qemu firmware maps and init() heap in qemu, against the budgets
+	@echo "-- size of the module in the qemu firmware (after --gc-sections) and GC heap at coap.init()"
+	@set -e; for a in $(QEMU_ARCHS); do \
+	  python3 $(ROOT)/tests/firmware/run_qemu.py --micropython $(MICROPY_SRC) \
+	    --firmware $(call qemu_build,$$a)/firmware.elf --name $$a --heap-only \
+	    --heap-json $(FIRMWARE_CHECKS_DIR)/heap-$$a.json; \
+	done
+	python3 $(ROOT)/tests/firmware/size_report.py --json $(FIRMWARE_CHECKS_DIR)/size.json \
+	  $(foreach a,$(QEMU_ARCHS),$(call qemu_target,$(a))=$(call qemu_build,$(a))/firmware.map,$(FIRMWARE_CHECKS_DIR)/heap-$(a).json)
+
+size-report: qemu-firmware firmware-check-size ## Print the size table that BENCHMARKS.md ("Size") quotes

@@ -39,7 +39,8 @@ def main():
     ap.add_argument("--name", required=True)
     ap.add_argument("--heap-json")
     ap.add_argument("--timeout", type=int, default=900)
-    ap.add_argument("tests", nargs="+")
+    ap.add_argument("--heap-only", action="store_true", help="only measure the heap")
+    ap.add_argument("tests", nargs="*")
     args = ap.parse_args()
 
     elf = os.path.abspath(args.firmware)
@@ -47,7 +48,11 @@ def main():
     result_dir = os.path.join(os.path.dirname(elf), "run-tests-results")
     failed = 0
 
-    out = run_tests(args, qemu, result_dir)
+    if args.heap_only:
+        args.tests = []
+    elif not args.tests:
+        ap.error("no test scripts given")
+    out = run_tests(args, qemu, result_dir) if args.tests else ""
     seen = set()
     for line in out.splitlines():
         m = re.match(r"^(pass|FAIL|skip)\s+(\S+)(?:\s+\((.*)\))?\s*$", line)
@@ -69,7 +74,8 @@ def main():
         else:
             failed += 1
             print("FAIL %s" % name)
-            base = os.path.join(result_dir, os.path.basename(path))
+            # run-tests.py names its output after the path, "/" -> "_".
+            base = os.path.join(result_dir, os.path.abspath(path).replace("/", "_"))
             for suffix in (".out",):
                 try:
                     with open(base + suffix) as f:
@@ -89,6 +95,7 @@ def main():
         cmd = [sys.executable, os.path.join(args.micropython, "tools", "pyboard.py"),
                "--device", "execpty:" + qemu, os.path.join(HERE, "qemu", "heap_init.py")]
         name = "qemu-%s/heap-at-init" % args.name
+        os.makedirs(os.path.dirname(os.path.abspath(args.heap_json)), exist_ok=True)
         try:
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True, timeout=120)
