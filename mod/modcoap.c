@@ -182,14 +182,9 @@ static bool coap_exception_is_oserror(void *exc) {
 /******************************************************************************/
 // The state and its root pointer
 
+// The port's millisecond clock (the qemu test firmware brings its own).
 static inline uint32_t coap_now(void) {
-    #if MICROPY_PY_TIME
     return (uint32_t)mp_hal_ticks_ms();
-    #else
-    // A port without a clock (qemu): time stands still, which only matters
-    // for retransmission, and such a port has no sockets to retransmit on.
-    return 0;
-    #endif
 }
 
 // Without a GIL another thread may run init()/deinit() at the same moment,
@@ -503,12 +498,13 @@ static bool coap_address_to_peer(mp_obj_t addr, mpcoap_endpoint_t *peer) {
         size_t n;
         mp_obj_t *items;
         mp_obj_get_array(addr, &n, &items);
-        if (n != 2 || !mp_obj_is_str(items[0]) || !mp_obj_is_small_int(items[1])) {
+        // Any int: frozen code can hold a port such as 40000 as a big int.
+        mp_int_t port;
+        if (n != 2 || !mp_obj_is_str(items[0]) || !mp_obj_get_int_maybe(items[1], &port)) {
             return false;
         }
         size_t len;
         const char *s = mp_obj_str_get_data(items[0], &len);
-        mp_int_t port = MP_OBJ_SMALL_INT_VALUE(items[1]);
         if (!coap_parse_ipv4(s, len, peer->addr) || port < 0 || port > 65535) {
             return false;
         }
@@ -1040,10 +1036,7 @@ static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
     st->engine_len = engine_len;
 
     // Seed message IDs and tokens from os.urandom where there is one.
-    uint32_t seed = (uint32_t)(uintptr_t)st;
-    #if MICROPY_PY_TIME
-    seed ^= (uint32_t)mp_hal_ticks_us();
-    #endif
+    uint32_t seed = (uint32_t)mp_hal_ticks_us() ^ (uint32_t)(uintptr_t)st;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         mp_obj_t os = mp_module_get_builtin(MP_QSTR_os, true);
@@ -1377,8 +1370,8 @@ static MP_DEFINE_CONST_FUN_OBJ_0(coap_get_client_sessions_obj, coap_get_client_s
 
 // _process(datagram, addr=None, *, multicast=False) -> bytes or None
 // A private hook for tests on ports without sockets (qemu): runs one
-// datagram through the engine as if it came from `addr` ((ip, port); a
-// fixed TEST-NET-1 peer if None) and returns the engine's direct reply.
+// datagram through the engine as if it came from `addr` ((ip, port) or raw
+// sockaddr_in bytes; a fixed TEST-NET-1 peer if None) and returns the engine's direct reply.
 // Nothing is sent; events go to the handler and remote DELETEs detach
 // resources, as in read().
 static mp_obj_t coap_process(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
@@ -1398,15 +1391,9 @@ static mp_obj_t coap_process(size_t n_args, const mp_obj_t *pos_args, mp_map_t *
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("\"datagram\" must be at most %d bytes"), MPCOAP_MESSAGE_MAX);
     }
     mpcoap_endpoint_t from = { COAP_FAKE_PEER_ADDR, COAP_FAKE_PEER_PORT };
-    if (args[ARG_addr].u_obj != mp_const_none) {
-        size_t n;
-        mp_obj_t *items;
-        mp_obj_get_array(args[ARG_addr].u_obj, &n, &items);
-        if (n != 2) {
-            mp_raise_ValueError(MP_ERROR_TEXT("\"addr\" must be (ip, port)"));
-        }
-        coap_get_ipv4(items[0], MP_QSTR_addr, from.addr);
-        from.port = coap_get_port(mp_obj_get_int(items[1]), MP_QSTR_addr, 0);
+    // Decoded like a recvfrom() address, so tests exercise both forms.
+    if (args[ARG_addr].u_obj != mp_const_none && !coap_address_to_peer(args[ARG_addr].u_obj, &from)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("\"addr\" must be (ip, port) or sockaddr_in bytes"));
     }
     vstr_t reply;
     vstr_init_len(&reply, MPCOAP_MESSAGE_MAX);
