@@ -14,9 +14,12 @@ def build_get(mid, token, path):
     opts = [(11, seg.encode()) for seg in path.split("/") if seg]
     opts += [(15, q.encode()) for q in query.split("&") if q]
     for num, val in opts:
-        d = num - last
-        assert d < 13 and len(val) < 13
-        out.append((d << 4) | len(val))
+        d, n = num - last, len(val)
+        assert d < 13 and n < 269
+        if n < 13:
+            out.append((d << 4) | n)
+        else:
+            out += bytes([(d << 4) | 13, n - 13])
         out += val
         last = num
     return bytes(out)

@@ -1,5 +1,6 @@
 # MicroPython side of the client interop tests.
-# usage: micropython mp_client.py '<json spec>'
+# usage: micropython mp_client.py SPEC.json   (a file: MicroPython's unix
+# port aborts on a command-line argument longer than 255 bytes)
 # spec: {"host": str, "port": int, "bind": str|null, "bind_port": int,
 #        "requests": [{"method": int, ...send_request kwargs}],
 #        "expect": int, "wait_ms": int}
@@ -11,7 +12,8 @@ import time
 
 import coap
 
-spec = json.loads(sys.argv[1])
+with open(sys.argv[1]) as f:
+    spec = json.load(f)
 
 
 def hexs(b):

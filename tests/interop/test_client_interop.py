@@ -38,7 +38,8 @@ def run_client(tc, port, requests, expect=None, wait_ms=10000, gil=False, bind=N
     if bind:
         spec["bind"] = bind
         spec["bind_port"] = bind_port
-    p = s.start_mp(tc, MP_CLIENT, [json.dumps(spec)], gil=gil)
+    path = s.write_script(tc, json.dumps(spec))
+    p = s.start_mp(tc, MP_CLIENT, [path], gil=gil)
     rc = p.wait_exit(wait_ms / 1000.0 + 15)
     out = p.output()
     if rc != 0:
@@ -80,7 +81,7 @@ class LibcoapServer(s.MPTestCase):
         self.assertIn(by_tok[b"t2"].code, (65, 68))  # 2.01 or 2.04
         self.assertEqual((by_tok[b"t3"].code, by_tok[b"t3"].payload), (69, b"ABCD"))
         self.assertEqual(by_tok[b"t4"].code, 133)  # 4.05
-        self.assertEqual(by_tok[b"t5"].code, 132)  # 4.04
+        self.assertEqual(by_tok[b"t5"].code, 66)  # 2.02: libcoap deletes nothing successfully too
         # the IDs passed to the handler are those send_request returned
         self.assertEqual(sorted(r.mid for r in resps), sorted(sent))
         saw = self.server_saw()
