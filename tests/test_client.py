@@ -417,6 +417,13 @@ class TestResponses(Wire):
         self.peer.ack(m, addr, payload=b"x")
         self.assertEqual(coap.read(1000), 1)
 
+    def test_handler_none_stops_delivery(self):
+        coap.register_response_handler(None)
+        m, addr = self.send(token="n")
+        self.peer.ack(m, addr, payload=b"x")
+        self.assertEqual(coap.read(1000), 1)
+        self.assertEqual(self.rec.calls, [])
+
     def test_replacing_handler(self):
         other = h.Recorder()
         self.assertIsNone(coap.register_response_handler(other))

@@ -86,6 +86,7 @@ class TestErrorTable(unittest.TestCase):
     def test_register_handler_errors(self):
         self.check(TypeError, None, coap.register_response_handler)
         self.check(TypeError, None, coap.register_response_handler, 1, 2)
+        self.check(TypeError, '"callback" must be callable', coap.register_response_handler, 42)
 
 
 unittest.main()

@@ -132,6 +132,20 @@ class TestInit(unittest.TestCase):
         self.assertEqual(m.code, h.C205)
         self.assertEqual(m.payload, b"1")
 
+    def test_state_block_within_budget_and_freed(self):
+        # contract: one GC block at init(), <= 8 KiB (32-bit target; the
+        # shim's pointers make it a little larger on 64-bit), freed after deinit
+        import gc
+        gc.collect()
+        f0 = gc.mem_free()
+        coap.init()
+        gc.collect()
+        used = f0 - gc.mem_free()
+        self.assertTrue(0 < used <= 8192 + 512, "init() took %d bytes" % used)
+        coap.deinit()
+        gc.collect()
+        self.assertTrue(f0 - gc.mem_free() < 256, "not freed: %d bytes" % (f0 - gc.mem_free()))
+
     def test_state_survives_gc(self):
         import gc
         coap.init()
