@@ -4,7 +4,7 @@
    for every function and method; written with the functional tests) runs
    under memcheck; its tests must pass and memcheck must report nothing.
 2. The server path: mp_server.py under memcheck takes STRESS_VALGRIND_FLOOD
-   (default 3000) malformed datagrams from test_flood's generator mixed with
+   (default 10000) malformed datagrams from test_flood's generator mixed with
    valid GETs and PUTs, answers a normal GET correctly, then quits cleanly.
 
 valgrind.supp suppresses only MicroPython's conservative stack scan (gc_*).
@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _support as S  # noqa: E402
 import test_flood  # noqa: E402
 
-FLOOD = int(os.environ.get("STRESS_VALGRIND_FLOOD", "3000"))
+FLOOD = int(os.environ.get("STRESS_VALGRIND_FLOOD", "10000"))
 ERR_EXIT = 99
 
 
