@@ -388,6 +388,32 @@ impl Engine {
     /// MAX_RETRANSMIT, or waiting EXCHANGE_LIFETIME for a separate
     /// response) is reported with code 0, type [`TYPE_TIMEOUT`], its
     /// Message ID and token. Call until it returns `None`.
+    ///
+    /// ```
+    /// # use core::mem::MaybeUninit;
+    /// use mpcoap::engine::{Endpoint, Engine, Error, Event, Instant, Methods, Request, TYPE_TIMEOUT};
+    /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
+    /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
+    /// // A peer that never answers: 1 transmission, 4 retransmissions, give-up.
+    /// let s = engine.new_session(Endpoint { addr: [10, 0, 0, 1], port: 5683 })?;
+    /// let mid = engine.send_request(s, &Request { token: b"t", ..Request::new(Methods::GET) }, Instant(0))?;
+    /// let mut buf = [0u8; mpcoap::capacity::MESSAGE_MAX];
+    /// let (mut now, mut sent) = (Instant(0), 0);
+    /// let gave_up = loop {
+    ///     while engine.poll_transmit(now, &mut buf)?.is_some() {
+    ///         sent += 1;
+    ///     }
+    ///     if let Some(Event::Response(r)) = engine.poll_event(now) {
+    ///         break (r.code, r.message_type, r.mid, r.token.to_vec());
+    ///     }
+    ///     now = now.add_ms(engine.poll_timeout(now).unwrap());
+    /// };
+    /// assert_eq!(gave_up, (0, TYPE_TIMEOUT, mid, b"t".to_vec()));
+    /// assert_eq!(sent, 5);
+    /// assert!((62_000..=93_000).contains(&now.0));
+    /// assert_eq!(engine.poll_timeout(now), None);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn poll_event(&mut self, now: Instant) -> Option<Event<'_>> {
         let i = self.client.live().iter().position(|p| {
             Instant(p.deadline).is_reached_by(now)
@@ -399,7 +425,8 @@ impl Engine {
 
     /// Milliseconds until [`Engine::poll_transmit`] or
     /// [`Engine::poll_event`] next has something to do: `Some(0)` if now,
-    /// `None` if nothing is pending.
+    /// `None` if nothing is pending. See [`Engine::poll_event`] for an
+    /// example of the loop that drives an engine.
     pub fn poll_timeout(&self, now: Instant) -> Option<u32> {
         self.client
             .live()
