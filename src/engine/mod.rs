@@ -308,7 +308,8 @@ pub enum Error {
     /// Value storage ([`VALUE_BYTES`](crate::capacity::VALUE_BYTES)) is full.
     ValuesFull,
     /// The attribute name is empty, longer than 255 bytes or not an RFC 6690
-    /// `parmname` (letters, digits and `!#$&+-.^_`|~`).
+    /// `parmname` (letters, digits and the RFC 5987 attr-chars other than
+    /// `*`, `'` and `%`).
     Attribute,
     /// The attribute table is full.
     AttributesFull,
