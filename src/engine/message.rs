@@ -167,3 +167,53 @@ fn response_event<'a>(session: super::SessionHandle, msg: &Message<'a>) -> Event
         payload: msg.payload(),
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::engine::testutil::*;
+    use crate::codec::Code;
+
+    #[test]
+    fn classification() {
+        let mut e = Boxed::new(0, 3);
+        // Ping → RST with the same MID, no token.
+        let r = exchange(&mut e, 0, PEER, false, &[0x40, 0x00, 0xbe, 0xef]).0.unwrap();
+        assert_eq!((r.t, r.code, r.mid, r.token.len(), r.payload.len()), (MessageType::Rst, Code::EMPTY, 0xbeef, 0, 0));
+        // Pings are not deduplicated state: a second one is answered too.
+        assert!(exchange(&mut e, 0, PEER, false, &[0x40, 0x00, 0xbe, 0xef]).0.is_some());
+        // Empty ACK / RST that match nothing, Empty NON: silence.
+        for d in [[0x60, 0x00, 0, 1], [0x70, 0x00, 0, 2], [0x50, 0x00, 0, 3]] {
+            assert_eq!(exchange(&mut e, 0, PEER, false, &d), (None, None));
+        }
+        // Format error in a CON with a token: RST carries only the MID.
+        let r = exchange(&mut e, 0, PEER, false, &[0x42, 0x01, 0, 4, 1]).0.unwrap();
+        assert_eq!((r.t, r.mid, r.token.len()), (MessageType::Rst, 4, 0));
+        // Empty input, one byte: nothing.
+        assert_eq!(exchange(&mut e, 0, PEER, false, &[]), (None, None));
+        assert_eq!(exchange(&mut e, 0, PEER, false, &[0x40]), (None, None));
+    }
+
+    #[test]
+    fn negative_replies() {
+        assert!(is_error_or_reset(&[0x70, 0x00, 0, 1]));
+        assert!(is_error_or_reset(&[0x60, 0x84, 0, 1]));
+        assert!(is_error_or_reset(&[0x50, 0xa5, 0, 1]));
+        assert!(!is_error_or_reset(&[0x60, 0x45, 0, 1]));
+        assert!(!is_error_or_reset(&[0x60, 0x00, 0, 1]));
+        assert!(!is_error_or_reset(&[]));
+    }
+
+    #[test]
+    fn buffer_check_comes_first() {
+        let mut e = Boxed::new(0, 3);
+        let mut small = [0u8; MESSAGE_MAX - 1];
+        assert_eq!(
+            e.receive(Instant(0), PEER, false, &[0x40, 0x00, 0, 1], &mut small).map(|r| r.reply_len),
+            Err(Error::Buffer)
+        );
+        let mut buf = [0u8; MESSAGE_MAX - 1];
+        assert_eq!(e.poll_transmit(Instant(0), &mut buf), Err(Error::Buffer));
+    }
+}
