@@ -1745,6 +1745,20 @@ const mp_obj_module_t mp_module_coap = {
 
 MP_REGISTER_MODULE(MP_QSTR_coap, mp_module_coap);
 
+#if MICROPY_MODULE_ATTR_DELEGATION
+// Attributes whose values come from the engine at run time, answered when
+// the module's table has no entry. Not static: the generated delegation
+// table refers to it.
+void mp_module_coap_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    (void)self_in;
+    if (dest[0] == MP_OBJ_NULL && attr == MP_QSTR_VALUE_MAX) {
+        // The largest resource value (it must fit one response).
+        dest[0] = MP_OBJ_NEW_SMALL_INT(mpcoap_value_max());
+    }
+}
+MP_REGISTER_MODULE_DELEGATION(mp_module_coap, mp_module_coap_attr);
+#endif
+
 // `from network import Coap`.
 #if MICROPY_PY_NETWORK
 #if MICROPY_MODULE_ATTR_DELEGATION
