@@ -182,6 +182,12 @@ fn run_client(id: usize, cfg: &Config, shared: &Shared, barrier: &Barrier) -> Re
     let mut draining = false;
 
     loop {
+        // A duration run ends at the stop flag: what is still in flight is
+        // neither a success nor a timeout, and waiting for it would stretch
+        // the measured interval.
+        if measuring && cfg.duration.is_some() && shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
         if !measuring && warmup_left == 0 && slots.is_empty() {
             barrier.wait();
             measuring = true;
@@ -357,9 +363,11 @@ fn main() -> ExitCode {
     }
     barrier.wait();
     let start = Instant::now();
+    let mut stopped_at = None;
     if let Some(d) = cfg.duration {
         thread::sleep(d);
         shared.stop.store(true, Ordering::Relaxed);
+        stopped_at = Some(start.elapsed());
     }
     let mut total = Tally::default();
     let mut failure = None;
@@ -380,7 +388,9 @@ fn main() -> ExitCode {
             Err(_) => failure = Some("client thread panicked".into()),
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    // A duration run's interval ends at the stop flag; the few responses a
+    // client takes before it sees the flag (at most its window) are noise.
+    let elapsed = stopped_at.unwrap_or_else(|| start.elapsed()).as_secs_f64();
     if let Some(e) = failure {
         eprintln!("coap-load: {e}");
         return ExitCode::from(1);
