@@ -31,6 +31,8 @@
 //! # Ok::<(), mpcoap::codec::EncodeError>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod error;
 #[cfg(test)]
 mod fixtures;

@@ -192,7 +192,7 @@ impl<'a, const N: usize> MessageRepr<'a, N> {
         let mut prev = 0u16;
         for opt in self.sorted() {
             let vlen = opt.value.len();
-            len += 1 + ext_len(usize::from(opt.number - prev)) + ext_len(vlen) + vlen;
+            len += 1 + ext_len(usize::from(opt.number.wrapping_sub(prev))) + ext_len(vlen) + vlen;
             prev = opt.number;
         }
         if !self.payload.is_empty() {
@@ -227,7 +227,7 @@ impl<'a, const N: usize> MessageRepr<'a, N> {
         // TKL fits 4 bits: checked above.
         let tkl = self.token.len() as u8;
         let [mid_hi, mid_lo] = self.mid.to_be_bytes();
-        w.put(&[
+        w.put_fixed([
             (VERSION << 6) | (self.mtype.bits() << 4) | tkl,
             self.code.0,
             mid_hi,
@@ -248,7 +248,7 @@ impl<'a, const N: usize> MessageRepr<'a, N> {
             }
         }
         if !self.payload.is_empty() {
-            w.put(&[PAYLOAD_MARKER])?;
+            w.put_fixed([PAYLOAD_MARKER])?;
             w.put(self.payload)?;
         }
         Ok(w.pos)
@@ -304,6 +304,18 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// A fixed-size write: one store instead of a loop.
+    #[inline(always)]
+    fn put_fixed<const K: usize>(&mut self, bytes: [u8; K]) -> Result<(), EncodeError> {
+        let end = self.pos + K;
+        self.buf
+            .get_mut(self.pos..end)
+            .ok_or(EncodeError::BufferTooSmall)?
+            .copy_from_slice(&bytes);
+        self.pos = end;
+        Ok(())
+    }
+
     /// One option after option `prev`: header byte, extended delta and
     /// length (§3.1), value.
     #[inline(always)]
@@ -354,6 +366,9 @@ impl Writer<'_> {
             n += uint_bytes;
         }
         self.put(head.get(..n).unwrap_or_default())?;
+        if value.is_empty() {
+            return Ok(());
+        }
         self.put(value)
     }
 }
