@@ -15,6 +15,8 @@ mod layout;
 #[cfg(not(test))]
 mod panic;
 mod status;
+#[cfg(test)]
+mod tests;
 
 use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of, MaybeUninit};
