@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = msg.critical_option_error();
     let count = msg.options().count();
     assert!(count <= data.len());
-    assert!(msg.options().zip(msg.options().skip(1)).all(|(a, b)| a.number <= b.number));
+    assert!(msg
+        .options()
+        .zip(msg.options().skip(1))
+        .all(|(a, b)| a.number <= b.number));
 
     let repr = match MessageRepr::<MAX_OPTIONS>::from_message(&msg) {
         Ok(repr) => repr,
@@ -44,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = vec![0u8; len + 1];
     let n = repr.emit(&mut buf).expect("a parsed message emits");
     assert_eq!(&buf[..n], data, "re-emission differs from the input");
-    assert_eq!(repr.emit(&mut buf[..len - 1]), Err(EncodeError::BufferTooSmall));
+    assert_eq!(
+        repr.emit(&mut buf[..len - 1]),
+        Err(EncodeError::BufferTooSmall)
+    );
 
     let again = Message::parse(&buf[..n]).expect("re-emitted message parses");
     assert_eq!(again, msg);
