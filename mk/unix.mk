@@ -127,8 +127,22 @@ MICROPYTHON_EXTRA_SUITES ?=
 # Extra tests/run.py options, e.g. RUN_PY_FLAGS="-k test_client --only mp".
 RUN_PY_FLAGS ?=
 
-.PHONY: test-micropython
+.PHONY: test-micropython test-ffi ffi-no-libclang-check
 
-test-micropython: unix-all unittest-lib ## Both unix builds, then tests/run.py: MicroPython, CPython and extra suites (ends with "N passed, M failed")
+test-ffi: ffi-no-libclang-check ## The C ABI (src/ffi) against the engine, clippy with the micropython feature, bindings and C layout check for riscv32
+	cargo test --locked --features micropython ffi
+	cargo clippy --locked --features micropython --all-targets -- -D warnings
+	cargo clippy --locked --features micropython --target riscv32imac-unknown-none-elf -- -D warnings
+	cargo build --locked --release --features micropython --target riscv32imac-unknown-none-elf
+
+ffi-no-libclang-check: ## Plain cargo build/test of the engine pulls in neither bindgen/libclang nor cc
+	@set -euo pipefail; \
+	deps=$$(cargo tree --locked -e normal,build -p mpcoap --prefix none -f '{p}'); \
+	if grep -E '^(bindgen|clang-sys|cc|micropython-sys) ' <<<"$$deps"; then \
+	  echo "ffi-no-libclang-check: the default features need the above" >&2; exit 1; \
+	fi; \
+	echo "ffi-no-libclang-check: default features need no bindgen, libclang or cc"
+
+test-micropython: test-ffi unix-all unittest-lib ## Both unix builds, then tests/run.py: MicroPython, CPython and extra suites (ends with "N passed, M failed")
 	WORK=$(WORK) python3 $(ROOT)/tests/run.py --micropython $(UNIX_BIN) --micropython-gil $(UNIX_GIL_BIN) \
 	  --lib $(WORK)/lib $(MICROPYTHON_EXTRA_SUITES) $(RUN_PY_FLAGS)
