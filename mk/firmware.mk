@@ -92,7 +92,7 @@ DEVICE_TESTS = $(sort $(wildcard $(ROOT)/tests/test_*.py))
 RISCV_CC := riscv64-unknown-elf-gcc
 
 # The qemu firmware runs as an external suite of tests/run.py (make test-micropython).
-MICROPYTHON_EXTRA_SUITES += --suite-cmd 'qemu-rv32imac::$(MAKE) --no-print-directory -s -C $(ROOT) qemu-test-rv32imac'
+MICROPYTHON_EXTRA_SUITES += $(foreach a,$(QEMU_ARCHS),--suite-cmd 'qemu-$(a)::$(MAKE) --no-print-directory -s -C $(ROOT) qemu-test-$(a)')
 
 .PHONY: qemu-test test-firmware-checks firmware-check-hadolint firmware-check-cmake firmware-check-riscv \
   firmware-check-symbols firmware-check-size qemu-firmware size-report
@@ -121,7 +121,7 @@ firmware-check-riscv: ## micropython-sys (bindgen + C layout check) builds for r
 	@set -e; for t in riscv32imc-unknown-none-elf riscv32imac-unknown-none-elf; do \
 	  tu=$$(echo $$t | tr - _); \
 	  env CC_$$tu=$(RISCV_CC) AR_$$tu=riscv64-unknown-elf-ar cargo build --locked -p micropython-sys --release --target $$t \
-	    --target-dir $(FIRMWARE_CHECKS_DIR)/cargo-sys; \
+	    --target-dir $(QEMU_DIR)/cargo; \
 	  echo "PASS micropython-sys builds for $$t"; \
 	done
 
