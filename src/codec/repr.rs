@@ -598,11 +598,12 @@ mod tests {
     }
 
     fn value() -> impl Strategy<Value = Result<Vec<u8>, u32>> {
+        // Long values (two-byte extended length) are rarer: they are slow to generate.
         prop_oneof![
-            proptest::collection::vec(any::<u8>(), 0..=14).prop_map(Ok),
-            proptest::collection::vec(any::<u8>(), 255..=300).prop_map(Ok),
-            any::<u32>().prop_map(Err),
-            (0u32..=300).prop_map(Err),
+            6 => proptest::collection::vec(any::<u8>(), 0..=14).prop_map(Ok),
+            1 => proptest::collection::vec(any::<u8>(), 255..=300).prop_map(Ok),
+            3 => any::<u32>().prop_map(Err),
+            3 => (0u32..=300).prop_map(Err),
         ]
     }
 
@@ -640,7 +641,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #![proptest_config(ProptestConfig::with_cases(1000))]
 
         #[test]
         fn parse_of_emit_is_identity(m in valid_message()) {
