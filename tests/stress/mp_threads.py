@@ -2,7 +2,7 @@
 #
 # usage: micropython mp_threads.py PORT ROUNDS
 #
-# A reader thread sits in Coap.read(50) the whole time. The main thread, ROUNDS
+# A reader thread sits in Coap.read() (no timeout) the whole time. The main thread, ROUNDS
 # times: adds a resource, changes its value, creates a client session to this
 # very server, GETs the resource through it (the request leaves from the server
 # socket, the reader thread serves it and then delivers the response to the
@@ -40,7 +40,7 @@ def handler(code, mid, mtype, token, payload):
 def reader():
     try:
         while not state["stop"]:
-            n = Coap.read(50)
+            n = Coap.read()  # no timeout: returns only when something arrived
             state["reads"] += n
     except Exception as e:
         state["error"] = repr(e)
@@ -95,8 +95,19 @@ for i in range(rounds):
     counter.value(i)
 
 state["stop"] = True
+# Wake the reader with a datagram (an empty ACK, which the server ignores).
+import socket
+
+poke = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server_addr = socket.getaddrinfo("127.0.0.1", port)[0][-1]
+deadline = time.ticks_add(time.ticks_ms(), 5000)
 while not state["reader_done"]:
+    poke.sendto(b"\x60\x00\x00\x00", server_addr)
     time.sleep_ms(10)
+    if time.ticks_diff(deadline, time.ticks_ms()) < 0:
+        print("STUCK reader")
+        sys.exit(1)
+poke.close()
 secs = time.ticks_diff(time.ticks_ms(), t0) / 1000
 if state["error"]:
     print("READER", state["error"])

@@ -1,4 +1,4 @@
-"""Threads: one thread blocked in read() while another adds/removes resources and
+"""Threads: one thread blocked in read() (no timeout) while another adds/removes resources and
 client sessions and changes values, STRESS_THREAD_ROUNDS (default 5000) times,
 on both unix builds (no GIL, and GIL like esp32). No crash, no deadlock (a hard
 time limit), nothing lost: every request the main thread waits for is answered
