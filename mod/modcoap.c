@@ -27,6 +27,8 @@
 #include "py/mphal.h"
 #include "py/mpthread.h"
 #include "py/objarray.h"
+#include "py/objint.h"
+#include "py/smallint.h"
 #include "py/objmodule.h"
 #include "py/objstr.h"
 #include "py/runtime.h"
@@ -349,6 +351,35 @@ static uint16_t coap_get_port(mp_int_t port, qstr arg, mp_int_t min) {
     return (uint16_t)port;
 }
 
+// An int argument, taken as an object so that an int too big for a machine
+// word (2**31 on 32-bit ports) is "out of range" like any other, not an
+// OverflowError. False if outside min..max.
+// EXCEPTION: raises TypeError if not an int.
+static bool coap_get_int_in(mp_obj_t obj, mp_int_t min, mp_int_t max, mp_int_t *out) {
+    if (!mp_obj_is_small_int(obj) && mp_obj_is_int(obj)) {
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            *out = mp_obj_int_get_checked(obj);
+            nlr_pop();
+        } else {
+            *out = mp_obj_int_sign(obj) < 0 ? MP_SMALL_INT_MIN : MP_SMALL_INT_MAX;
+            return false;
+        }
+    } else {
+        *out = mp_obj_get_int(obj);
+    }
+    return *out >= min && *out <= max;
+}
+
+// EXCEPTION: raises TypeError/ValueError naming `arg`.
+static uint16_t coap_get_port_arg(mp_obj_t obj, qstr arg, mp_int_t min) {
+    mp_int_t port;
+    if (!coap_get_int_in(obj, min, 65535, &port)) {
+        coap_get_port(-1, arg, min); // raises
+    }
+    return (uint16_t)port;
+}
+
 static mp_obj_t coap_ipv4_str(const uint8_t addr[4]) {
     char buf[16];
     size_t n = 0;
@@ -444,12 +475,19 @@ static int64_t coap_get_max_age(mp_obj_t obj) {
 /******************************************************************************/
 // Sockets, through MicroPython's own socket module
 
-// EXCEPTION: raises OSError(ENODEV) on a port without a socket module.
-static mp_obj_t coap_socket_module(void) {
+// The built-in socket module (immune to a socket.py on the filesystem), or
+// MP_OBJ_NULL on a port without one.
+static mp_obj_t coap_socket_module_maybe(void) {
     mp_obj_t mod = mp_module_get_builtin(MP_QSTR_socket, true);
     if (mod == MP_OBJ_NULL) {
         mod = mp_module_get_builtin(MP_QSTR_socket, false);
     }
+    return mod;
+}
+
+// EXCEPTION: raises OSError(ENODEV) on a port without a socket module.
+static mp_obj_t coap_socket_module(void) {
+    mp_obj_t mod = coap_socket_module_maybe();
     if (mod == MP_OBJ_NULL) {
         coap_raise_os(MP_ENODEV, MP_QSTR_socket);
     }
@@ -998,7 +1036,7 @@ static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
     enum { ARG_address, ARG_port, ARG_service_discovery };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_address, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
-        { MP_QSTR_port, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 5683} },
+        { MP_QSTR_port, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(5683)} },
         { MP_QSTR_service_discovery, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
@@ -1012,7 +1050,7 @@ static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
     if (server) {
         coap_get_ipv4(args[ARG_address].u_obj, MP_QSTR_address, address);
     }
-    mp_int_t port = coap_get_port(args[ARG_port].u_int, MP_QSTR_port, 0);
+    mp_int_t port = coap_get_port_arg(args[ARG_port].u_obj, MP_QSTR_port, 0);
     bool discovery = args[ARG_service_discovery].u_bool;
     if (discovery && !server) {
         mp_raise_ValueError(MP_ERROR_TEXT("\"service_discovery\" needs an \"address\""));
@@ -1139,7 +1177,7 @@ static mp_obj_t coap_add_resource(size_t n_args, const mp_obj_t *pos_args, mp_ma
     enum { ARG_uri, ARG_media_type, ARG_max_age, ARG_value, ARG_etag };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_uri, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
-        { MP_QSTR_media_type, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = -1} },
+        { MP_QSTR_media_type, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(-1)} },
         { MP_QSTR_max_age, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(-1)} },
         { MP_QSTR_value, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(0)} },
         { MP_QSTR_etag, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
@@ -1150,8 +1188,8 @@ static mp_obj_t coap_add_resource(size_t n_args, const mp_obj_t *pos_args, mp_ma
 
     coap_bytes_t uri, value;
     coap_get_text(args[ARG_uri].u_obj, MP_QSTR_uri, &uri);
-    mp_int_t media_type = args[ARG_media_type].u_int;
-    if (media_type < -1 || media_type > 65535) {
+    mp_int_t media_type;
+    if (!coap_get_int_in(args[ARG_media_type].u_obj, -1, 65535, &media_type)) {
         coap_raise_status(MPCOAP_ERR_MEDIA_TYPE);
     }
     int64_t max_age = coap_get_max_age(args[ARG_max_age].u_obj);
@@ -1231,11 +1269,15 @@ static void coap_read_end(coap_state_t *st) {
 static mp_obj_t coap_read(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_timeout };
     static const mp_arg_t allowed_args[] = {
-        { MP_QSTR_timeout, MP_ARG_INT, {.u_int = 0} },
+        { MP_QSTR_timeout, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(0)} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    mp_int_t timeout = args[ARG_timeout].u_int;
+    mp_int_t timeout;
+    // Longer than ~24 days (elapsed time is kept on 32-bit ticks) is cut.
+    if (!coap_get_int_in(args[ARG_timeout].u_obj, 0, 0x7fffffff, &timeout) && timeout > 0) {
+        timeout = 0x7fffffff;
+    }
 
     coap_state_t *st = coap_lock_state();
     if (timeout < 0) {
@@ -1246,20 +1288,11 @@ static mp_obj_t coap_read(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
         COAP_UNLOCK(st);
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("read() is already running in another thread"));
     }
-    bool no_socket = st->sock[COAP_SOCK_SERVER] == MP_OBJ_NULL && st->sock[COAP_SOCK_CLIENT] == MP_OBJ_NULL;
     st->reader_active = true;
     COAP_UNLOCK(st);
 
-    // Elapsed time is computed on 32-bit ticks; longer waits are cut to ~24 days.
-    if (timeout > 0x7fffffff) {
-        timeout = 0x7fffffff;
-    }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        // Nothing can ever arrive on a port without sockets (qemu).
-        if (no_socket) {
-            coap_socket_module(); // EXCEPTION: OSError(ENODEV)
-        }
         mp_int_t handled = coap_read_loop(st, (uint32_t)timeout);
         nlr_pop();
         coap_read_end(st);
@@ -1290,15 +1323,16 @@ static void coap_parse_session_args(size_t n_args, const mp_obj_t *pos_args, mp_
     enum { ARG_destination, ARG_port, ARG_protocol };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_destination, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
-        { MP_QSTR_port, MP_ARG_INT, {.u_int = 5683} },
-        { MP_QSTR_protocol, MP_ARG_INT, {.u_int = 1} },
+        { MP_QSTR_port, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(5683)} },
+        { MP_QSTR_protocol, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(1)} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
     coap_require_initialised();
     coap_get_ipv4(args[ARG_destination].u_obj, MP_QSTR_destination, peer->addr);
-    peer->port = coap_get_port(args[ARG_port].u_int, MP_QSTR_port, 1);
-    if (args[ARG_protocol].u_int != 1) {
+    peer->port = coap_get_port_arg(args[ARG_port].u_obj, MP_QSTR_port, 1);
+    mp_int_t protocol;
+    if (!coap_get_int_in(args[ARG_protocol].u_obj, 1, 1, &protocol)) {
         mp_raise_ValueError(MP_ERROR_TEXT("\"protocol\" must be PROTOCOL_UDP"));
     }
 }
@@ -1505,9 +1539,10 @@ static mp_obj_t coap_resource_callback(mp_obj_t self_in, mp_obj_t operation_in, 
     if (self->st == NULL) {
         coap_raise_resource_removed();
     }
-    mp_int_t operation = mp_obj_get_int(operation_in);
+    mp_int_t operation;
+    bool in_range = coap_get_int_in(operation_in, 0, 0xffff, &operation);
     bool enable = mp_obj_is_true(enable_in);
-    if (operation < 0 || operation > 0xffff) {
+    if (!in_range) {
         coap_raise_status(MPCOAP_ERR_OPERATION);
     }
     coap_state_t *st = coap_resource_lock(self);
@@ -1562,9 +1597,9 @@ static MP_NORETURN void coap_raise_session_removed(void) {
 static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_method, ARG_uri_path, ARG_content_format, ARG_payload, ARG_token, ARG_include_options };
     static const mp_arg_t allowed_args[] = {
-        { MP_QSTR_method, MP_ARG_REQUIRED | MP_ARG_INT, {.u_int = 0} },
+        { MP_QSTR_method, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
         { MP_QSTR_uri_path, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
-        { MP_QSTR_content_format, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = -1} },
+        { MP_QSTR_content_format, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(-1)} },
         { MP_QSTR_payload, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
         { MP_QSTR_token, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
         { MP_QSTR_include_options, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = true} },
@@ -1576,13 +1611,14 @@ static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_arg
         coap_raise_session_removed();
     }
 
-    mp_int_t method = args[ARG_method].u_int;
+    mp_int_t method;
+    coap_get_int_in(args[ARG_method].u_obj, 0, 0, &method); // EXCEPTION: TypeError
     if (method != MPCOAP_REQUEST_GET && method != MPCOAP_REQUEST_PUT
         && method != MPCOAP_REQUEST_POST && method != MPCOAP_REQUEST_DELETE) {
         mp_raise_ValueError(MP_ERROR_TEXT("Invalid \"method\" parameter value!"));
     }
-    mp_int_t content_format = args[ARG_content_format].u_int;
-    if (content_format < -1 || content_format > 65535) {
+    mp_int_t content_format;
+    if (!coap_get_int_in(args[ARG_content_format].u_obj, -1, 65535, &content_format)) {
         coap_raise_status(MPCOAP_ERR_MEDIA_TYPE);
     }
     coap_bytes_t uri = { NULL, 0, {0} }, payload, token;
@@ -1606,16 +1642,33 @@ static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_arg
         .include_options = args[ARG_include_options].u_bool,
     };
 
-    // The socket comes first, so that a port without sockets fails before
-    // anything is queued.
-    coap_ensure_socket(self->st); // EXCEPTION: OSError
+    // The socket comes before queuing, so that a failing socket() or bind()
+    // changes nothing.
+    bool have_sockets = coap_socket_module_maybe() != MP_OBJ_NULL;
+    if (have_sockets) {
+        coap_ensure_socket(self->st); // EXCEPTION: OSError
+    }
     coap_state_t *st = coap_session_lock(self);
     if (st == NULL) {
         coap_raise_session_removed();
     }
     uint16_t mid = 0;
     int32_t rc = mpcoap_session_request(st->engine, self->handle, coap_now(), &req, &mid);
+    if (rc >= 0 && !have_sockets) {
+        // A port without sockets (qemu): the engine has checked the request
+        // (argument errors come first), but it can never be sent. Take it
+        // back by renewing the session, which drops its (only) request.
+        uint32_t handle;
+        mpcoap_session_remove(st->engine, self->handle);
+        if (mpcoap_session_new(st->engine, &self->peer, &handle) >= 0) {
+            self->handle = handle;
+        }
+        rc = MPCOAP_ERR_NOT_FOUND;
+    }
     COAP_UNLOCK(st);
+    if (rc == MPCOAP_ERR_NOT_FOUND && !have_sockets) {
+        coap_socket_module(); // EXCEPTION: OSError(ENODEV)
+    }
     if (rc < 0) {
         coap_raise_status(rc);
     }
