@@ -160,7 +160,8 @@ class Wire(unittest.TestCase):
 
     def setUp(self):
         deinit_quiet()
-        h.need_socket(self)
+        if not h.HAVE_SOCKET:
+            return  # each test skips itself (h.requires)
         if self.server:
             self.port = h.init_server()
         else:
@@ -190,6 +191,7 @@ class Wire(unittest.TestCase):
         self.assertTrue(ok, "handler saw %d calls, expected %d" % (len(self.rec.calls), n))
 
 
+@h.requires(h.need_socket)
 class TestRequestOnWire(Wire):
     def test_full_request(self):
         m, _ = self.send(coap.REQUEST_PUT, uri_path="a/b?x=1&y=2", content_format=0,
@@ -303,6 +305,7 @@ class TestRequestOnWire(Wire):
         self.assertEqual(h.port_of(a1), h.port_of(a2))
 
 
+@h.requires(h.need_socket)
 class TestRequestFromServerSocket(Wire):
     server = True
 
@@ -327,6 +330,7 @@ class TestRequestFromServerSocket(Wire):
         self.assertEqual(self.rec.calls, [(h.C205, m.mid, h.ACK, b"", b"R")])
 
 
+@h.requires(h.need_socket)
 class TestResponses(Wire):
     def test_piggybacked(self):
         mid = self.s.send_request(coap.REQUEST_GET, uri_path="t", token="tok1")
@@ -465,6 +469,7 @@ class TestResponses(Wire):
         self.assertEqual(seen, [1])
 
 
+@h.requires(h.need_socket)
 class TestReliability(Wire):
     def test_nstart_1_and_queue(self):
         m1, addr = self.send(token="1")

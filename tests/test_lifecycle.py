@@ -194,10 +194,10 @@ class TestDeinitDetaches(unittest.TestCase):
         raises(self, RuntimeError, s.get_details)
 
 
+@h.requires(h.need_socket)
 class TestSockets(unittest.TestCase):
     def setUp(self):
         deinit_quiet()
-        h.need_socket(self)
         self.socks = []
 
     def tearDown(self):
