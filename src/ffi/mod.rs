@@ -12,7 +12,10 @@
 //! drift apart silently.
 
 mod layout;
-#[cfg(not(test))]
+// Only where the crate is built with panic = "abort" (the staticlib, plain
+// builds): test, doctest and bench builds are forced to unwind and link std,
+// which brings its own handler.
+#[cfg(all(not(test), panic = "abort"))]
 mod panic;
 mod status;
 #[cfg(test)]
