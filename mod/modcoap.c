@@ -579,9 +579,11 @@ static void coap_socket_close(mp_obj_t sock) {
 }
 
 // Opens a non-blocking UDP socket bound to ip:port, joined to a multicast
-// group if `mreq` (group + interface address, 8 bytes) is given.
+// group if `mreq` (group + interface address, 8 bytes) is given. `shared`
+// sets SO_REUSEADDR, so that with service discovery a server bound to
+// 0.0.0.0 and the group socket can share the port.
 // EXCEPTION: can raise (OSError); nothing stays open then.
-static mp_obj_t coap_socket_open(const uint8_t ip[4], mp_int_t port, const uint8_t *mreq) {
+static mp_obj_t coap_socket_open(const uint8_t ip[4], mp_int_t port, const uint8_t *mreq, bool shared) {
     mp_obj_t mod = coap_socket_module();
     mp_obj_t args[3] = {
         mp_load_attr(mod, MP_QSTR_AF_INET),
@@ -592,6 +594,12 @@ static mp_obj_t coap_socket_open(const uint8_t ip[4], mp_int_t port, const uint8
     if (nlr_push(&nlr) == 0) {
         args[0] = mp_const_false;
         coap_call_method(sock, MP_QSTR_setblocking, 1, args);
+        if (shared) {
+            args[0] = mp_load_attr(mod, MP_QSTR_SOL_SOCKET);
+            args[1] = mp_load_attr(mod, MP_QSTR_SO_REUSEADDR);
+            args[2] = MP_OBJ_NEW_SMALL_INT(1);
+            coap_call_method(sock, MP_QSTR_setsockopt, 3, args);
+        }
         args[0] = coap_make_address(mod, coap_ipv4_str(ip), port);
         coap_call_method(sock, MP_QSTR_bind, 1, args);
         if (mreq != NULL) {
@@ -652,7 +660,7 @@ static void coap_ensure_socket(coap_state_t *st) {
         return;
     }
     static const uint8_t any[4] = {0, 0, 0, 0};
-    mp_obj_t sock = coap_socket_open(any, 0, NULL);
+    mp_obj_t sock = coap_socket_open(any, 0, NULL, false);
     COAP_LOCK(st);
     // Another thread may have been quicker, or deinit() may have run.
     have = st->closed || st->sock[COAP_SOCK_SERVER] != MP_OBJ_NULL || st->sock[COAP_SOCK_CLIENT] != MP_OBJ_NULL;
@@ -841,7 +849,10 @@ static void coap_service_timers(coap_state_t *st) {
 // EXCEPTION: can raise (KeyboardInterrupt); an OSError of recvfrom() only
 // means that socket has nothing.
 static bool coap_receive_one(coap_state_t *st, mp_obj_t *data, mp_obj_t *addr, bool *via_multicast) {
-    static const uint8_t order[COAP_SOCK_COUNT] = { COAP_SOCK_SERVER, COAP_SOCK_CLIENT, COAP_SOCK_MULTICAST };
+    // Multicast first: where the server socket is bound to 0.0.0.0 (Linux)
+    // a group datagram reaches both sockets, and the copy handled first
+    // decides (the other is a duplicate), so it must be the multicast one.
+    static const uint8_t order[COAP_SOCK_COUNT] = { COAP_SOCK_MULTICAST, COAP_SOCK_SERVER, COAP_SOCK_CLIENT };
     mp_obj_t socks[COAP_SOCK_COUNT];
     if (!coap_sockets_acquire(st, socks, NULL)) {
         return false;
@@ -1098,14 +1109,14 @@ static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
     mp_obj_t sock = MP_OBJ_NULL;
     mp_obj_t msock = MP_OBJ_NULL;
     if (server) {
-        sock = coap_socket_open(address, port, NULL); // EXCEPTION: OSError (bind)
+        sock = coap_socket_open(address, port, NULL, discovery); // EXCEPTION: OSError (bind)
         if (discovery) {
             if (nlr_push(&nlr) == 0) {
                 static const uint8_t group[4] = COAP_MULTICAST_GROUP;
                 uint8_t mreq[8];
                 memcpy(mreq, group, 4);
                 memcpy(mreq + 4, address, 4);
-                msock = coap_socket_open(group, port, mreq);
+                msock = coap_socket_open(group, port, mreq, true);
                 nlr_pop();
             } else {
                 coap_socket_close(sock);
