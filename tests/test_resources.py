@@ -164,6 +164,29 @@ class TestAddResource(Base):
         coap.add_resource("again")
 
 
+    def test_text_storage_capacity_error_is_clean(self):
+        # uris and attributes share one text store (and the discovery
+        # document must fit one message): long uris fill it before the table
+        made = []
+        err = None
+        for i in range(16):
+            uri = "%02d/" % i + "u" * 200
+            try:
+                made.append((uri, coap.add_resource(uri)))
+            except Exception as e:
+                err = e
+                break
+        self.assertIsNotNone(err, "16 resources with 200-byte uris all fitted")
+        self.assertTrue(isinstance(err, RuntimeError), repr(err))
+        self.assertTrue(len(made) >= 1)
+        for uri, r in made:
+            self.assertIs(coap.get_resource(uri), r)
+        body = self.get(".well-known/core").payload
+        self.assertEqual(body.count(b"</"), len(made))
+        # freeing one makes room again
+        coap.remove_resource(made[0][0])
+        coap.add_resource("00/" + "v" * 200)
+
     def test_value_storage_capacity_error_is_clean(self):
         # all values share one store: filling it raises, never corrupts
         vm = h.value_max()

@@ -398,6 +398,21 @@ class TestMessages(Base):
         self.assertEqual(ask(h.GET, "r").opt(h.ETAG), h.uint(301))
 
 
+    def test_duplicate_after_eviction_is_applied_again(self):
+        # documented consequence of a bounded cache: once enough other
+        # messages pushed an entry out, its duplicate is a new request
+        r = self.res(etag=True)
+        d = h.request(h.PUT, "r", mid=0x9001, payload=b"a")
+        self.assertEqual(h.parse(coap._process(d, h.PEER)).opt(h.ETAG), b"\x02")
+        for i in range(200):
+            h.process(h.request(h.PUT, "r", mid=0xA000 + i, payload=b"f"), h.PEER2)
+        self.assertEqual(ask(h.GET, "r").opt(h.ETAG), h.uint(202))
+        m = h.parse(coap._process(d, h.PEER))
+        self.assertEqual(m.code, h.C204)
+        self.assertEqual(m.opt(h.ETAG), h.uint(203))
+        self.assertEqual(r.value(), b"a")
+
+
 class TestOptions(Base):
     def test_unknown_critical_con_402(self):
         r = self.res(value="v")
