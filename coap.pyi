@@ -38,6 +38,11 @@ TIMEOUT: int = 255
 """``type`` passed to the response handler when a request gave up after
 MAX_RETRANSMIT retransmissions (``code`` is then 0, ``payload`` ``b""``)."""
 
+VALUE_MAX: int = 1128
+"""The largest resource value in bytes: it fits one response (message size
+1152 minus the worst case of header, 8-byte token and options). Larger values
+raise ``ValueError``; larger PUT/POST payloads get 4.13."""
+
 import coap as Coap  # the module itself: ``from coap import Coap; Coap.init()``
 
 
