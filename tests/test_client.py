@@ -279,6 +279,10 @@ class TestRequestOnWire(Wire):
         m, _ = self.send(coap.REQUEST_PUT, uri_path=b"b", payload=b"\x00\xff", token=b"\x00\x01")
         self.assertEqual((m.opts(h.URI_PATH), m.payload, m.token), ([b"b"], b"\x00\xff", b"\x00\x01"))
 
+    def test_int_payload_is_decimal_text(self):
+        m, _ = self.send(coap.REQUEST_PUT, uri_path="i", payload=-42)
+        self.assertEqual(m.payload, b"-42")
+
     def test_no_token_no_payload(self):
         m, _ = self.send(coap.REQUEST_GET, uri_path="e")
         self.assertEqual((m.token, m.payload), (b"", b""))

@@ -388,7 +388,8 @@ class TestAttributes(Base):
     def test_bytes_name_and_value(self):
         r = coap.add_resource("b")
         r.add_attribute(b"rt", b"bytes")
-        self.assertEqual(self.wkc(), "</b>;rt=bytes")
+        r.add_attribute("sz", 42)  # an int is written as its decimal text
+        self.assertEqual(self.wkc(), "</b>;rt=bytes;sz=42")
 
     def test_attribute_type_errors_change_nothing(self):
         r = coap.add_resource("t")
