@@ -5,6 +5,8 @@
 
 include $(ROOT)/boards/boards.mk
 
+comma := ,
+
 # ---- the ESP32 firmware (Docker) ---------------------------------------------
 
 BOARD ?= ESP32_GENERIC
@@ -21,23 +23,30 @@ BOARD_BUILD = $(ESP32_BUILD)/$(BOARD)
 BOARD_CHIP = $(BOARD_CHIP_$(BOARD))
 BOARD_OFFSET = $(BOARD_OFFSET_$(BOARD_CHIP))
 FIRMWARE_BIN = $(BOARD_BUILD)/firmware.bin
-# Host esptool if there is one (pip install esptool), else the container's.
-ESPTOOL ?= $(firstword $(shell command -v esptool.py esptool 2>/dev/null))
-MPREMOTE ?= mpremote
+# Host tools for flashing and device tests, pinned: esptool as in ESP-IDF
+# 5.4.2, mpremote of the MicroPython release. `make host-tools` puts them in a
+# venv under build/ (Debian and Ubuntu refuse `pip install` outside one).
+HOST_TOOLS := $(ROOT)/build/host-tools
+ESPTOOL_VERSION := 4.8.1
+MPREMOTE_VERSION := $(MICROPY_VERSION)
+# esptool from that venv, else from PATH, else the container's (see ESPTOOL_RUN).
+ESPTOOL ?= $(firstword $(wildcard $(HOST_TOOLS)/bin/esptool.py) $(shell command -v esptool.py esptool 2>/dev/null))
+MPREMOTE ?= $(firstword $(wildcard $(HOST_TOOLS)/bin/mpremote) mpremote)
 # Interactive flags only when make runs in a terminal.
 DOCKER_TTY = $$([ -t 0 ] && echo -it)
 DOCKER_RUN = $(DOCKER) run --rm $(DOCKER_TTY) -u "$$(id -u):$$(id -g)" -e HOME=/tmp \
   -v "$(ROOT):/src" -w /src
 
-.PHONY: firmware docker-image shell flash erase test-device firmware-check-board
+.PHONY: firmware docker-image shell flash erase test-device firmware-check-board host-tools firmware-clean
 
 firmware-check-board:
 	@if [ -z '$(BOARD_CHIP)' ]; then \
 	  echo "BOARD=$(BOARD) is not one of this project's boards: $(FIRMWARE_BOARDS)." >&2; \
 	  echo "See boards/boards.mk and docs/firmware.md (Adding a board)." >&2; exit 1; fi
 
-docker-image: ## Build the Docker image with ESP-IDF 5.4.2, Rust (RISC-V + espup Xtensa) and MicroPython (first time: long, see docs/firmware.md)
-	$(DOCKER) build -f $(ROOT)/docker/Dockerfile -t $(DOCKER_IMAGE) $(ROOT)
+docker-image: ## Build the Docker image with ESP-IDF 5.4.2, Rust (RISC-V + espup Xtensa) and MicroPython (first time: long; GITHUB_TOKEN is passed as a build secret if set)
+	DOCKER_BUILDKIT=1 $(DOCKER) build $(if $(GITHUB_TOKEN),--secret id=github_token$(comma)env=GITHUB_TOKEN) \
+	  -f $(ROOT)/docker/Dockerfile -t $(DOCKER_IMAGE) $(ROOT)
 
 firmware: firmware-check-board docker-image ## Default goal: firmware with the coap module for BOARD (default ESP32_GENERIC) in build/esp32/BOARD; prints the flash command
 	$(DOCKER_RUN) $(DOCKER_IMAGE) /src/docker/build-firmware.sh $(BOARD)
@@ -49,6 +58,14 @@ firmware: firmware-check-board docker-image ## Default goal: firmware with the c
 	@echo "  make flash BOARD=$(BOARD) PORT=/dev/ttyUSB0"
 	@echo "which runs:"
 	@echo "  esptool.py --chip $(BOARD_CHIP) --port /dev/ttyUSB0 --baud $(BAUD) write_flash -z $(BOARD_OFFSET) $(FIRMWARE_BIN)"
+
+firmware-clean: firmware-check-board ## Delete build/esp32/BOARD (a stale build); the next `make firmware` starts over
+	rm -rf $(BOARD_BUILD)
+
+host-tools: ## esptool and mpremote (pinned) in a venv under build/, used by flash, erase and test-device
+	python3 -m venv $(HOST_TOOLS)
+	$(HOST_TOOLS)/bin/pip install -q esptool==$(ESPTOOL_VERSION) mpremote==$(MPREMOTE_VERSION)
+	@echo "host-tools: $$($(HOST_TOOLS)/bin/esptool.py version | tail -n1), mpremote $$($(HOST_TOOLS)/bin/mpremote version 2>/dev/null)"
 
 shell: docker-image ## A shell in the build container (repo at /src, ESP-IDF and Rust set up), as your user
 	$(DOCKER_RUN) -it $(DOCKER_IMAGE) bash
@@ -94,7 +111,7 @@ RISCV_CC := riscv64-unknown-elf-gcc
 # The qemu firmware runs as an external suite of tests/run.py (make test-micropython).
 MICROPYTHON_EXTRA_SUITES += $(foreach a,$(QEMU_ARCHS),--suite-cmd 'qemu-$(a)::$(MAKE) --no-print-directory -s -C $(ROOT) qemu-test-$(a)')
 
-.PHONY: qemu-test test-firmware-checks firmware-check-hadolint firmware-check-cmake firmware-check-riscv \
+.PHONY: qemu-test firmware-check-device-runner test-firmware-checks firmware-check-hadolint firmware-check-cmake firmware-check-riscv \
   firmware-check-symbols firmware-check-size qemu-firmware size-report
 
 test-firmware-checks: ## Firmware checks without Docker: hadolint, micropython.cmake via py/usermod.cmake, RV32 builds, symbol hygiene, qemu RV32 firmware, size budgets
@@ -103,6 +120,7 @@ test-firmware-checks: ## Firmware checks without Docker: hadolint, micropython.c
 	$(MAKE) --no-print-directory firmware-check-cmake
 	$(MAKE) --no-print-directory firmware-check-riscv
 	$(MAKE) --no-print-directory qemu-firmware
+	$(MAKE) --no-print-directory firmware-check-device-runner
 	$(MAKE) --no-print-directory firmware-check-symbols
 	$(MAKE) --no-print-directory firmware-check-size
 	@echo "== firmware checks: all passed =="
@@ -174,6 +192,12 @@ qemu-test: $(addprefix qemu-test-,$(QEMU_ARCHS)) ## Run tests/test_*.py inside b
 qemu-test-%: qemu-firmware-%
 	python3 $(ROOT)/tests/firmware/run_qemu.py --micropython $(MICROPY_SRC) \
 	  --firmware $(call qemu_build,$*)/firmware.elf --name $* $(DEVICE_TESTS)
+
+firmware-check-device-runner: ## make test-device's runner (mpremote + tests/firmware/run_device.py) against the qemu RV32 firmware on a pty, copy step excepted
+	@echo "-- test-device's runner over mpremote, with the qemu rv32imac firmware as the board"
+	python3 $(ROOT)/tests/firmware/qemu_device.py $(call qemu_build,rv32imac)/firmware.elf -- \
+	  python3 $(ROOT)/tests/firmware/run_device.py --port {port} --mpremote "$(MPREMOTE)" --no-copy \
+	  $(DEVICE_TESTS)
 
 firmware-check-symbols: ## Symbol hygiene of the archives the qemu firmwares linked: nm and a picolibc test link
 	@echo "-- symbol hygiene of the firmware archive (tools/localize-archive.sh output)"

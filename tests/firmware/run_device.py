@@ -20,11 +20,14 @@ TESTS = os.path.dirname(HERE)
 sys.path.insert(0, TESTS)
 import run  # noqa: E402  tests/run.py: Tally, parse_pycopy, run_captured
 
-SETUP = "import os, sys\nos.chdir('/tests')\nsys.path.insert(0, '/tests')"
+SETUP = "import os, sys\ntry:\n os.chdir('/tests')\nexcept OSError:\n pass\nsys.path.insert(0, '/tests')"
 
 
 def mpremote(args, port, *cmd):
-    return shlex.split(args.mpremote) + ["connect", port] + list(cmd)
+    argv = shlex.split(args.mpremote)
+    if os.sep in argv[0]:
+        argv[0] = os.path.abspath(argv[0])  # scripts run with cwd tests/
+    return argv + ["connect", port] + list(cmd)
 
 
 def main():
@@ -32,11 +35,13 @@ def main():
     ap.add_argument("--port", required=True)
     ap.add_argument("--mpremote", default="mpremote")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per script")
+    ap.add_argument("--no-copy", action="store_true",
+                    help="copy nothing (firmware with the helpers frozen in, e.g. the qemu test firmware)")
     ap.add_argument("tests", nargs="+")
     args = ap.parse_args()
 
     try:
-        subprocess.run(shlex.split(args.mpremote) + ["version"], check=True,
+        subprocess.run(mpremote(args, "auto")[:1] + ["version"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except (OSError, subprocess.CalledProcessError):
         sys.exit("mpremote not found: pip install mpremote (or set MPREMOTE=...)")
@@ -45,11 +50,12 @@ def main():
     support = sorted(os.path.join(TESTS, f) for f in os.listdir(TESTS)
                      if f.endswith(".py") and not f.startswith("test_") and f != "run.py")
     files = support + [os.path.abspath(t) for t in args.tests]
-    print("device: copying %d files to %s:/tests" % (len(files), args.port), flush=True)
-    mk = "import os\ntry:\n os.mkdir('/tests')\nexcept OSError:\n pass"
-    subprocess.run(mpremote(args, args.port, "exec", mk), check=True)
-    subprocess.run(mpremote(args, args.port, "fs", "cp") + files + [":/tests/"], check=True,
-                   stdout=subprocess.DEVNULL)
+    if not args.no_copy:
+        print("device: copying %d files to %s:/tests" % (len(files), args.port), flush=True)
+        mk = "import os\ntry:\n os.mkdir('/tests')\nexcept OSError:\n pass"
+        subprocess.run(mpremote(args, args.port, "exec", mk), check=True)
+        subprocess.run(mpremote(args, args.port, "fs", "cp") + files + [":/tests/"], check=True,
+                       stdout=subprocess.DEVNULL)
 
     tally = run.Tally(verbose=False)
     for path in args.tests:
