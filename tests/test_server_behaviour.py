@@ -413,6 +413,48 @@ class TestMessages(Base):
         self.assertEqual(r.value(), b"a")
 
 
+class TestMulticast(Base):
+    # requests that arrived on the multicast socket (coap._process(..., multicast=True))
+    def mc(self, data, addr=h.PEER):
+        reply = coap._process(data, addr, multicast=True)
+        return None if not reply else h.parse(reply)
+
+    def test_success_is_answered(self):
+        self.res("a", value="x").add_attribute("rt", "t")
+        m = self.mc(h.request(h.GET, "a", mid=h.next_mid(), mtype=h.NON, token=b"m"))
+        self.assertEqual((m.type, m.code, m.token, m.payload), (h.NON, h.C205, b"m", b"x"))
+        m = self.mc(h.request(h.GET, ".well-known/core", mid=h.next_mid(), mtype=h.NON, query=["rt=t"]))
+        self.assertEqual((m.code, m.payload), (h.C205, b"</a>;rt=t"))
+
+    def test_no_error_responses(self):
+        self.res("a", methods=coap.REQUEST_GET, value="x", media_type=0)
+        for data in (
+            h.request(h.GET, "missing", mid=h.next_mid(), mtype=h.NON),
+            h.request(h.PUT, "a", mid=h.next_mid(), mtype=h.NON, payload=b"1"),  # 4.05
+            h.request(h.GET, "a", mid=h.next_mid(), mtype=h.NON, options=[(h.ACCEPT, 50)]),  # 4.06
+            h.request(h.GET, "missing", mid=h.next_mid()),  # even as CON
+        ):
+            self.assertIsNone(self.mc(data), repr(h.parse(data)))
+        # the same failing request by unicast does get its error
+        self.assertEqual(ask(h.GET, "missing").code, h.C404)
+
+    def test_discovery_without_match_is_silent(self):
+        self.res("a").add_attribute("rt", "t")
+        self.assertIsNone(self.mc(h.request(h.GET, ".well-known/core", mid=h.next_mid(), mtype=h.NON,
+                                            query=["rt=nothing"])))
+        coap.remove_resource("a")
+        self.assertIsNone(self.mc(h.request(h.GET, ".well-known/core", mid=h.next_mid(), mtype=h.NON)))
+
+    def test_datagram_on_both_sockets_handled_once(self):
+        r = self.res(etag=True)
+        d = h.request(h.POST, "r", mid=0x6001, mtype=h.NON, payload=b"once")
+        self.assertEqual(self.mc(d).code, h.C204)
+        reply = coap._process(d, h.PEER)  # the unicast copy of the same datagram
+        self.assertTrue(reply is None or len(reply) == 0)
+        self.assertEqual(ask(h.GET, "r").opt(h.ETAG), b"\x02")
+        self.assertEqual(r.value(), b"once")
+
+
 class TestOptions(Base):
     def test_unknown_critical_con_402(self):
         r = self.res(value="v")
