@@ -553,11 +553,12 @@ static bool coap_address_to_peer(mp_obj_t addr, mpcoap_endpoint_t *peer) {
     if (!mp_get_buffer(addr, &bufinfo, MP_BUFFER_READ) || bufinfo.len < 8) {
         return false;
     }
-    // struct sockaddr_in: family (host order, AF_INET = 2), port, address.
+    // struct sockaddr_in: family (host order, AF_INET = 2), port, address;
+    // BSD-derived systems have a length byte (16) and a family byte instead.
     const uint8_t *b = bufinfo.buf;
     uint16_t family;
     memcpy(&family, b, sizeof(family));
-    if (family != 2) {
+    if (family != 2 && !(b[0] == 16 && b[1] == 2)) {
         return false;
     }
     peer->port = (uint16_t)((b[2] << 8) | b[3]);
@@ -678,7 +679,7 @@ static void coap_ensure_socket(coap_state_t *st) {
 // the socket. Asks the stream's poll ioctl, which allocates nothing; a
 // socket without one is simply tried.
 static bool coap_socket_ready(mp_obj_t sock) {
-    const mp_stream_p_t *stream = mp_get_stream(sock);
+    const mp_stream_p_t *stream = MP_OBJ_TYPE_GET_SLOT_OR_NULL(mp_obj_get_type(sock), protocol);
     if (stream == NULL || stream->ioctl == NULL) {
         return true;
     }
