@@ -858,7 +858,7 @@ static bool coap_receive_one(coap_state_t *st, mp_obj_t *data, mp_obj_t *addr, b
     if (!coap_sockets_acquire(st, socks, NULL)) {
         return false;
     }
-    bool got = false;
+    volatile bool got = false; // volatile: set between nlr_push and a possible nlr_jump
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         for (size_t i = 0; i < COAP_SOCK_COUNT && !got; ++i) {
