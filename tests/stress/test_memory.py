@@ -28,8 +28,23 @@ REQUEST_LEN = 12
 PAYLOAD = open(os.path.join(S.HERE, "..", "bench", "payload.txt"), "rb").read()
 
 
-def load(port, stop, errors, clients=4, depth=4):
-    """Pipelined GET /bench from `clients` sockets until `stop` is set."""
+def get_bench(mid):
+    return S.build(S.CON, S.GET, mid, mid.to_bytes(2, "big"), S.path_options("bench")), S.C205, PAYLOAD
+
+
+def mixed(mid):
+    """PUT /etag (2.04), GET of an unknown path (4.04), NON GET of /.well-known/core."""
+    tok = mid.to_bytes(2, "big")
+    kind = mid % 3
+    if kind == 0:
+        return S.build(S.CON, S.PUT, mid, tok, S.path_options("etag"), b"v%05d" % mid), S.C204, None
+    if kind == 1:
+        return S.build(S.CON, S.GET, mid, tok, S.path_options("nothere")), S.code(4, 4), None
+    return S.build(S.NON, S.GET, mid, tok, S.path_options(".well-known/core")), S.C205, None
+
+
+def load(port, stop, errors, make=get_bench, clients=4, depth=4):
+    """Pipelined requests from `clients` sockets until `stop` is set."""
     socks = []
     for _ in range(clients):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -42,43 +57,53 @@ def load(port, stop, errors, clients=4, depth=4):
             for s in socks:
                 for _ in range(depth):
                     mid = (mid + 1) & 0xFFFF
-                    s.sendto(S.build(S.CON, S.GET, mid, mid.to_bytes(2, "big"), S.path_options("bench")),
-                             (S.HOST, port))
+                    datagram, _, _ = make(mid)
+                    s.sendto(datagram, (S.HOST, port))
             for s in socks:
                 for _ in range(depth):
                     try:
                         m = S.parse(s.recv(2048))
                     except socket.timeout:
                         break  # the server stopped reading (it is measuring); resend
-                    if not m or m["code"] != S.C205 or m["payload"] != PAYLOAD:
+                    if not m:
+                        errors.append(m)
+                        continue
+                    # The token is the request's MID (a NON answer has a MID of its own).
+                    _, code, payload = make(int.from_bytes(m["token"], "big"))
+                    if m["code"] != code or (payload is not None and m["payload"] != payload):
                         errors.append(m)
     finally:
         for s in socks:
             s.close()
 
 
-def recvfrom_cost():
-    p = S.Proc([S.micropython(), os.path.join(S.HERE, "mp_recvfrom_cost.py"), str(S.free_port()), str(REQUEST_LEN)])
+def recvfrom_cost(length=REQUEST_LEN):
+    p = S.Proc([S.micropython(), os.path.join(S.HERE, "mp_recvfrom_cost.py"), str(S.free_port()), str(length)])
     try:
         return int(p.expect("RECVFROM", 20).split()[1])
     finally:
         p.stop()
 
 
+def measure(test, make):
+    """(bytes allocated, datagrams handled, wrong answers) from mp_server's mem mode."""
+    port = S.free_port()
+    server = S.mp_server(port, "mem", WARMUP, WINDOW, WINDOWS)
+    test.addCleanup(server.stop)
+    stop, errors = threading.Event(), []
+    t = threading.Thread(target=load, args=(port, stop, errors, make), daemon=True)
+    t.start()
+    try:
+        _, nbytes, n = server.expect("MEM", 60).split()
+    finally:
+        stop.set()
+        t.join(5)
+    return int(nbytes), int(n), errors
+
+
 class MemoryPerRequest(unittest.TestCase):
     def test_bytes_per_get(self):
-        port = S.free_port()
-        server = S.mp_server(port, "mem", WARMUP, WINDOW, WINDOWS)
-        self.addCleanup(server.stop)
-        stop, errors = threading.Event(), []
-        t = threading.Thread(target=load, args=(port, stop, errors), daemon=True)
-        t.start()
-        try:
-            _, nbytes, n = server.expect("MEM", 60).split()
-        finally:
-            stop.set()
-            t.join(5)
-        nbytes, n = int(nbytes), int(n)
+        nbytes, n, errors = measure(self, get_bench)
         per = nbytes / n
         floor = recvfrom_cost()
         print("\nmemory: %d bytes allocated over %d GETs = %.1f bytes/GET; a bare recvfrom() allocates %d"
@@ -87,6 +112,19 @@ class MemoryPerRequest(unittest.TestCase):
         self.assertGreaterEqual(n, WINDOW * WINDOWS)
         self.assertGreater(floor, 0)
         self.assertLessEqual(per, floor)
+
+
+class MemoryPerOtherRequest(unittest.TestCase):
+    def test_put_notfound_non_discovery(self):
+        """The other answer paths allocate nothing of their own either."""
+        nbytes, n, errors = measure(self, mixed)
+        longest = max(len(mixed(mid)[0]) for mid in range(3))
+        floor = recvfrom_cost(longest)
+        print("\nmemory: %d bytes over %d mixed requests = %.1f bytes each; bare recvfrom() of %d bytes: %d"
+              % (nbytes, n, nbytes / n, longest, floor), file=sys.stderr)
+        self.assertEqual(errors, [])
+        self.assertGreaterEqual(n, WINDOW * WINDOWS)
+        self.assertLessEqual(nbytes / n, floor)
 
 
 if __name__ == "__main__":
