@@ -78,6 +78,12 @@ class TestAddResource(Base):
         self.assertEqual(self.get("a/b/c").payload, b"deep")
         self.assertEqual(self.get("a/b").code, h.C404)
 
+    def test_uri_is_not_cut_at_nul(self):
+        # Pycom cut strings at the first NUL byte; here the whole uri counts
+        r = coap.add_resource("a\x00b")
+        self.assertIsNone(coap.get_resource("a"))
+        self.assertIs(coap.get_resource("a\x00b"), r)
+
     def test_bytes_uri(self):
         r = coap.add_resource(b"byt")
         self.assertIs(coap.get_resource("byt"), r)
