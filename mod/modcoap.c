@@ -1619,7 +1619,10 @@ static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_arg
     coap_session_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    if (self->st == NULL) {
+    // Another thread may detach the session meanwhile: keep the state it had
+    // (still valid memory; coap_session_lock() checks again).
+    coap_state_t *st0 = self->st;
+    if (st0 == NULL) {
         coap_raise_session_removed();
     }
 
@@ -1658,7 +1661,7 @@ static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_arg
     // changes nothing.
     bool have_sockets = coap_socket_module_maybe() != MP_OBJ_NULL;
     if (have_sockets) {
-        coap_ensure_socket(self->st); // EXCEPTION: OSError
+        coap_ensure_socket(st0); // EXCEPTION: OSError
     }
     coap_state_t *st = coap_session_lock(self);
     if (st == NULL) {
