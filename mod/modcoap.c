@@ -108,6 +108,7 @@ typedef struct _coap_state_t {
     bool closed;        // (lock) deinit() ran or init() did not finish
     bool reader_active; // (lock) a thread is inside read()
     bool tx_busy;       // (lock) a thread owns tx[] and is sending from it
+    bool closing;       // (lock) the last socket user is closing the sockets
     uint8_t n_resources; // (lock)
     uint8_t n_sessions;  // (lock)
     uint16_t sock_users; // (lock) threads using the socket objects right now
@@ -634,19 +635,27 @@ static bool coap_sockets_acquire(coap_state_t *st, mp_obj_t socks[COAP_SOCK_COUN
     return ok;
 }
 
-// The last user after deinit() closes the sockets.
+// The last user after deinit() closes the sockets (deinit() waits for
+// `closing` to clear, so its caller can bind the port again at once).
 static void coap_sockets_release(coap_state_t *st) {
     mp_obj_t closing[COAP_SOCK_COUNT] = { MP_OBJ_NULL };
     COAP_LOCK(st);
-    if (--st->sock_users == 0 && st->closed) {
+    bool last = --st->sock_users == 0 && st->closed;
+    if (last) {
         memcpy(closing, st->sock, sizeof(st->sock));
         memset(st->sock, 0, sizeof(st->sock));
+        st->closing = true;
     }
     COAP_UNLOCK(st);
-    for (size_t i = 0; i < COAP_SOCK_COUNT; ++i) {
-        if (closing[i] != MP_OBJ_NULL) {
-            coap_socket_close(closing[i]);
+    if (last) {
+        for (size_t i = 0; i < COAP_SOCK_COUNT; ++i) {
+            if (closing[i] != MP_OBJ_NULL) {
+                coap_socket_close(closing[i]);
+            }
         }
+        COAP_LOCK(st);
+        st->closing = false;
+        COAP_UNLOCK(st);
     }
 }
 
@@ -1177,7 +1186,7 @@ static mp_obj_t coap_deinit(void) {
     while (in_use && coap_now() - start < COAP_DEINIT_WAIT_MS) {
         mp_event_wait_ms(1); // EXCEPTION: can raise (KeyboardInterrupt); deinit is done anyway
         COAP_LOCK(st);
-        in_use = st->sock_users > 0;
+        in_use = st->sock_users > 0 || st->closing;
         COAP_UNLOCK(st);
     }
     return mp_const_none;
