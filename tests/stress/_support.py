@@ -211,6 +211,7 @@ class Client:
         self.s.bind((HOST, 0))
         self.rng = random.Random(seed)
         self.mid = self.rng.randrange(0x10000)
+        self.datagrams = 0  # sent, retransmissions included
 
     def close(self):
         self.s.close()
@@ -221,6 +222,7 @@ class Client:
         req = build(CON, mcode, self.mid, token, path_options(path) + list(options), payload)
         for _ in range(tries):
             self.s.sendto(req, self.server)
+            self.datagrams += 1
             end = time.monotonic() + timeout
             while time.monotonic() < end:
                 self.s.settimeout(max(0.01, end - time.monotonic()))
