@@ -186,6 +186,30 @@ class AiocoapServer(s.MPTestCase):
         self.assertEqual(len(resps), 1, out)
         self.assertEqual((resps[0].code, resps[0].payload), (68, b""))
 
+    def test_tokens_and_no_options(self):
+        imei = int("359738090028145").to_bytes(8, "big").hex()
+        sent, resps, out, _ = run_client(self, self.port, [
+            {"method": GET, "uri_path": "echo", "token_hex": "0102030405060708"},
+            {"method": GET, "uri_path": "echo", "token_hex": "ab"},
+            {"method": GET, "uri_path": "echo"},
+            {"method": POST, "uri_path": "echo", "payload": "x", "token_hex": imei, "include_options": False},
+        ])
+        self.assertEqual(len(resps), 4, out)
+        self.assertEqual([r.token.hex() for r in resps], ["0102030405060708", "ab", "", imei])
+        self.assertEqual([r.code for r in resps[:3]], [69, 69, 69])
+        # no Uri-Path at all: aiocoap looks for its root resource, which this server lacks
+        self.assertEqual(resps[3].code, 132)
+
+    def test_retransmission_through_relay(self):
+        relay = DropFirstRelay(self.port)
+        self.addCleanup(relay.close)
+        sent, resps, out, _ = run_client(self, relay.port, [{"method": PUT, "uri_path": "echo", "payload": "r",
+                                                             "token": "rx"}], wait_ms=8000)
+        self.assertEqual(len(resps), 1, out)
+        self.assertEqual((resps[0].code, resps[0].token, resps[0].mid), (68, b"rx", sent[0]))
+        self.assertEqual(json.loads(resps[0].payload)["payload"], "r")
+        self.assertEqual(len(relay.from_client), 2)
+
     def test_not_found(self):
         sent, resps, out, _ = run_client(self, self.port, [{"method": GET, "uri_path": "nope"}])
         self.assertEqual(len(resps), 1, out)
