@@ -9,6 +9,17 @@ See docs/api.md for the full reference.
 
 from typing import Callable, List, Optional, Union
 
+__all__ = [
+    "Coap", "CoapResource", "CoapClientSession",
+    "init", "deinit", "add_resource", "remove_resource", "get_resource", "read",
+    "register_response_handler", "new_client_session", "remove_client_session",
+    "get_client_sessions",
+    "REQUEST_GET", "REQUEST_PUT", "REQUEST_POST", "REQUEST_DELETE",
+    "MEDIATYPE_TEXT_PLAIN", "MEDIATYPE_APP_LINK_FORMAT", "MEDIATYPE_APP_XML",
+    "MEDIATYPE_APP_OCTET_STREAM", "MEDIATYPE_APP_RDF_XML", "MEDIATYPE_APP_EXI",
+    "MEDIATYPE_APP_JSON", "MEDIATYPE_APP_CBOR", "PROTOCOL_UDP", "TIMEOUT", "VALUE_MAX",
+]
+
 _Text = Union[str, bytes]
 _Buffer = Union[bytes, bytearray, memoryview]
 _Value = Union[str, bytes, bytearray, memoryview, int, bool]
