@@ -524,6 +524,18 @@ class TestReliability(Wire):
         self.pump(1)
         self.assertEqual(self.rec.calls, [(h.C205, mid, h.ACK, b"rt", b"ok")])
 
+    def test_retransmission_needs_read(self):
+        # timers run inside read(): nothing is resent while nobody reads,
+        # and an overdue retransmission goes out at the next read()
+        mid = self.s.send_request(coap.REQUEST_GET, token="nr")
+        self.peer.expect()
+        h.sleep_ms(3200)
+        self.assertIsNone(self.peer.expect(50)[0], "retransmitted without read()")
+        coap.read(50)
+        again, _ = self.peer.expect(200)
+        self.assertIsNotNone(again, "overdue retransmission not sent by read()")
+        self.assertEqual(again.mid, mid)
+
     def test_no_retransmission_after_ack(self):
         m, addr = self.send()
         self.peer.ack(m, addr)
