@@ -320,6 +320,24 @@ class TestRequestFromServerSocket(Wire):
         self.pump(1)
         self.assertEqual(self.rec.calls[0][4], b"back")
 
+    def test_client_talks_to_own_server(self):
+        # requests and responses share the one socket: the engine tells them apart
+        r = coap.add_resource("self", value="me", etag=True)
+        r.callback(h.ALL_METHODS, True)
+        own = coap.new_client_session("127.0.0.1", self.port)
+        mid = own.send_request(coap.REQUEST_GET, uri_path="self", token="s1")
+        self.pump(1)
+        self.assertEqual(self.rec.calls[0], (h.C205, mid, h.ACK, b"s1", b"me"))
+        mid = own.send_request(coap.REQUEST_PUT, uri_path="self", payload="new", token="s2")
+        self.pump(2)
+        self.assertEqual(self.rec.calls[1], (h.C204, mid, h.ACK, b"s2", b""))
+        self.assertEqual(r.value(), b"new")
+        mid = own.send_request(coap.REQUEST_DELETE, uri_path="self", token="s3")
+        self.pump(3)
+        self.assertEqual(self.rec.calls[2][:2], (h.C202, mid))
+        self.assertIsNone(coap.get_resource("self"))
+        self.assertIsNone(r.value())
+
     def test_server_still_serves_while_client_active(self):
         r = coap.add_resource("srv", value="S")
         r.callback(coap.REQUEST_GET, True)
