@@ -57,6 +57,11 @@ class Tally:
                 print("    " + line)
             sys.stdout.flush()
 
+    def note(self, text):
+        """With -v: how long each file or suite took, as a `#` line."""
+        if self.verbose:
+            print("# " + text, flush=True)
+
     def summary(self):
         line = "%d passed, %d failed" % (self.passed, self.failed)
         if self.skipped:
@@ -176,6 +181,7 @@ def parse_pycopy(out):
 def run_mp_file(tally, label, binary, path, env, timeout):
     file_id = "mp/%s/%s" % (label, os.path.splitext(os.path.basename(path))[0])
     status, out, secs = run_captured([binary, path], env, HERE, timeout)
+    tally.note("%s: %s in %.1f s" % (file_id, exit_text(status), secs))
     results, unfinished, tracebacks, ran, pending = parse_pycopy(out)
     for st, name, detail in results:
         if st == "FAIL":
@@ -201,6 +207,7 @@ def run_cpy_file(tally, path, env, timeout):
     file_id = os.path.relpath(path, HERE)
     cmd = [sys.executable, os.path.join(HERE, "runner", "cpy_unit.py"), path]
     status, out, secs = run_captured(cmd, env, ROOT, timeout)
+    tally.note("%s: %s in %.1f s" % (file_id, exit_text(status), secs))
     entries, stray = [], []
     for line in out.splitlines():
         if line.startswith(TAG):
@@ -231,6 +238,7 @@ def run_ext(tally, spec, env, timeout):
     if not sep:
         label, cmd = "ext", spec
     status, out, secs = run_captured(["bash", "-c", cmd], env, ROOT, timeout)
+    tally.note("%s: %s in %.1f s" % (label, exit_text(status), secs))
     seen = fails = 0
     other = []
     for line in out.splitlines():
@@ -265,7 +273,7 @@ def main():
     ap.add_argument("--suite-cmd", action="append", default=[], metavar="[LABEL::]CMD",
                     help="external suite printing PASS/FAIL/SKIP lines (repeatable)")
     ap.add_argument("--suite-timeout", type=int, default=1800, help="seconds per external suite")
-    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-v", "--verbose", action="store_true", help="also print each file's exit and duration")
     args = ap.parse_args()
 
     only = set(x.strip() for x in args.only.split(",") if x.strip())
