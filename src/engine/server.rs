@@ -521,7 +521,7 @@ mod tests {
         let room = e.resources.value_room(other);
         let r = ask(&mut e, &req(CON, Code::PUT, 4, &[b"p"], &[], &big[..VALUE_MAX]));
         assert!(room < VALUE_MAX);
-        assert_eq!(r.option(SIZE1), Some(&(room as u16).to_be_bytes()[..]));
+        assert_eq!(r.option(SIZE1).map(crate::codec::option::decode_uint), Some(room as u32));
     }
 
     #[test]

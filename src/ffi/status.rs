@@ -52,7 +52,7 @@ fn describe(status: i32) -> (i32, &'static CStr) {
             c"no room for this \"uri\" or attribute: text storage (1024 bytes) is full or /.well-known/core would exceed one message",
         ),
         sys::MPCOAP_ERR_VALUE_TOO_LARGE => (VALUE, c"\"value\" must be at most 1128 bytes (one response)"),
-        sys::MPCOAP_ERR_VALUES_FULL => (RUNTIME, c"value storage (2944 bytes over all resources) is full"),
+        sys::MPCOAP_ERR_VALUES_FULL => (RUNTIME, c"value storage (2432 bytes over all resources) is full"),
         sys::MPCOAP_ERR_ATTRIBUTE => (
             VALUE,
             c"attribute \"name\" must be 1..255 characters of letters, digits and !#$&+-.^_`|~",
@@ -90,7 +90,7 @@ fn describe(status: i32) -> (i32, &'static CStr) {
 const _: () = assert!(capacity::RESOURCES_MAX == 16);
 const _: () = assert!(capacity::TEXT_BYTES == 1024);
 const _: () = assert!(capacity::VALUE_MAX == 1128);
-const _: () = assert!(capacity::VALUE_BYTES == 2944);
+const _: () = assert!(capacity::VALUE_BYTES == 2432);
 const _: () = assert!(capacity::ATTRIBUTES_MAX == 32);
 const _: () = assert!(capacity::MESSAGE_MAX == 1152);
 const _: () = assert!(capacity::SESSIONS_MAX == 8);
