@@ -235,17 +235,10 @@ impl<'a, const N: usize> MessageRepr<'a, N> {
         ])?;
         w.put(self.token)?;
         let mut prev = 0u16;
-        if self.is_sorted() {
-            // The common case: options pushed in order, no selection needed.
-            for opt in self.options.iter() {
-                w.option(prev, opt)?;
-                prev = opt.number;
-            }
-        } else {
-            for opt in self.sorted() {
-                w.option(prev, opt)?;
-                prev = opt.number;
-            }
+        // sorted() walks the options in place when they were pushed in order.
+        for opt in self.sorted() {
+            w.option(prev, opt)?;
+            prev = opt.number;
         }
         if !self.payload.is_empty() {
             w.put_fixed([PAYLOAD_MARKER])?;
@@ -285,7 +278,6 @@ struct Writer<'b> {
 }
 
 impl Writer<'_> {
-    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
         let end = self.pos + bytes.len();
         let dst = self
@@ -318,7 +310,7 @@ impl Writer<'_> {
 
     /// One option after option `prev`: header byte, extended delta and
     /// length (§3.1), value.
-    #[inline(always)]
+    #[inline(never)]
     fn option(&mut self, prev: u16, opt: &OptionRepr<'_>) -> Result<(), EncodeError> {
         let mut head = [0u8; 9];
         let mut n = 1;
