@@ -216,10 +216,8 @@ impl<'a> Message<'a> {
     }
 
     /// Every instance of option `number`, in order (e.g. Uri-Path segments).
-    pub fn options_numbered(&self, number: u16) -> impl Iterator<Item = CoapOption<'a>> + 'a {
-        self.options()
-            .skip_while(move |o| o.number < number)
-            .take_while(move |o| o.number == number)
+    pub fn options_numbered(&self, number: u16) -> Numbered<'a> {
+        Numbered { options: self.options(), number }
     }
 
     /// The number of the first critical option that §5.4.1 says must cause
@@ -285,6 +283,36 @@ impl<'a> Iterator for Options<'a> {
 }
 
 impl core::iter::FusedIterator for Options<'_> {}
+
+/// Iterator over the instances of one option number, from
+/// [`Message::options_numbered`]. A plain loop rather than an adapter chain:
+/// it is used in several places and stays one small function in firmware.
+#[derive(Debug, Clone)]
+pub struct Numbered<'a> {
+    options: Options<'a>,
+    number: u16,
+}
+
+impl<'a> Iterator for Numbered<'a> {
+    type Item = CoapOption<'a>;
+
+    fn next(&mut self) -> Option<CoapOption<'a>> {
+        // Options come in ascending order: skip the smaller numbers, stop
+        // for good at the first larger one.
+        loop {
+            let opt = self.options.next()?;
+            if opt.number == self.number {
+                return Some(opt);
+            }
+            if opt.number > self.number {
+                self.options.rest = &[];
+                return None;
+            }
+        }
+    }
+}
+
+impl core::iter::FusedIterator for Numbered<'_> {}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]

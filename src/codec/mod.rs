@@ -45,5 +45,5 @@ pub use error::{EncodeError, FormatError};
 pub use header::{
     parse_header, Code, Header, MessageType, HEADER_LEN, MAX_TOKEN_LEN, PAYLOAD_MARKER, VERSION,
 };
-pub use message::{CoapOption, Message, Options};
+pub use message::{CoapOption, Message, Numbered, Options};
 pub use repr::{MessageRepr, OptionRepr, OptionValue, MAX_OPTIONS, MAX_OPTION_LEN};

@@ -13,6 +13,7 @@
 //! A new option gets a field here and a line in `scan`.
 
 use crate::codec::option::{self, Block};
+use crate::codec::Numbered;
 use crate::codec::Message;
 
 /// The options the server acts on, read from one request.
@@ -71,10 +72,23 @@ impl RequestOptions {
 
 /// The values of every valid instance (length in range) of option `number`,
 /// e.g. the Uri-Path segments.
-pub(crate) fn values<'a>(msg: &Message<'a>, number: u16) -> impl Iterator<Item = &'a [u8]> + Clone + 'a {
-    msg.options()
-        .skip_while(move |o| o.number < number)
-        .take_while(move |o| o.number == number)
-        .filter(|o| o.is_recognized())
-        .map(|o| o.value)
+pub(crate) fn values<'a>(msg: &Message<'a>, number: u16) -> Values<'a> {
+    Values(msg.options_numbered(number))
+}
+
+/// Iterator of [`values`]: a named type, so every caller shares one `next`.
+#[derive(Debug, Clone)]
+pub(crate) struct Values<'a>(Numbered<'a>);
+
+impl<'a> Iterator for Values<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            let o = self.0.next()?;
+            if o.is_recognized() {
+                return Some(o.value);
+            }
+        }
+    }
 }
