@@ -294,13 +294,16 @@ impl Engine {
         let mut etag_buf = [0; 2];
         let mut repr: MessageRepr<'_, 4> = MessageRepr::new(t, answer.code, mid);
         repr.token = msg.token();
-        let pushed = [
-            answer.etag.map(|e| repr.push_bytes(opt::ETAG, etag_bytes(e, &mut etag_buf))),
-            answer.content_format.map(|cf| repr.push_uint(opt::CONTENT_FORMAT, u32::from(cf))),
-            answer.max_age.map(|m| repr.push_uint(opt::MAX_AGE, m)),
-            answer.size1.map(|s| repr.push_uint(opt::SIZE1, s)),
+        let mut ok = answer.etag.is_none_or(|e| repr.push_bytes(opt::ETAG, etag_bytes(e, &mut etag_buf)).is_ok());
+        let uints = [
+            (opt::CONTENT_FORMAT, answer.content_format.map(u32::from)),
+            (opt::MAX_AGE, answer.max_age),
+            (opt::SIZE1, answer.size1),
         ];
-        if pushed.iter().flatten().any(|r| r.is_err()) {
+        for (number, value) in uints {
+            ok &= value.is_none_or(|v| repr.push_uint(number, v).is_ok());
+        }
+        if !ok {
             return 0;
         }
         repr.payload = match answer.body {
