@@ -30,60 +30,137 @@ pub(super) fn of(e: Error) -> i32 {
     }
 }
 
-/// (kind, message) of a status. The numbers in the messages are those of
+const VALUE: i32 = sys::MPCOAP_KIND_VALUE as i32;
+const RUNTIME: i32 = sys::MPCOAP_KIND_RUNTIME as i32;
+const OS: i32 = sys::MPCOAP_KIND_OS as i32;
+
+/// (status, kind, message), row `i` for status `-i`, then the row for
+/// unknown statuses. The numbers in the messages are those of
 /// `src/capacity.rs`; the asserts below fail the build if one changes.
-fn describe(status: i32) -> (i32, &'static CStr) {
-    const VALUE: i32 = sys::MPCOAP_KIND_VALUE as i32;
-    const RUNTIME: i32 = sys::MPCOAP_KIND_RUNTIME as i32;
-    const OS: i32 = sys::MPCOAP_KIND_OS as i32;
-    match status {
-        s if s >= 0 => (0, c"ok"),
-        sys::MPCOAP_ERR_URI => (
-            VALUE,
-            c"\"uri\" must be non-empty UTF-8 with path segments of at most 255 bytes and valid %XX escapes",
-        ),
-        // Pycom's message, which scripts may compare against.
-        sys::MPCOAP_ERR_EXISTS => (RUNTIME, c"Resource already exists or cannot be created!"),
-        sys::MPCOAP_ERR_RESOURCES_FULL => {
-            (RUNTIME, c"Resource already exists or cannot be created! (resource table full: 16 resources)")
+/// Only read at compile time: firmware holds [`MESSAGES`], [`OFFSETS`]
+/// and [`KINDS`] instead of a match or fat pointers (flash budget).
+const STATUSES: [(i32, i32, &CStr); 22] = [
+    (0, 0, c"ok"),
+    (
+        sys::MPCOAP_ERR_URI,
+        VALUE,
+        c"\"uri\" must be non-empty UTF-8 with path segments of at most 255 bytes and valid %XX escapes",
+    ),
+    (sys::MPCOAP_ERR_EXISTS, RUNTIME, c"Resource already exists or cannot be created!"),
+    (
+        sys::MPCOAP_ERR_RESOURCES_FULL,
+        RUNTIME,
+        c"Resource already exists or cannot be created! (resource table full: 16 resources)",
+    ),
+    (
+        sys::MPCOAP_ERR_TEXT_FULL,
+        RUNTIME,
+        c"no room for this \"uri\" or attribute: text storage (1024 bytes) is full or /.well-known/core would exceed one message",
+    ),
+    (sys::MPCOAP_ERR_VALUE_TOO_LARGE, VALUE, c"\"value\" must be at most 1128 bytes (one response)"),
+    (sys::MPCOAP_ERR_VALUES_FULL, RUNTIME, c"value storage (2432 bytes over all resources) is full"),
+    (
+        sys::MPCOAP_ERR_ATTRIBUTE,
+        VALUE,
+        c"attribute \"name\" must be 1..255 characters of letters, digits and !#$&+-.^_`|~",
+    ),
+    (sys::MPCOAP_ERR_ATTRIBUTES_FULL, RUNTIME, c"attribute table is full (32 attributes)"),
+    (sys::MPCOAP_ERR_STALE, RUNTIME, c"the resource or session was removed"),
+    (sys::MPCOAP_ERR_METHOD, VALUE, c"Invalid \"method\" parameter value!"),
+    (
+        sys::MPCOAP_ERR_OPERATION,
+        VALUE,
+        c"\"operation\" must be an OR of REQUEST_GET, REQUEST_PUT, REQUEST_POST, REQUEST_DELETE",
+    ),
+    (sys::MPCOAP_ERR_MEDIA_TYPE, VALUE, c"\"media_type\"/\"content_format\" must be -1 (none) or 0..65535"),
+    (sys::MPCOAP_ERR_MAX_AGE, VALUE, c"\"max_age\" must be -1 (none) or 0..4294967295"),
+    (sys::MPCOAP_ERR_TOKEN, VALUE, c"\"token\" must be at most 8 bytes"),
+    (
+        sys::MPCOAP_ERR_PAYLOAD_TOO_LARGE,
+        VALUE,
+        c"request must fit one message (1152 bytes): \"payload\" or \"uri_path\" too long",
+    ),
+    (sys::MPCOAP_ERR_SESSIONS_FULL, RUNTIME, c"session table is full (8 sessions)"),
+    (sys::MPCOAP_ERR_QUEUE_FULL, OS, c"request queue is full (8 requests)"),
+    (
+        sys::MPCOAP_ERR_BUFFER,
+        RUNTIME,
+        c"buffer must be non-NULL and at least MPCOAP_MESSAGE_MAX (1152) bytes",
+    ),
+    (sys::MPCOAP_ERR_NOT_FOUND, RUNTIME, c"no such resource or session"),
+    (
+        sys::MPCOAP_ERR_MEMORY,
+        RUNTIME,
+        c"engine block must be mpcoap_engine_size() bytes aligned to mpcoap_engine_align()",
+    ),
+    (i32::MIN, RUNTIME, c"unknown coap engine status"),
+];
+
+/// Every message with its NUL, one after the other.
+#[allow(clippy::indexing_slicing)] // evaluated at compile time: out of range fails the build
+static MESSAGES: [u8; MESSAGES_LEN] = {
+    let mut out = [0u8; MESSAGES_LEN];
+    let mut at = 0;
+    let mut i = 0;
+    while i < STATUSES.len() {
+        let bytes = STATUSES[i].2.to_bytes_with_nul();
+        let mut k = 0;
+        while k < bytes.len() {
+            out[at] = bytes[k];
+            at += 1;
+            k += 1;
         }
-        sys::MPCOAP_ERR_TEXT_FULL => (
-            RUNTIME,
-            c"no room for this \"uri\" or attribute: text storage (1024 bytes) is full or /.well-known/core would exceed one message",
-        ),
-        sys::MPCOAP_ERR_VALUE_TOO_LARGE => (VALUE, c"\"value\" must be at most 1128 bytes (one response)"),
-        sys::MPCOAP_ERR_VALUES_FULL => (RUNTIME, c"value storage (2432 bytes over all resources) is full"),
-        sys::MPCOAP_ERR_ATTRIBUTE => (
-            VALUE,
-            c"attribute \"name\" must be 1..255 characters of letters, digits and !#$&+-.^_`|~",
-        ),
-        sys::MPCOAP_ERR_ATTRIBUTES_FULL => (RUNTIME, c"attribute table is full (32 attributes)"),
-        sys::MPCOAP_ERR_STALE => (RUNTIME, c"the resource or session was removed"),
-        // Pycom's message.
-        sys::MPCOAP_ERR_METHOD => (VALUE, c"Invalid \"method\" parameter value!"),
-        sys::MPCOAP_ERR_OPERATION => (
-            VALUE,
-            c"\"operation\" must be an OR of REQUEST_GET, REQUEST_PUT, REQUEST_POST, REQUEST_DELETE",
-        ),
-        sys::MPCOAP_ERR_MEDIA_TYPE => (VALUE, c"\"media_type\"/\"content_format\" must be -1 (none) or 0..65535"),
-        sys::MPCOAP_ERR_MAX_AGE => (VALUE, c"\"max_age\" must be -1 (none) or 0..4294967295"),
-        sys::MPCOAP_ERR_TOKEN => (VALUE, c"\"token\" must be at most 8 bytes"),
-        sys::MPCOAP_ERR_PAYLOAD_TOO_LARGE => (
-            VALUE,
-            c"request must fit one message (1152 bytes): \"payload\" or \"uri_path\" too long",
-        ),
-        sys::MPCOAP_ERR_SESSIONS_FULL => (RUNTIME, c"session table is full (8 sessions)"),
-        sys::MPCOAP_ERR_QUEUE_FULL => (OS, c"request queue is full (8 requests)"),
-        sys::MPCOAP_ERR_BUFFER => (
-            RUNTIME,
-            c"buffer must be non-NULL and at least MPCOAP_MESSAGE_MAX (1152) bytes",
-        ),
-        sys::MPCOAP_ERR_NOT_FOUND => (RUNTIME, c"no such resource or session"),
-        sys::MPCOAP_ERR_MEMORY => (
-            RUNTIME,
-            c"engine block must be mpcoap_engine_size() bytes aligned to mpcoap_engine_align()",
-        ),
-        _ => (RUNTIME, c"unknown coap engine status"),
+        i += 1;
+    }
+    out
+};
+
+#[allow(clippy::indexing_slicing)] // evaluated at compile time: out of range fails the build
+const MESSAGES_LEN: usize = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < STATUSES.len() {
+        n += STATUSES[i].2.to_bytes_with_nul().len();
+        i += 1;
+    }
+    n
+};
+
+/// Where each row's message starts in [`MESSAGES`].
+#[allow(clippy::indexing_slicing)] // evaluated at compile time: out of range fails the build
+static OFFSETS: [u16; STATUSES.len()] = {
+    let mut out = [0u16; STATUSES.len()];
+    let mut at = 0;
+    let mut i = 0;
+    while i < STATUSES.len() {
+        // Row i is status -i (the last row: unknown).
+        assert!(i + 1 == STATUSES.len() || STATUSES[i].0 == -(i as i32), "status rows out of order");
+        out[i] = at as u16;
+        at += STATUSES[i].2.to_bytes_with_nul().len();
+        i += 1;
+    }
+    assert!(at <= u16::MAX as usize);
+    out
+};
+
+/// Each row's `MPCOAP_KIND_*` (0 for success).
+#[allow(clippy::indexing_slicing)] // evaluated at compile time: out of range fails the build
+static KINDS: [u8; STATUSES.len()] = {
+    let mut out = [0u8; STATUSES.len()];
+    let mut i = 0;
+    while i < STATUSES.len() {
+        out[i] = STATUSES[i].1 as u8;
+        i += 1;
+    }
+    out
+};
+
+/// The row of a status: 0 for success, `-status` for a known error, else
+/// the last row.
+fn row(status: i32) -> usize {
+    match status {
+        s if s >= 0 => 0,
+        s => (s.unsigned_abs() as usize).min(STATUSES.len() - 1),
     }
 }
 
@@ -100,19 +177,26 @@ const _: () = assert!(capacity::REQUESTS_MAX == 8);
 /// success.
 #[no_mangle]
 pub extern "C" fn mpcoap_status_kind(status: i32) -> i32 {
-    describe(status).0
+    KINDS.get(row(status)).map_or(RUNTIME, |k| i32::from(*k))
 }
 
 /// A static, NUL-terminated message for a status, naming the argument and
 /// the rule it broke.
 #[no_mangle]
 pub extern "C" fn mpcoap_status_message(status: i32) -> *const c_char {
-    describe(status).1.as_ptr()
+    let at = OFFSETS.get(row(status)).map_or(0, |o| usize::from(*o));
+    MESSAGES.as_ptr().wrapping_add(at).cast()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn describe(status: i32) -> (i32, &'static CStr) {
+        // SAFETY: the pointer is into MESSAGES, at the start of a
+        // NUL-terminated message.
+        (mpcoap_status_kind(status), unsafe { CStr::from_ptr(mpcoap_status_message(status)) })
+    }
 
     #[test]
     fn every_code_has_its_own_message_and_a_kind() {
@@ -122,8 +206,14 @@ mod tests {
             assert!((1..=4).contains(&kind), "{s}");
             assert_ne!(msg, c"unknown coap engine status", "{s}");
             assert!(seen.insert(msg), "{s} repeats a message");
+            assert_eq!(Some(&(s, kind, msg)), STATUSES.get(s.unsigned_abs() as usize), "{s}");
         }
-        assert_eq!(describe(-21).1, c"unknown coap engine status");
-        assert_eq!(describe(0).0, 0);
+        for s in [-21, -1000, i32::MIN] {
+            assert_eq!(describe(s), (RUNTIME, c"unknown coap engine status"));
+        }
+        for s in [0, 1, i32::MAX] {
+            assert_eq!(describe(s), (0, c"ok"));
+        }
+        assert_eq!(describe(sys::MPCOAP_ERR_QUEUE_FULL).1, c"request queue is full (8 requests)");
     }
 }
