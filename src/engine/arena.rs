@@ -50,19 +50,7 @@ impl<const N: usize> Arena<N> {
     /// Appends the concatenation of `parts`; `None` (and no change) if it
     /// does not fit.
     pub(crate) fn push(&mut self, parts: &[&[u8]]) -> Option<Span> {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        if total > self.free() {
-            return None;
-        }
-        let start = self.used();
-        let mut at = start;
-        for part in parts {
-            self.bytes.get_mut(at..at + part.len())?.copy_from_slice(part);
-            at += part.len();
-        }
-        // total <= N <= u16::MAX (checked in capacity.rs)
-        self.used = at as u16;
-        Some(Span { off: start as u16, len: total as u16 })
+        push(&mut self.used, &mut self.bytes, parts)
     }
 
     /// Appends `len` zero bytes to be filled through [`Arena::get_mut`].
@@ -85,15 +73,38 @@ impl<const N: usize> Arena<N> {
     /// Cuts `span` out, moving everything after it down. Callers then move
     /// their other spans with [`Span::after_removal_of`].
     pub(crate) fn remove(&mut self, span: Span) {
-        let start = usize::from(span.off);
-        let end = start + span.len();
-        let used = self.used();
-        if end > used {
-            return;
-        }
-        self.bytes.copy_within(end..used, start);
-        self.used -= span.len;
+        remove(&mut self.used, &mut self.bytes, span);
     }
+}
+
+// The bodies of push and remove, not generic over N, so the two arenas
+// share one copy of each in firmware.
+
+fn push(used: &mut u16, bytes: &mut [u8], parts: &[&[u8]]) -> Option<Span> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let start = usize::from(*used);
+    if total > bytes.len().saturating_sub(start) {
+        return None;
+    }
+    let mut at = start;
+    for part in parts {
+        bytes.get_mut(at..at + part.len())?.copy_from_slice(part);
+        at += part.len();
+    }
+    // total <= N <= u16::MAX (checked in capacity.rs)
+    *used = at as u16;
+    Some(Span { off: start as u16, len: total as u16 })
+}
+
+fn remove(used: &mut u16, bytes: &mut [u8], span: Span) {
+    let start = usize::from(span.off);
+    let end = start + span.len();
+    let in_use = usize::from(*used);
+    if end > in_use {
+        return;
+    }
+    bytes.copy_within(end..in_use, start);
+    *used -= span.len;
 }
 
 #[cfg(test)]
