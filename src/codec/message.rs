@@ -256,7 +256,7 @@ impl<'a> Message<'a> {
 
 /// Iterator over the options of a [`Message`]; never fails because the
 /// region was validated by [`Message::parse`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options<'a> {
     rest: &'a [u8],
     number: u16,
@@ -287,7 +287,7 @@ impl core::iter::FusedIterator for Options<'_> {}
 /// Iterator over the instances of one option number, from
 /// [`Message::options_numbered`]. A plain loop rather than an adapter chain:
 /// it is used in several places and stays one small function in firmware.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Numbered<'a> {
     options: Options<'a>,
     number: u16,

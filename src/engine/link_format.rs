@@ -132,7 +132,8 @@ pub(crate) fn added_resource_len(res: &Resources, uri: &[u8]) -> usize {
 /// Length of the unfiltered document.
 pub(crate) fn document_len(res: &Resources) -> usize {
     let mut out = Out::new(&mut []);
-    write_document(res, core::iter::empty(), &mut out);
+    // No queries, as an empty Values: the same instantiation the server uses.
+    write_document(res, super::options::Values::default(), &mut out);
     out.len()
 }
 

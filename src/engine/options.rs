@@ -77,7 +77,7 @@ pub(crate) fn values<'a>(msg: &Message<'a>, number: u16) -> Values<'a> {
 }
 
 /// Iterator of [`values`]: a named type, so every caller shares one `next`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Values<'a>(Numbered<'a>);
 
 impl<'a> Iterator for Values<'a> {
