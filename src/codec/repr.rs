@@ -235,10 +235,17 @@ impl<'a, const N: usize> MessageRepr<'a, N> {
         ])?;
         w.put(self.token)?;
         let mut prev = 0u16;
-        // sorted() walks the options in place when they were pushed in order.
-        for opt in self.sorted() {
-            w.option(prev, opt)?;
-            prev = opt.number;
+        if self.is_sorted() {
+            // The common case: options pushed in order, no selection needed.
+            for opt in self.options.iter() {
+                w.option(prev, opt)?;
+                prev = opt.number;
+            }
+        } else {
+            for opt in self.sorted() {
+                w.option(prev, opt)?;
+                prev = opt.number;
+            }
         }
         if !self.payload.is_empty() {
             w.put_fixed([PAYLOAD_MARKER])?;
@@ -278,6 +285,7 @@ struct Writer<'b> {
 }
 
 impl Writer<'_> {
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
         let end = self.pos + bytes.len();
         let dst = self
