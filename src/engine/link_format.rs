@@ -9,7 +9,8 @@
 //! except for `title`, which the RFC requires as a quoted-string; a value
 //! that already is a well-formed quoted-string (Pycom's users added quotes
 //! themselves) is written as is; anything else is written as a
-//! quoted-string with `"` and `\` escaped.
+//! quoted-string with `"`, `\` and control bytes escaped by `\` (a control
+//! byte may not stand raw in a quoted-string, RFC 2616 §2.2).
 //!
 //! Filters (`?name=value`, from Uri-Query options): `href` compares with
 //! the link target `/uri`; any other name compares with that attribute's
@@ -31,7 +32,14 @@ fn is_ptoken(v: &[u8]) -> bool {
     !v.is_empty() && v.iter().all(|b| is_ptoken_char(*b))
 }
 
-/// True if `v` is `"..."` with every inner `"` and `\` escaped by `\`.
+/// Bytes that a quoted-string must escape with `\`: `"`, `\` and the
+/// control bytes (CTL), which quoted-string text excludes.
+fn needs_escape(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f
+}
+
+/// True if `v` is `"..."` with every inner `"`, `\` and control byte escaped
+/// by `\`.
 fn is_quoted_string(v: &[u8]) -> bool {
     let inner = match v {
         [b'"', inner @ .., b'"'] => inner,
@@ -43,7 +51,7 @@ fn is_quoted_string(v: &[u8]) -> bool {
             escaped = false;
         } else if b == b'\\' {
             escaped = true;
-        } else if b == b'"' {
+        } else if needs_escape(b) {
             return false;
         }
     }
@@ -104,7 +112,7 @@ fn write_attribute(out: &mut Out<'_>, name: &[u8], value: &[u8]) {
         ValueForm::Quote => {
             out.put(b"\"");
             for &b in value {
-                if b == b'"' || b == b'\\' {
+                if needs_escape(b) {
                     out.put(b"\\");
                 }
                 out.put(&[b]);
@@ -118,7 +126,7 @@ fn write_attribute(out: &mut Out<'_>, name: &[u8], value: &[u8]) {
 pub(crate) fn attribute_len(name: &[u8], value: &[u8]) -> usize {
     let repr = match value_form(name, value) {
         ValueForm::AsIs => value.len(),
-        ValueForm::Quote => 2 + value.len() + value.iter().filter(|b| **b == b'"' || **b == b'\\').count(),
+        ValueForm::Quote => 2 + value.len() + value.iter().filter(|b| needs_escape(**b)).count(),
     };
     2 + name.len() + repr
 }
@@ -281,6 +289,22 @@ mod tests {
             r#"</resource1>;title="resource1";ct=0,</resource2>;rt="temp sensor";title="already",</a%20b>;x="say \"hi\" \\o/";e="""#
         );
         assert_eq!(document_len(&e.resources), text.len());
+    }
+
+    #[test]
+    fn control_bytes_are_escaped_inside_quotes() {
+        let mut e = Boxed::new(0, 1);
+        let r = e.add_resource(b"r", None, None, b"0", false).unwrap();
+        e.add_attribute(r, b"a", b"x\0y\x7fz\n").unwrap();
+        // Quotes around raw control bytes are not a well-formed quoted-string.
+        e.add_attribute(r, b"b", b"\"\x01\"").unwrap();
+        assert!(!is_quoted_string(b"\"\x01\""));
+        let (text, _) = doc(&e, &[]);
+        assert_eq!(text, "</r>;a=\"x\\\0y\\\x7fz\\\n\";b=\"\\\"\\\x01\\\"\"");
+        assert_eq!(document_len(&e.resources), text.len());
+        // The filter compares the unescaped value.
+        let (_, n) = doc(&e, &[b"a=x\0y\x7fz\n"]);
+        assert_eq!(n, 1);
     }
 
     #[test]
