@@ -1479,17 +1479,24 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(coap_process_obj, 0, coap_process);
 /******************************************************************************/
 // CoapResource
 
-// Returns the state with its lock held if the resource is attached, else NULL.
-static coap_state_t *coap_resource_lock(coap_resource_obj_t *self) {
-    coap_state_t *st = self->st; // read again under the lock
+// Returns the state with its lock held if the object whose `st` field this
+// is (a resource or a session) is still attached, else NULL. The field is
+// read again under the lock: deinit() or a remote DELETE may detach the
+// object between the first read and the lock.
+static coap_state_t *coap_lock_attached(coap_state_t **st_field) {
+    coap_state_t *st = *st_field;
     if (st != NULL) {
         COAP_LOCK(st);
-        if (self->st == st) {
+        if (*st_field == st) {
             return st;
         }
         COAP_UNLOCK(st);
     }
     return NULL;
+}
+
+static coap_state_t *coap_resource_lock(coap_resource_obj_t *self) {
+    return coap_lock_attached(&self->st);
 }
 
 static MP_NORETURN void coap_raise_resource_removed(void) {
@@ -1598,15 +1605,7 @@ static MP_DEFINE_CONST_OBJ_TYPE(
 // CoapClientSession
 
 static coap_state_t *coap_session_lock(coap_session_obj_t *self) {
-    coap_state_t *st = self->st; // read again under the lock
-    if (st != NULL) {
-        COAP_LOCK(st);
-        if (self->st == st) {
-            return st;
-        }
-        COAP_UNLOCK(st);
-    }
-    return NULL;
+    return coap_lock_attached(&self->st);
 }
 
 static MP_NORETURN void coap_raise_session_removed(void) {
