@@ -19,10 +19,12 @@ include mk/bench.mk
 
 .PHONY: test help
 
+# --no-print-directory: the runner's "N passed, M failed" must stay the last
+# line (sub-makes would print "Leaving directory" after it).
 test: ## Everything CI runs: engine tests, firmware checks, then the MicroPython suites (ends with "N passed, M failed")
-	$(MAKE) test-engine
-	$(MAKE) test-firmware-checks
-	$(MAKE) test-micropython
+	$(MAKE) --no-print-directory test-engine
+	$(MAKE) --no-print-directory test-firmware-checks
+	$(MAKE) --no-print-directory test-micropython
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | \
