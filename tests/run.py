@@ -110,14 +110,17 @@ def exit_text(status):
 
 # ---- MicroPython unittest scripts -------------------------------------------
 
-# pycopy-unittest 0.7 prints `name (Class) ...` before a test and ` ok`,
-# ` FAIL`, ` ERROR` or ` skipped: reason` after it; output the test prints
-# itself may come in between. Tracebacks follow at the end in blocks headed by
-# `('name', <class 'Class'>)`.
-START = re.compile(r"^(\w+) \((\w+)\) \.\.\.(.*)$")
+# pycopy-unittest 0.7 (the one this project freezes) prints `name (Class) ...`
+# before a test and ` ok`, ` FAIL`, ` ERROR` or ` skipped: reason` after it;
+# output the test prints itself may come in between. Tracebacks follow at the
+# end in blocks headed by `('name', <class 'Class'>)`. micropython-lib's
+# unittest prints the same, except that the class carries its module,
+# `name (__main__.Class) ...` (or `(test_x.Class)` when run by
+# unittest.main(module)), and its blocks are headed `FAIL: name <class 'Class'>`.
+START = re.compile(r"^(\w+) \((?:[\w.]+\.)?(\w+)\) \.\.\.(.*)$")
 RESULT = re.compile(r"(?:^|\s)(ok|FAIL|ERROR)$")
 SKIPPED = re.compile(r"(?:^|\s)skipped: ?(.*)$")
-ERR_HEAD = re.compile(r"^\('(\w+)', <class '(\w+)'>\)$")
+ERR_HEAD = re.compile(r"^(?:\('(\w+)', <class '(?:[\w.]+\.)?(\w+)'>\)|(?:FAIL|ERROR): (\w+) <class '(?:[\w.]+\.)?(\w+)'>)$")
 RULE_EQ = "=" * 70
 RULE_DASH = "-" * 70
 
@@ -135,7 +138,8 @@ def parse_pycopy(out):
         line = lines[i]
         if line == RULE_EQ and i + 1 < len(lines) and ERR_HEAD.match(lines[i + 1]):
             m = ERR_HEAD.match(lines[i + 1])
-            key = m.group(2) + "." + m.group(1)
+            name, cls = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            key = cls + "." + name
             j = i + 2
             if j < len(lines) and lines[j] == RULE_DASH:
                 j += 1
@@ -307,7 +311,8 @@ def main():
 
     if "cpy" in only:
         files = selected(glob.glob(os.path.join(HERE, "interop", "test_*.py")) +
-                         glob.glob(os.path.join(HERE, "stress", "test_*.py")))
+                         glob.glob(os.path.join(HERE, "stress", "test_*.py")) +
+                         glob.glob(os.path.join(HERE, "firmware", "test_*.py")))
         for path in files:
             run_cpy_file(tally, path, env, args.cpy_timeout)
 
