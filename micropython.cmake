@@ -78,6 +78,43 @@ add_library(usermod_coap INTERFACE)
 target_sources(usermod_coap INTERFACE ${MPCOAP_SHIM_SOURCES})
 target_include_directories(usermod_coap INTERFACE ${MPCOAP_ROOT}/mod)
 
+# The shim's sources are compiled twice on the esp32 port: for the main
+# component (esp32_common.cmake links it to `usermod`, whose INTERFACE_SOURCES
+# it takes) and, since that link is transitive, for the executable that
+# ESP-IDF's project() creates in the top directory (tools/cmake/project.cmake
+# v5.4.2 :764, linking each component :812). The executable's objects are
+# the ones linked. ESP-IDF gives its build options (-O2 or -Os,
+# -ffunction-sections, -fdata-sections, -std=gnu17, NDEBUG, ...) to each
+# component's directory only (tools/cmake/component.cmake :466-479, from
+# CMakeLists.txt :18-35, :143-144 and tools/cmake/build.cmake :119-165), so on
+# MicroPython <= 1.26.x the executable's copy of the shim is compiled without
+# them (micropython#18880): unoptimised, and without --gc-sections' sections.
+# The same options, read the way component.cmake reads them (generator
+# expressions of the final build properties), are set here on the shim's
+# sources in the top directory, where only the executable sees them.
+# MicroPython 1.28.0 gives `usermod` the COMPILE_OPTIONS itself
+# (micropython#18884, esp32_common.cmake `target_compile_options(usermod
+# INTERFACE ...)`): where usermod carries any interface compile options, the
+# COMPILE_OPTIONS part is left out, so no option is given twice; the C options
+# and definitions, which that fix does not add, stay.
+# set_source_files_properties(... DIRECTORY) needs CMake 3.18; ESP-IDF 5.4.2
+# installs 3.30.2 (tools/tools.json) and supports 3.16.
+if(COMMAND idf_build_get_property AND NOT CMAKE_BUILD_EARLY_EXPANSION)
+    if(CMAKE_VERSION VERSION_LESS 3.18)
+        message(WARNING "coap: CMake ${CMAKE_VERSION} < 3.18: the C shim is linked without "
+            "ESP-IDF's compile options (unoptimised, micropython#18880). Use ESP-IDF's CMake 3.30.")
+    else()
+        idf_build_get_property(MPCOAP_IDF_COMPILE_OPTIONS COMPILE_OPTIONS GENERATOR_EXPRESSION)
+        idf_build_get_property(MPCOAP_IDF_C_COMPILE_OPTIONS C_COMPILE_OPTIONS GENERATOR_EXPRESSION)
+        idf_build_get_property(MPCOAP_IDF_COMPILE_DEFINITIONS COMPILE_DEFINITIONS GENERATOR_EXPRESSION)
+        set(MPCOAP_USERMOD_HAS_OPTIONS "$<BOOL:$<TARGET_PROPERTY:usermod,INTERFACE_COMPILE_OPTIONS>>")
+        set_source_files_properties(${MPCOAP_SHIM_SOURCES} DIRECTORY ${CMAKE_SOURCE_DIR} PROPERTIES
+            COMPILE_OPTIONS
+                "$<$<NOT:${MPCOAP_USERMOD_HAS_OPTIONS}>:${MPCOAP_IDF_COMPILE_OPTIONS}>;${MPCOAP_IDF_C_COMPILE_OPTIONS}"
+            COMPILE_DEFINITIONS "${MPCOAP_IDF_COMPILE_DEFINITIONS}")
+    endif()
+endif()
+
 # cargo's environment. cc-rs reads CC_/AR_/CFLAGS_<target> (target with
 # underscores), so C that a crate compiles uses ESP-IDF's compiler, and on
 # Xtensa gets -mlongcalls as ESP-IDF's own C does (without it such code fails

@@ -6,22 +6,28 @@
 #     (checked in the archive's RISC-V arch attribute), the shim is gathered
 #     for QSTR scanning, a program links against the archive, and a second
 #     build runs cargo again (always invoked) without rebuilding anything;
+#   - both copies of the shim's sources, the component's and the executable's
+#     (micropython#18880), are compiled with ESP-IDF's build options, and
+#     each once where usermod carries them already (MicroPython >= 1.28.0);
 #   - esp32s3: configure only (no Xtensa toolchain here); the generated
 #     command uses the esp toolchain, -Zbuild-std=core and -mlongcalls;
 #   - an unsupported chip fails at configure with a clear message.
 # Prints PASS/FAIL per check; exits 1 if any failed.
 set -uo pipefail
 mp=$1 repo=$2 work=$3
+here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$work"
 fails=0
 pass() { echo "PASS cmake: $*"; }
 fail() { echo "FAIL cmake: $*"; fails=$((fails + 1)); }
 
-configure() { # dir idf_target arch_flags
-  rm -rf "$1"
-  cmake -S "$repo/tests/firmware/cmake" -B "$1" -DIDF_TARGET="$2" -DMICROPY_DIR="$mp" \
+configure() { # dir idf_target arch_flags [more cmake args]
+  local dir=$1 target=$2 flags=$3
+  shift 3
+  rm -rf "$dir"
+  cmake -S "$repo/tests/firmware/cmake" -B "$dir" -DIDF_TARGET="$target" -DMICROPY_DIR="$mp" \
     -DMPCOAP_REPO="$repo" -DCMAKE_C_COMPILER=riscv64-unknown-elf-gcc \
-    -DMPCOAP_ARCH_FLAGS="$3" > "$1.configure.log" 2>&1
+    -DMPCOAP_ARCH_FLAGS="$flags" "$@" > "$dir.configure.log" 2>&1
 }
 
 for spec in "esp32c3 riscv32imc-unknown-none-elf rv32imc" "esp32c6 riscv32imac-unknown-none-elf rv32imac"; do
@@ -33,6 +39,8 @@ for spec in "esp32c3 riscv32imc-unknown-none-elf rv32imc" "esp32c6 riscv32imac-u
   fi
   grep -q "Rust target $rtarget" "$d.configure.log" && pass "$chip maps to $rtarget" \
     || { fail "$chip maps to $rtarget"; cat "$d.configure.log"; }
+  # Both copies of the shim (component and executable) get ESP-IDF's options.
+  python3 "$here/shim_flags.py" "$d" "$repo" || fails=$((fails + 1))
   if grep -qx "$repo/mod/.*\.c" "$d/usermod-sources.txt" && grep -qx "$repo/mod" "$d/usermod-includes.txt"; then
     pass "$chip usermod.cmake gathers the shim ($(wc -l < "$d/usermod-sources.txt") sources) and mod/ includes"
   else
@@ -65,11 +73,21 @@ for spec in "esp32c3 riscv32imc-unknown-none-elf rv32imc" "esp32c6 riscv32imac-u
   fi
 done
 
+# MicroPython >= 1.28.0 gives usermod the COMPILE_OPTIONS itself
+# (micropython#18884): micropython.cmake then adds them no second time.
+d=$work/esp32c3-usermod-options
+echo "cmake: IDF_TARGET=esp32c3 with usermod carrying ESP-IDF's options (MicroPython >= 1.28.0), configure only"
+if configure "$d" esp32c3 "-march=rv32imc -mabi=ilp32" -DMPCOAP_CHECK_USERMOD_OPTIONS=ON; then
+  python3 "$here/shim_flags.py" "$d" "$repo" --once || fails=$((fails + 1))
+else
+  fail "esp32c3 (usermod options) configure"; cat "$d.configure.log"
+fi
+
 # Xtensa: configure only; check the command CMake generated.
 d=$work/esp32s3
 echo "cmake: IDF_TARGET=esp32s3 (configure only: no Xtensa toolchain here)"
 if configure "$d" esp32s3 "-march=rv32imac -mabi=ilp32"; then
-  cmd=$(grep -rh -- "--target xtensa-esp32s3-none-elf" "$d/CMakeFiles" || true)
+  cmd=$(grep -rh --include='*.make' --include='*.ninja' -- "--target xtensa-esp32s3-none-elf" "$d" || true)
   ok=1
   for want in RUSTUP_TOOLCHAIN=esp -Zbuild-std=core CFLAGS_xtensa_esp32s3_none_elf=-mlongcalls --locked; do
     grep -q -- "$want" <<<"$cmd" || { ok=0; echo "  missing in the cargo command: $want"; }
