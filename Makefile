@@ -17,11 +17,18 @@ include mk/unix.mk
 include mk/firmware.mk
 include mk/bench.mk
 
-.PHONY: test help
+.PHONY: test setup test-prerequisites help
+
+setup: ## Install what make test needs on Debian 12 (apt packages via root or sudo, Python tools, Rust targets, nightly, cargo-fuzz)
+	$(ROOT)/tools/setup.sh
+
+# A fresh machine stops here, at once, with one line naming `make setup`.
+test-prerequisites:
+	@$(ROOT)/tools/setup.sh --check
 
 # --no-print-directory: the runner's "N passed, M failed" must stay the last
 # line (sub-makes would print "Leaving directory" after it).
-test: ## Everything CI runs: engine tests, firmware checks, then the MicroPython suites (ends with "N passed, M failed")
+test: test-prerequisites ## Everything CI runs: engine tests, firmware checks, then the MicroPython suites (ends with "N passed, M failed"); stops at once if make setup is needed
 	$(MAKE) --no-print-directory test-engine
 	$(MAKE) --no-print-directory test-firmware-checks
 	$(MAKE) --no-print-directory test-micropython
