@@ -61,7 +61,7 @@ DOCKER_TTY := $(shell [ -t 0 ] && echo -it)
 DOCKER_RUN = $(DOCKER) run --rm $(DOCKER_TTY) -u "$$(id -u):$$(id -g)" -e HOME=/tmp \
   -v "$(ROOT):/src" -w /src
 
-.PHONY: firmware firmware-info docker-image docker-image-ready docker-check-buildx shell flash erase test-device \
+.PHONY: print-docker-image-hash firmware firmware-info docker-image docker-image-ready docker-check-buildx shell flash erase test-device \
   firmware-check-board host-tools firmware-clean mpy-cross
 
 firmware-check-board:
@@ -86,6 +86,9 @@ docker-image: docker-check-buildx ## Build (or rebuild) the Docker image with ES
 # The image as it is when its label matches the inputs (nothing is asked of
 # any registry, so this works offline); built when missing or out of date.
 docker-image-ready:
+	@if ! $(DOCKER) info > /dev/null 2>&1; then \
+	  echo "'$(DOCKER) info' fails: no Docker engine reachable (is it running, and may your user use it? README: \"What Docker needs\")." >&2; \
+	  exit 1; fi
 	@have=$$($(DOCKER) image inspect -f '{{index .Config.Labels "$(DOCKER_IMAGE_LABEL)"}}' $(DOCKER_IMAGE) 2> /dev/null); \
 	if [ "$$have" = '$(DOCKER_IMAGE_HASH)' ]; then \
 	  echo "docker image $(DOCKER_IMAGE) is up to date ($(DOCKER_IMAGE_HASH)); not rebuilt ('make docker-image' forces it)"; \
@@ -212,9 +215,14 @@ firmware-check-hadolint: ## Lint docker/Dockerfile with hadolint (every ignored 
 	hadolint --failure-threshold info $(ROOT)/docker/Dockerfile
 	@echo "PASS hadolint docker/Dockerfile"
 
-firmware-check-flash: ## make flash/erase through the container, dry run (make -n): repo-relative firmware path, --device with --group-add, offset from the build's sdkconfig
+firmware-check-flash: ## make flash/erase through the container, dry run (make -n): repo-relative firmware path, --device with --group-add, offset from the build's sdkconfig; image reuse without docker build
 	@echo "-- make flash / make erase through the container (dry run)"
 	python3 $(ROOT)/tests/firmware/check_flash_cmdline.py $(ROOT) $(ROOT)/build/firmware-checks-flash
+	@echo "-- make firmware reuses a current image without docker build (stand-in docker)"
+	python3 $(ROOT)/tests/firmware/check_image_reuse.py $(ROOT) $(FIRMWARE_CHECKS_DIR)/image-reuse
+
+print-docker-image-hash:
+	@echo $(DOCKER_IMAGE_HASH)
 
 firmware-check-cmake: micropython-src ## micropython.cmake through MicroPython's py/usermod.cmake: esp32c3/c6 build the archive, esp32s3 command, unsupported chip fails
 	@echo "-- micropython.cmake through py/usermod.cmake (host CMake project tests/firmware/cmake)"
