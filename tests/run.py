@@ -5,8 +5,9 @@ Suites, in this order:
   mp    every tests/test_*.py, run by each MicroPython unix binary (the default
         build, threads without a GIL, and the GIL build like esp32), with
         MICROPYPATH so that `import unittest` and `import helpers` resolve;
-  cpy   every tests/interop/test_*.py and tests/stress/test_*.py as CPython
-        unittest modules, with MICROPYTHON, MICROPYTHON_GIL and MPCOAP_ROOT set;
+  cpy   every tests/interop/test_*.py, tests/stress/test_*.py and
+        tests/firmware/test_*.py as CPython unittest modules, with
+        MICROPYTHON, MICROPYTHON_GIL and MPCOAP_ROOT set;
   ext   commands given with --suite-cmd that print `PASS <name>`,
         `FAIL <name>` or `SKIP <name>` lines (e.g. the qemu firmware run).
 
