@@ -135,16 +135,19 @@ class TestInit(unittest.TestCase):
     def test_state_block_within_budget_and_freed(self):
         # contract: one GC block at init(), <= 8 KiB (32-bit target; the
         # shim's pointers make it a little larger on 64-bit), freed after deinit
+        # Measured with mem_alloc(): on the esp32 port the GC heap grows
+        # (MICROPY_GC_SPLIT_HEAP_AUTO), so mem_free() changes with the heap's
+        # size, not only with what init() keeps.
         import gc
         gc.collect()
-        f0 = gc.mem_free()
+        a0 = gc.mem_alloc()
         coap.init()
         gc.collect()
-        used = f0 - gc.mem_free()
+        used = gc.mem_alloc() - a0
         self.assertTrue(0 < used <= 8192 + 512, "init() took %d bytes" % used)
         coap.deinit()
         gc.collect()
-        self.assertTrue(f0 - gc.mem_free() < 256, "not freed: %d bytes" % (f0 - gc.mem_free()))
+        self.assertTrue(gc.mem_alloc() - a0 < 256, "not freed: %d bytes" % (gc.mem_alloc() - a0))
 
     def test_state_survives_gc(self):
         import gc
@@ -242,6 +245,18 @@ class TestSockets(unittest.TestCase):
         coap.init()  # still possible afterwards
 
     def test_non_local_address_raises_oserror(self):
+        # The unix port's bind(2) refuses an address no interface has. lwIP's
+        # udp_bind() (esp32 port) checks only the port, so there the
+        # server starts on that address (docs/api.md, init() errors); it can
+        # still be stopped and started again.
+        import sys
+        if sys.platform == "esp32":
+            coap.init("192.0.2.1", port=5683)
+            self.assertEqual(coap.get_client_sessions(), [])
+            coap.deinit()
+            raises_msg(self, RuntimeError, ERR_NOT_INIT, coap.get_client_sessions)
+            coap.init()
+            return
         raises(self, OSError, coap.init, "192.0.2.1", port=5683)
         raises_msg(self, RuntimeError, ERR_NOT_INIT, coap.get_client_sessions)
 
