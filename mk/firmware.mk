@@ -136,8 +136,8 @@ endef
 # (Linux hosts only). A serial port is root:dialout (or uucp) 0660 and the
 # container runs as the caller's uid:gid, which --device alone does not give
 # the device's group: --group-add with the port's gid does (ESP-IDF v5.4.2
-# docs/en/api-guides/tools/idf-docker-image.rst, "Using Remote Serial Port"
-# and docker run --group-add). Paths are the container's: the repo is /src.
+# docs/en/api-guides/tools/idf-docker-image.rst:101-103, the note under
+# "Using the Image Interactively"). Paths are the container's: the repo is /src.
 PORT_GID = $(shell stat -L -c %g '$(PORT)' 2> /dev/null)
 ESPTOOL_RUN = $(if $(ESPTOOL),$(ESPTOOL),$(DOCKER_RUN) --device "$(PORT)" --group-add "$(PORT_GID)" $(DOCKER_IMAGE) esptool.py)
 FLASH_FILE = $(if $(ESPTOOL),$(FIRMWARE_BIN),$(FIRMWARE_BIN_IN_REPO))
