@@ -129,6 +129,17 @@ typedef struct _coap_state_t {
     uint8_t engine_mem[];
 } coap_state_t;
 
+// The state and `n` bytes of engine_mem[] in one GC block with a finaliser.
+// MicroPython 1.27 added the variable-length field's name to this macro
+// (py/obj.h); 1.26 sized the block from sizeof(coap_state_t).
+#if MICROPY_VERSION >= MICROPY_MAKE_VERSION(1, 27, 0)
+#define COAP_MALLOC_STATE(n) \
+    mp_obj_malloc_var_with_finaliser(coap_state_t, engine_mem, uint8_t, (n), &coap_state_type)
+#else
+#define COAP_MALLOC_STATE(n) \
+    mp_obj_malloc_var_with_finaliser(coap_state_t, uint8_t, (n), &coap_state_type)
+#endif
+
 // A handler call prepared under the lock and made after it is released.
 typedef struct _coap_call_t {
     mp_obj_t handler;
@@ -1084,7 +1095,7 @@ static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
     if (align == 0 || (align & (align - 1)) != 0) {
         coap_raise_status(MPCOAP_ERR_MEMORY);
     }
-    coap_state_t *st = mp_obj_malloc_var_with_finaliser(coap_state_t, uint8_t, engine_len + align - 1, &coap_state_type);
+    coap_state_t *st = COAP_MALLOC_STATE(engine_len + align - 1);
     memset((uint8_t *)st + sizeof(mp_obj_base_t), 0, offsetof(coap_state_t, tx) - sizeof(mp_obj_base_t));
     st->closed = true; // until installed, so the finaliser of a failed init() finds nothing to do
     st->handler = mp_const_none;
