@@ -7,7 +7,7 @@ give this module. Every function except :func:`init` raises
 See docs/api.md for the full reference.
 """
 
-from typing import Callable, List, Optional, Union
+from typing import Callable, List, Optional, Union, overload
 
 __all__ = [
     "Coap", "CoapResource", "CoapClientSession",
@@ -62,22 +62,31 @@ class CoapResource:
     type raises ``TypeError``. Once the resource is removed (by
     :func:`remove_resource`, a remote DELETE or :func:`deinit`) the object is
     detached: :meth:`value` returns ``None``, other methods raise
-    ``RuntimeError("Resource has been removed")``."""
+    ``RuntimeError("Resource has been removed")``.
 
-    def add_attribute(self, name: _Text, value: Union[_Text, int]) -> None:
+    Every parameter may also be passed by the name Pycom's API page gives
+    it (``value(value=...)``, ``add_attribute(name=..., value=...)``,
+    ``callback(operation=..., enable=...)``)."""
+
+    def add_attribute(self, name: _Text, value: _Value) -> None:
         """Add a link-format attribute shown in ``/.well-known/core`` (in the
         order added). ``name``: 1..255 of letters, digits and ``!#$&+-.^_`|~``
-        (else ``ValueError``). ``value`` is written as is if it is an RFC 6690
-        ptoken, else quoted; ``title`` is always quoted. Raises
+        (else ``ValueError``). ``value`` (stored like :meth:`value`'s) is
+        written as is if it is an RFC 6690 ptoken, else quoted; ``title`` is
+        always quoted. Raises
         ``RuntimeError`` when the attribute table (32) or text storage is
         full."""
 
-    def value(self, new_value: _Value = ...) -> Optional[bytes]:
-        """Without argument: the value as ``bytes`` (``None`` once removed).
-        With one: store it (``str`` as UTF-8, buffers copied, ``int``/``bool``
-        as decimal text) and return ``None``; increments the ETag. Raises
-        ``TypeError`` for other types, ``ValueError`` above ``VALUE_MAX``
-        (1128 bytes), ``RuntimeError`` when value storage is full."""
+    @overload
+    def value(self) -> Optional[bytes]:
+        """The value as ``bytes`` (``None`` once removed)."""
+    @overload
+    def value(self, value: _Value) -> None:
+        """Store ``value`` (by position or as ``value=``): ``str`` as UTF-8,
+        buffers copied, ``int``/``bool`` as decimal text; returns ``None``
+        and increments the ETag. Raises ``TypeError`` for other types
+        (``None`` included), ``ValueError`` above :data:`VALUE_MAX`,
+        ``RuntimeError`` when value storage is full."""
 
     def callback(self, operation: int, enable: bool) -> None:
         """Enable (``enable`` truthy) or disable the methods in
@@ -108,8 +117,9 @@ class CoapClientSession:
         leading ``/`` ignored, ``%XX`` decoded; ``None``/``""``: no
         Uri-Path). ``content_format``: -1 (none) or 0..65535. ``token``: at
         most 8 bytes (``ValueError``). ``include_options=False`` sends no
-        option at all. A request that does not fit one message (1152 bytes)
-        raises ``ValueError``; a full queue (8 requests) raises ``OSError``.
+        option at all. A request that does not fit one message raises
+        ``ValueError``; a full queue raises ``OSError(ENOBUFS, "request
+        queue is full (...)")``.
         Responses reach the handler set by
         :func:`register_response_handler` while :func:`read` runs."""
 

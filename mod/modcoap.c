@@ -1254,11 +1254,21 @@ static mp_obj_t coap_add_resource(size_t n_args, const mp_obj_t *pos_args, mp_ma
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(coap_add_resource_obj, 0, coap_add_resource);
 
-// remove_resource(uri): an unknown uri is not an error.
-static mp_obj_t coap_remove_resource(mp_obj_t uri_in) {
+// The `uri` of remove_resource() and get_resource(), by position or keyword.
+static void coap_parse_uri_arg(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args, coap_bytes_t *uri) {
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_uri, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
     coap_require_initialised();
+    coap_get_text(args[0].u_obj, MP_QSTR_uri, uri);
+}
+
+// remove_resource(uri): an unknown uri is not an error.
+static mp_obj_t coap_remove_resource(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     coap_bytes_t uri;
-    coap_get_text(uri_in, MP_QSTR_uri, &uri);
+    coap_parse_uri_arg(n_args, pos_args, kw_args, &uri);
     coap_state_t *st = coap_lock_state();
     uint32_t handle;
     if (mpcoap_resource_find(st->engine, uri.data, uri.len, &handle) >= 0
@@ -1268,13 +1278,12 @@ static mp_obj_t coap_remove_resource(mp_obj_t uri_in) {
     COAP_UNLOCK(st);
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(coap_remove_resource_obj, coap_remove_resource);
+static MP_DEFINE_CONST_FUN_OBJ_KW(coap_remove_resource_obj, 0, coap_remove_resource);
 
 // get_resource(uri): the object add_resource() returned, or None.
-static mp_obj_t coap_get_resource(mp_obj_t uri_in) {
-    coap_require_initialised();
+static mp_obj_t coap_get_resource(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     coap_bytes_t uri;
-    coap_get_text(uri_in, MP_QSTR_uri, &uri);
+    coap_parse_uri_arg(n_args, pos_args, kw_args, &uri);
     coap_state_t *st = coap_lock_state();
     mp_obj_t found = mp_const_none;
     uint32_t handle;
@@ -1289,7 +1298,7 @@ static mp_obj_t coap_get_resource(mp_obj_t uri_in) {
     COAP_UNLOCK(st);
     return found;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(coap_get_resource_obj, coap_get_resource);
+static MP_DEFINE_CONST_FUN_OBJ_KW(coap_get_resource_obj, 0, coap_get_resource);
 
 static void coap_read_end(coap_state_t *st) {
     COAP_LOCK(st);
@@ -1338,8 +1347,14 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(coap_read_obj, 0, coap_read);
 
 // register_response_handler(callback): callback(code, id, type, token,
 // payload), or None to stop delivering responses.
-static mp_obj_t coap_register_response_handler(mp_obj_t callback) {
+static mp_obj_t coap_register_response_handler(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_callback, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
     coap_require_initialised();
+    mp_obj_t callback = args[0].u_obj;
     if (callback != mp_const_none && !mp_obj_is_callable(callback)) {
         mp_raise_TypeError(MP_ERROR_TEXT("\"callback\" must be callable"));
     }
@@ -1348,7 +1363,7 @@ static mp_obj_t coap_register_response_handler(mp_obj_t callback) {
     COAP_UNLOCK(st);
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(coap_register_response_handler_obj, coap_register_response_handler);
+static MP_DEFINE_CONST_FUN_OBJ_KW(coap_register_response_handler_obj, 0, coap_register_response_handler);
 
 // Shared by new_client_session() and remove_client_session().
 static void coap_parse_session_args(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args, mpcoap_endpoint_t *peer) {
@@ -1515,14 +1530,21 @@ static MP_NORETURN void coap_raise_resource_removed(void) {
 }
 
 // add_attribute(name, value)
-static mp_obj_t coap_resource_add_attribute(mp_obj_t self_in, mp_obj_t name_in, mp_obj_t value_in) {
-    coap_resource_obj_t *self = MP_OBJ_TO_PTR(self_in);
+static mp_obj_t coap_resource_add_attribute(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_name, ARG_value };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_name, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+        { MP_QSTR_value, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    coap_resource_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
     if (self->st == NULL) {
         coap_raise_resource_removed();
     }
     coap_bytes_t name, value;
-    coap_get_text(name_in, MP_QSTR_name, &name);
-    coap_get_value(value_in, MP_QSTR_value, true, false, &value);
+    coap_get_text(args[ARG_name].u_obj, MP_QSTR_name, &name);
+    coap_get_value(args[ARG_value].u_obj, MP_QSTR_value, true, false, &value);
     coap_state_t *st = coap_resource_lock(self);
     if (st == NULL) {
         coap_raise_resource_removed();
@@ -1534,12 +1556,17 @@ static mp_obj_t coap_resource_add_attribute(mp_obj_t self_in, mp_obj_t name_in, 
     }
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_3(coap_resource_add_attribute_obj, coap_resource_add_attribute);
+static MP_DEFINE_CONST_FUN_OBJ_KW(coap_resource_add_attribute_obj, 1, coap_resource_add_attribute);
 
-// value() -> bytes (None once removed); value(x) stores x.
-static mp_obj_t coap_resource_value(size_t n_args, const mp_obj_t *args) {
-    coap_resource_obj_t *self = MP_OBJ_TO_PTR(args[0]);
-    if (n_args == 1) {
+// value() -> bytes (None once removed); value(x) or value(value=x) stores x.
+static mp_obj_t coap_resource_value(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_value, MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    coap_resource_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    if (args[0].u_obj == MP_OBJ_NULL) {
         coap_state_t *st = coap_resource_lock(self);
         if (st == NULL) {
             return mp_const_none;
@@ -1557,7 +1584,7 @@ static mp_obj_t coap_resource_value(size_t n_args, const mp_obj_t *args) {
         coap_raise_resource_removed();
     }
     coap_bytes_t value;
-    coap_get_value(args[1], MP_QSTR_value, true, false, &value);
+    coap_get_value(args[0].u_obj, MP_QSTR_value, true, false, &value);
     coap_state_t *st = coap_resource_lock(self);
     if (st == NULL) {
         coap_raise_resource_removed();
@@ -1569,18 +1596,25 @@ static mp_obj_t coap_resource_value(size_t n_args, const mp_obj_t *args) {
     }
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(coap_resource_value_obj, 1, 2, coap_resource_value);
+static MP_DEFINE_CONST_FUN_OBJ_KW(coap_resource_value_obj, 1, coap_resource_value);
 
 // callback(operation, enable): enables or disables the REQUEST_* methods in
 // the mask `operation`.
-static mp_obj_t coap_resource_callback(mp_obj_t self_in, mp_obj_t operation_in, mp_obj_t enable_in) {
-    coap_resource_obj_t *self = MP_OBJ_TO_PTR(self_in);
+static mp_obj_t coap_resource_callback(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_operation, ARG_enable };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_operation, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+        { MP_QSTR_enable, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    coap_resource_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
     if (self->st == NULL) {
         coap_raise_resource_removed();
     }
     mp_int_t operation;
-    bool in_range = coap_get_int_in(operation_in, 0, 0xffff, &operation);
-    bool enable = mp_obj_is_true(enable_in);
+    bool in_range = coap_get_int_in(args[ARG_operation].u_obj, 0, 0xffff, &operation);
+    bool enable = mp_obj_is_true(args[ARG_enable].u_obj);
     if (!in_range) {
         coap_raise_status(MPCOAP_ERR_OPERATION);
     }
@@ -1595,7 +1629,7 @@ static mp_obj_t coap_resource_callback(mp_obj_t self_in, mp_obj_t operation_in, 
     }
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_3(coap_resource_callback_obj, coap_resource_callback);
+static MP_DEFINE_CONST_FUN_OBJ_KW(coap_resource_callback_obj, 1, coap_resource_callback);
 
 static const mp_rom_map_elem_t coap_resource_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_add_attribute), MP_ROM_PTR(&coap_resource_add_attribute_obj) },

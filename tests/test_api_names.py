@@ -2,7 +2,8 @@
 import unittest
 
 import coap
-from helpers import deinit_quiet, raises
+import helpers as h
+from helpers import deinit_quiet, msg_of, raises
 
 FUNCTIONS = (
     "init", "deinit", "add_resource", "remove_resource", "get_resource", "read",
@@ -99,6 +100,91 @@ class TestNames(unittest.TestCase):
         s = coap.new_client_session("127.0.0.1")
         self.assertEqual(type(r).__name__, "CoapResource")
         self.assertEqual(type(s).__name__, "CoapClientSession")
+
+
+# MicroPython's argument parser in its terse form (ports built with
+# MICROPY_ERROR_REPORTING_TERSE say only this).
+PARSER_TERSE = "argument num/types mismatch"
+
+
+class TestPycomKeywordNames(unittest.TestCase):
+    """Every parameter can be passed by the name Pycom's API page gives it
+    (an extension: Pycom's firmware took these positionally only)."""
+
+    def setUp(self):
+        deinit_quiet()
+        coap.init()
+
+    def tearDown(self):
+        deinit_quiet()
+
+    def parser_error(self, detailed, fn, *args, **kw):
+        # raised by MicroPython's own parser, with its own message
+        e = raises(self, TypeError, fn, *args, **kw)
+        self.assertTrue(msg_of(e) in (detailed, PARSER_TERSE), repr(msg_of(e)))
+
+    def test_value_by_keyword(self):
+        r = coap.add_resource("v")
+        self.assertIsNone(r.value(value="kw"))
+        self.assertEqual(r.value(), b"kw")
+        r.value(value=7)
+        self.assertEqual(r.value(), b"7")
+        r.value(value=b"")
+        self.assertEqual(r.value(), b"")
+        self.parser_error("extra keyword arguments given", r.value, new_value="x")
+        self.parser_error("extra positional arguments given", r.value, "a", "b")
+        self.parser_error("extra keyword arguments given", r.value, "a", value="b")
+        self.assertEqual(r.value(), b"")
+
+    def test_add_attribute_by_keyword(self):
+        r = coap.add_resource("a")
+        r.add_attribute(name="rt", value="x")
+        r.add_attribute("if", value="y")
+        r.add_attribute(value=3, name="sz")
+        m = h.ask(h.GET, ".well-known/core")
+        self.assertEqual(m.payload, b"</a>;rt=x;if=y;sz=3")
+        self.parser_error("'value' argument required", r.add_attribute, name="t")
+        self.parser_error("'name' argument required", r.add_attribute, value="t")
+        self.parser_error("extra keyword arguments given", r.add_attribute, "t", "v", bogus=1)
+
+    def test_callback_by_keyword(self):
+        r = coap.add_resource("c")
+        r.callback(operation=coap.REQUEST_GET, enable=True)
+        self.assertEqual(h.ask(h.GET, "c").code, h.C205)
+        r.callback(coap.REQUEST_GET, enable=False)
+        self.assertEqual(h.ask(h.GET, "c").code, h.C405)
+        r.callback(enable=1, operation=coap.REQUEST_GET | coap.REQUEST_PUT)
+        self.assertEqual(h.ask(h.GET, "c").code, h.C205)
+        self.assertEqual(h.ask(h.PUT, "c", payload=b"p").code, h.C204)
+        self.parser_error("'enable' argument required", r.callback, operation=coap.REQUEST_GET)
+        self.parser_error("'operation' argument required", r.callback, enable=True)
+
+    def test_get_and_remove_resource_by_keyword(self):
+        r = coap.add_resource("g")
+        self.assertIs(coap.get_resource(uri="g"), r)
+        self.assertIs(coap.get_resource(uri="/g"), r)
+        self.assertIsNone(coap.remove_resource(uri="g"))
+        self.assertIsNone(coap.get_resource(uri="g"))
+        self.assertIsNone(r.value())  # detached
+        self.parser_error("'uri' argument required", coap.get_resource, path="g")
+        self.parser_error("'uri' argument required", coap.remove_resource)
+
+    def test_register_response_handler_by_keyword(self):
+        # delivery through the handler is tested in test_client.py
+        self.assertIsNone(coap.register_response_handler(callback=print))
+        self.assertIsNone(coap.register_response_handler(callback=None))
+        e = raises(self, TypeError, coap.register_response_handler, callback=42)
+        self.assertEqual(msg_of(e), '"callback" must be callable')
+        self.parser_error("'callback' argument required", coap.register_response_handler, handler=print)
+
+    def test_parser_runs_before_the_initialised_check(self):
+        # contract "Errors": the parser's checks first, then "not initialised"
+        coap.deinit()
+        for fn, kw in ((coap.get_resource, {"url": "a"}), (coap.remove_resource, {"url": "a"}),
+                       (coap.register_response_handler, {"cb": print})):
+            raises(self, TypeError, fn, **kw)
+            e = raises(self, RuntimeError, fn, *kw.values())
+            self.assertEqual(msg_of(e), h.ERR_NOT_INIT)
 
 
 unittest.main()

@@ -459,6 +459,16 @@ class TestResponses(Wire):
         self.assertEqual(len(other.calls), 1)
         self.assertEqual(self.rec.calls, [])
 
+    def test_handler_by_keyword(self):
+        # register_response_handler(callback=...), the API page's name
+        other = h.Recorder()
+        coap.register_response_handler(callback=other)
+        m, addr = self.send(token="kw")
+        self.peer.ack(m, addr, payload=b"x")
+        h.read_until(lambda: other.calls, 2000)
+        self.assertEqual([c[3:] for c in other.calls], [(b"kw", b"x")])
+        self.assertEqual(self.rec.calls, [])
+
     def test_handler_exception_propagates_and_module_consistent(self):
         def bad(*args):
             raise ValueError("boom")

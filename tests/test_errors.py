@@ -80,6 +80,29 @@ class TestErrorTable(unittest.TestCase):
         self.check(ValueError, "~payload", self.s.send_request, 2, payload=b"p" * 2000)
         self.check(TypeError, None, self.s.get_details, 1)
 
+    def test_keyword_errors(self):
+        # the names of Pycom's API page, with wrong types and wrong names
+        self.check(TypeError, '"uri" must be a str', coap.remove_resource, uri=1)
+        self.check(TypeError, '"uri" must be a str', coap.get_resource, uri=1.5)
+        self.check(TypeError, None, coap.remove_resource, "a", uri="a")
+        self.check(TypeError, None, coap.get_resource, name="a")
+        self.check(TypeError, '"callback" must be callable', coap.register_response_handler, callback="f")
+        self.check(TypeError, None, coap.register_response_handler, print, callback=print)
+        self.check(TypeError, "~value", self.r.value, value=1.5)
+        self.check(TypeError, "~value", self.r.value, value=None)
+        self.check(ValueError, "~value", self.r.value, value=b"x" * (h.value_max() + 1))
+        self.check(TypeError, None, self.r.value, val="x")
+        self.check(TypeError, "~name", self.r.add_attribute, name=5, value="v")
+        self.check(TypeError, "~value", self.r.add_attribute, name="rt", value=[1])
+        self.check(ValueError, "~name", self.r.add_attribute, name="bad name", value="v")
+        self.check(TypeError, None, self.r.add_attribute, "rt", "v", name="rt")
+        self.check(TypeError, None, self.r.add_attribute, "rt")
+        self.check(TypeError, None, self.r.callback, operation="1", enable=True)
+        self.check(TypeError, None, self.r.callback, operation=1.0, enable=True)
+        self.check(ValueError, "~operation", self.r.callback, operation=16, enable=True)
+        self.check(TypeError, None, self.r.callback, coap.REQUEST_GET, True, enable=False)
+        self.check(TypeError, None, self.r.callback, op=coap.REQUEST_GET, enable=True)
+
     def test_read_errors(self):
         self.check(ValueError, "~timeout", coap.read, -5)
 
