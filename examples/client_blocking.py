@@ -26,12 +26,16 @@ def response_callback(code, id_param, type_param, token, payload):
 
 # Thread handling the sockets
 def coap_thread():
-    try:
-        while True:
-            # Using Coap.read() without timeout value means that if no new packet arrives to any of the client sessions registered before this is called, then this function will never return
+    while True:
+        # Using Coap.read() without timeout value means that if no new packet arrives to any of the client sessions registered before this is called, then this function will never return
+        try:
             Coap.read()
-    except RuntimeError:
-        pass  # Coap.deinit() at the end of this script
+        except RuntimeError:
+            break  # Coap.deinit() at the end of this script
+        except Exception as e:
+            # The response handler raised: that ended this read(). Report it
+            # and go on serving (uncaught, it would end this thread).
+            sys.print_exception(e)
 
 
 # Instead of connecting to Wi-Fi: our own address on loopback

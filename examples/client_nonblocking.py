@@ -31,7 +31,14 @@ def coap_thread():
     while running:
         # Wait only 3 seconds for new packets then return back
         # In the next call it will also handle any new CoAp Client Sessions created during the previous call
-        Coap.read(3000)
+        try:
+            Coap.read(3000)
+        except RuntimeError:
+            break  # Coap.deinit() at the end of this script
+        except Exception as e:
+            # The response handler raised: that ended this read(). Report it
+            # and go on (uncaught, it would end this thread).
+            sys.print_exception(e)
 
 
 # (No Wi-Fi to connect on the unix build.)

@@ -14,12 +14,16 @@ SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 30
 
 # Thread handling the CoAp Server
 def coap_thread():
-    try:
-        while True:
-            # Call Coap.read() without specyfing timeout value, in this way it handled all requests sent to the CoAp Server silently
+    while True:
+        # Call Coap.read() without specyfing timeout value, in this way it handled all requests sent to the CoAp Server silently
+        try:
             Coap.read()
-    except RuntimeError:
-        pass  # Coap.deinit() at the end of this script
+        except RuntimeError:
+            break  # Coap.deinit() at the end of this script
+        except Exception as e:
+            # The response handler raised: that ended this read(). Report it
+            # and go on serving (uncaught, it would end this thread).
+            sys.print_exception(e)
 
 
 # Instead of connecting to Wi-Fi: serve on loopback

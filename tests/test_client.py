@@ -147,6 +147,11 @@ class TestSendRequestValidation(unittest.TestCase):
         raises_mentioning(self, ValueError, "payload", self.s.send_request, coap.REQUEST_PUT, payload=b"x" * 1200)
         raises_mentioning(self, ValueError, "payload", self.s.send_request, coap.REQUEST_PUT, payload="y" * 5000)
 
+    def test_bad_uri_path_named(self):
+        # the error names the argument (contract "Errors")
+        for bad in ("a%zz", "a/%2", "x/" + "y" * 256):
+            raises_mentioning(self, ValueError, "uri_path", self.s.send_request, coap.REQUEST_GET, uri_path=bad)
+
     def test_argument_types(self):
         raises(self, TypeError, self.s.send_request, coap.REQUEST_GET, uri_path=5)
         raises(self, TypeError, self.s.send_request, coap.REQUEST_GET, payload=[5])

@@ -98,6 +98,19 @@ class TestAddResource(Base):
     def test_empty_uri_rejected(self):
         raises_mentioning(self, ValueError, "uri", coap.add_resource, "")
 
+    def test_percent_is_an_ordinary_character(self):
+        # Resource uris are matched against the received Uri-Path options,
+        # which are decoded already: a uri is never percent-decoded, so
+        # "a%zz" is valid and reached by the Uri-Path "a%zz".
+        r = coap.add_resource("a%zz")
+        r.callback(coap.REQUEST_GET, True)
+        self.assertEqual(self.get("a%zz").code, h.C205)
+        self.assertEqual(self.get("a").code, h.C404)
+        self.assertIs(coap.get_resource("a%zz"), r)
+        self.assertEqual(self.get(".well-known/core").payload, b"</a%25zz>")
+        for bad in ("", "/", "a/" + "x" * 256, b"\xff"):
+            raises_mentioning(self, ValueError, "uri", coap.add_resource, bad)
+
     def test_media_type_range(self):
         coap.add_resource("m0", media_type=0)
         coap.add_resource("m1", media_type=65535)

@@ -44,7 +44,7 @@ const STATUSES: [(i32, i32, &CStr); 22] = [
     (
         sys::MPCOAP_ERR_URI,
         VALUE,
-        c"\"uri\" must be non-empty UTF-8 with path segments of at most 255 bytes and valid %XX escapes",
+        c"\"uri\"/\"uri_path\" segments must be at most 255 bytes; \"uri\" must be non-empty UTF-8, \"uri_path\" have valid %XX escapes",
     ),
     (sys::MPCOAP_ERR_EXISTS, RUNTIME, c"Resource already exists or cannot be created!"),
     (
