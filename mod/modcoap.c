@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "py/binary.h"
+#include "py/cstack.h"
 #include "py/gc.h"
 #include "py/mphal.h"
 #include "py/mpthread.h"
@@ -109,6 +110,7 @@ typedef struct _coap_state_t {
     bool reader_active; // (lock) a thread is inside read()
     bool tx_busy;       // (lock) a thread owns tx[] and is sending from it
     bool closing;       // (lock) the last socket user is closing the sockets
+    bool capture;       // (lock) _transmit() was called: nothing is sent, datagrams wait for it
     uint8_t n_resources; // (lock)
     uint8_t n_sessions;  // (lock)
     uint16_t sock_users; // (lock) threads using the socket objects right now
@@ -785,7 +787,7 @@ static void coap_transmit_due(coap_state_t *st) {
     COAP_LOCK(st);
     for (;;) {
         mpcoap_endpoint_t dest;
-        int32_t n = st->closed ? 0 : mpcoap_engine_poll_transmit(st->engine, coap_now(), st->tx, sizeof(st->tx), &dest);
+        int32_t n = st->closed || st->capture ? 0 : mpcoap_engine_poll_transmit(st->engine, coap_now(), st->tx, sizeof(st->tx), &dest);
         if (n <= 0) {
             break;
         }
@@ -1502,6 +1504,148 @@ static mp_obj_t coap_process(size_t n_args, const mp_obj_t *pos_args, mp_map_t *
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(coap_process_obj, 0, coap_process);
 
+// Private hooks for the benchmark and the stack measurement on the qemu
+// firmware (tests/bench/rv32/, docs/internals.md "Private hooks").
+
+static MP_NORETURN void coap_raise_session_removed(void);
+
+// _transmit() -> bytes or None
+// Takes the next datagram the engine has due (a request or a retransmission)
+// out of the engine and returns it. The first call puts the module into
+// capture mode until deinit(): from then on nothing is sent, and
+// send_request() queues its request even on a port without sockets, so a
+// client exchange runs without the network.
+static mp_obj_t coap_transmit(void) {
+    coap_state_t *st = coap_state_peek();
+    if (st == NULL || !coap_tx_acquire_locked(st)) {
+        coap_raise_not_initialised();
+    }
+    st->capture = true;
+    mpcoap_endpoint_t dest;
+    int32_t n = mpcoap_engine_poll_transmit(st->engine, coap_now(), st->tx, sizeof(st->tx), &dest);
+    st->tx_busy = false; // the lock keeps tx[] ours while it is copied
+    mp_obj_t out = n > 0 ? coap_new_bytes_locked(st, st->tx, (size_t)n) : mp_const_none; // EXCEPTION: MemoryError, unlocked
+    COAP_UNLOCK(st);
+    return out;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(coap_transmit_obj, coap_transmit);
+
+// Stack painting: fills the stack below the caller's frame with a pattern;
+// after some calls, the deepest word no longer holding it is the high-water
+// mark. The painted region starts a little below this function's own frame.
+#define COAP_STACK_PATTERN (0x5aa5c33cu)
+#define COAP_STACK_GAP (64) // words left between this frame and the paint
+
+static MP_NOINLINE uint32_t *coap_stack_paint(size_t words) {
+    volatile uint32_t here = 0;
+    uint32_t *top = (uint32_t *)((uintptr_t)&here & ~(uintptr_t)3) - COAP_STACK_GAP;
+    for (size_t i = 1; i <= words; ++i) {
+        ((volatile uint32_t *)top)[-(ptrdiff_t)i] = COAP_STACK_PATTERN;
+    }
+    return top - words;
+}
+
+// Bytes between `ref` (an address in the caller's frame) and the deepest
+// painted word that was overwritten; raises if the paint was too short.
+static size_t coap_stack_used(const uint32_t *bottom, const void *ref) {
+    const volatile uint32_t *p = bottom;
+    if (*p != COAP_STACK_PATTERN) {
+        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("stack probe too short"));
+    }
+    while ((const void *)p < ref && *p == COAP_STACK_PATTERN) {
+        ++p;
+    }
+    return (size_t)((const uint8_t *)ref - (const uint8_t *)p);
+}
+
+// How much stack may be painted below the caller: what the port's stack
+// check leaves, less a margin for the calls that paint and measure.
+static size_t coap_stack_room_words(void) {
+    #if MICROPY_STACK_CHECK
+    size_t used = mp_cstack_usage();
+    size_t limit = MP_STATE_THREAD(stack_limit);
+    return used + 1024 < limit ? (limit - used - 1024) / 4 : 0;
+    #else
+    return 0;
+    #endif
+}
+
+// _stack(fn, *args) -> int
+// Calls fn(*args) and returns the bytes of C stack the call used below this
+// hook's frame (the stack was painted before the call).
+static mp_obj_t coap_stack(size_t n_args, const mp_obj_t *args) {
+    volatile uint32_t ref = 0;
+    uint32_t *bottom = coap_stack_paint(coap_stack_room_words());
+    mp_call_function_n_kw(args[0], n_args - 1, 0, args + 1); // EXCEPTION: can raise
+    return MP_OBJ_NEW_SMALL_INT(coap_stack_used(bottom, (const void *)&ref));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR(coap_stack_obj, 1, coap_stack);
+
+// _repeat(n, datagram, session=None) -> int
+// The engine alone, n times, for the benchmark: without `session`, receives
+// `datagram` as a request from the fake peer; with one, has the session send
+// a GET carrying the datagram's token, takes it (poll_transmit) and receives
+// `datagram` as its response. Each time the datagram gets the next Message ID
+// (with a session: the request's), so none is a duplicate. Replies and
+// events are dropped. Returns the deepest stack use of those engine calls,
+// in bytes below this hook's frame.
+static mp_obj_t coap_repeat(size_t n_args, const mp_obj_t *args) {
+    mp_int_t n = mp_obj_get_int(args[0]);
+    mp_buffer_info_t bufinfo;
+    mp_get_buffer_raise(args[1], &bufinfo, MP_BUFFER_READ);
+    size_t tkl = bufinfo.len >= 4 ? (((const uint8_t *)bufinfo.buf)[0] & 0x0f) : 0;
+    if (bufinfo.len < 4 + tkl || tkl > 8 || bufinfo.len > MPCOAP_MESSAGE_MAX) {
+        mp_raise_ValueError(MP_ERROR_TEXT("\"datagram\" must be a CoAP message"));
+    }
+    coap_session_obj_t *ses = NULL;
+    if (n_args > 2 && args[2] != mp_const_none) {
+        if (!mp_obj_is_type(args[2], &coap_session_type)) {
+            mp_raise_TypeError(MP_ERROR_TEXT("\"session\" must be a CoapClientSession"));
+        }
+        ses = MP_OBJ_TO_PTR(args[2]);
+    }
+    uint8_t *d = m_new(uint8_t, bufinfo.len);
+    memcpy(d, bufinfo.buf, bufinfo.len);
+    uint16_t mid = (uint16_t)((d[2] << 8) | d[3]);
+    mpcoap_request_t req = { .method = MPCOAP_REQUEST_GET, .content_format = -1,
+                             .token = d + 4, .token_len = tkl, .include_options = true };
+    mpcoap_endpoint_t from = { COAP_FAKE_PEER_ADDR, COAP_FAKE_PEER_PORT };
+    coap_state_t *st = coap_state_peek();
+    if (st == NULL || !coap_tx_acquire_locked(st)) {
+        coap_raise_not_initialised();
+    }
+    if (ses != NULL && ses->st != st) {
+        st->tx_busy = false;
+        COAP_UNLOCK(st);
+        coap_raise_session_removed();
+    }
+    volatile uint32_t ref = 0;
+    uint32_t *bottom = coap_stack_paint(coap_stack_room_words());
+    uint32_t now = coap_now();
+    for (mp_int_t i = 0; i < n; ++i) {
+        if (ses != NULL) {
+            uint16_t sent;
+            mpcoap_endpoint_t dest;
+            mpcoap_session_request(st->engine, ses->handle, now, &req, &sent);
+            mpcoap_engine_poll_transmit(st->engine, now, st->tx, sizeof(st->tx), &dest);
+            from = dest;
+            mid = sent;
+        }
+        d[2] = (uint8_t)(mid >> 8);
+        d[3] = (uint8_t)mid;
+        mpcoap_event_t ev;
+        size_t reply_len;
+        mpcoap_engine_receive(st->engine, now, &from, false, d, bufinfo.len, st->tx, sizeof(st->tx), &reply_len, &ev);
+        ++mid;
+    }
+    st->tx_busy = false;
+    COAP_UNLOCK(st);
+    size_t used = coap_stack_used(bottom, (const void *)&ref); // EXCEPTION: RuntimeError
+    m_del(uint8_t, d, bufinfo.len);
+    return MP_OBJ_NEW_SMALL_INT(used);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(coap_repeat_obj, 2, 3, coap_repeat);
+
 /******************************************************************************/
 // CoapResource
 
@@ -1722,7 +1866,7 @@ static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_arg
     }
     uint16_t mid = 0;
     int32_t rc = mpcoap_session_request(st->engine, self->handle, coap_now(), &req, &mid);
-    if (rc >= 0 && !have_sockets) {
+    if (rc >= 0 && !have_sockets && !st->capture) {
         // A port without sockets (qemu): the engine has checked the request
         // (argument errors come first), but it can never be sent. Take it
         // back by renewing the session, which drops its (only) request.
@@ -1841,6 +1985,9 @@ static const mp_rom_map_elem_t coap_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_remove_client_session), MP_ROM_PTR(&coap_remove_client_session_obj) },
     { MP_ROM_QSTR(MP_QSTR_get_client_sessions), MP_ROM_PTR(&coap_get_client_sessions_obj) },
     { MP_ROM_QSTR(MP_QSTR__process), MP_ROM_PTR(&coap_process_obj) },
+    { MP_ROM_QSTR(MP_QSTR__transmit), MP_ROM_PTR(&coap_transmit_obj) },
+    { MP_ROM_QSTR(MP_QSTR__repeat), MP_ROM_PTR(&coap_repeat_obj) },
+    { MP_ROM_QSTR(MP_QSTR__stack), MP_ROM_PTR(&coap_stack_obj) },
 
     { MP_ROM_QSTR(MP_QSTR_MEDIATYPE_TEXT_PLAIN), MP_ROM_INT(0) },
     { MP_ROM_QSTR(MP_QSTR_MEDIATYPE_APP_LINK_FORMAT), MP_ROM_INT(40) },
