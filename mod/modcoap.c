@@ -1478,29 +1478,27 @@ static mp_obj_t coap_process(size_t n_args, const mp_obj_t *pos_args, mp_map_t *
     if (args[ARG_addr].u_obj != mp_const_none && !coap_address_to_peer(args[ARG_addr].u_obj, &from)) {
         mp_raise_ValueError(MP_ERROR_TEXT("\"addr\" must be (ip, port) or sockaddr_in bytes"));
     }
-    vstr_t reply;
-    vstr_init_len(&reply, MPCOAP_MESSAGE_MAX);
-
+    // The reply goes to the state's tx[], as in read(): no message-sized
+    // allocation per call, whose cost would depend on how fragmented the
+    // GC heap is (the RV32 benchmark times this hook).
+    coap_state_t *st = coap_state_peek();
+    if (st == NULL || !coap_tx_acquire_locked(st)) {
+        coap_raise_not_initialised();
+    }
     coap_call_t call;
     mpcoap_event_t ev;
     size_t reply_len = 0;
-    coap_state_t *st = coap_lock_state();
     int32_t r = mpcoap_engine_receive(st->engine, coap_now(), &from, args[ARG_multicast].u_bool,
-        bufinfo.buf, bufinfo.len, (uint8_t *)reply.buf, reply.len, &reply_len, &ev);
-    if (r < 0) {
-        reply_len = 0;
-    }
+        bufinfo.buf, bufinfo.len, st->tx, sizeof(st->tx), &reply_len, &ev);
+    st->tx_busy = false; // the lock keeps tx[] ours while the reply is copied
     bool deliver = r == 1 && coap_take_event(st, &ev, &call); // EXCEPTION: MemoryError, unlocked
+    // EXCEPTION: MemoryError, unlocked (the request was handled; its reply is lost)
+    mp_obj_t reply = r >= 0 && reply_len > 0 ? coap_new_bytes_locked(st, st->tx, reply_len) : mp_const_none;
     COAP_UNLOCK(st);
     if (deliver) {
         mp_call_function_n_kw(call.handler, 5, 0, call.args); // EXCEPTION: can raise
     }
-    if (reply_len == 0) {
-        vstr_clear(&reply);
-        return mp_const_none;
-    }
-    reply.len = reply_len;
-    return mp_obj_new_bytes_from_vstr(&reply);
+    return reply;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(coap_process_obj, 0, coap_process);
 
