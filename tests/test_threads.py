@@ -11,6 +11,15 @@ try:
 except ImportError:
     _thread = None
 
+# Stack of the reader thread. esp32 gives a thread 4 KiB + 1 KiB of margin
+# by default (ports/esp32/mpthreadport.c, MP_THREAD_DEFAULT_STACK_SIZE); the
+# reader runs read() with its socket calls and the response handler, and
+# the module's deepest entry point alone, estimated for Xtensa, takes over
+# half of that (BENCHMARKS.md, "Stack"). Twice the default leaves room for
+# lwIP's socket calls and the Python frames. Other ports raise a smaller
+# size to their minimum (unix: PTHREAD_STACK_MIN).
+READER_STACK = 8 * 1024
+
 
 class Reader:
     """Runs coap.read(timeout) in a loop in a thread until stopped/deinit."""
@@ -22,7 +31,11 @@ class Reader:
         self.returns = []
         self.error = None
         self.ident = None
-        _thread.start_new_thread(self.run, ())
+        previous = _thread.stack_size(READER_STACK)
+        try:
+            _thread.start_new_thread(self.run, ())
+        finally:
+            _thread.stack_size(previous)
 
     def run(self):
         self.ident = _thread.get_ident()
