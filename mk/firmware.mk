@@ -180,7 +180,8 @@ test-device: ## Compile tests/ with mpy-cross of the firmware's release, copy th
 # chips; the shim and the bindings compile for RV32; the archive firmware links
 # exports only mpcoap_* and takes libc from libc; the module runs inside a real
 # RV32 MicroPython firmware (qemu port, VIRT_RV32) for both RISC-V targets;
-# and its flash, static RAM and init() heap stay within budget.
+# its flash, static RAM and init() heap stay within budget; and so do its
+# instructions per request and stack depth (firmware-check-rv32-budget, mk/bench.mk).
 
 QEMU_ARCHS := rv32imac rv32imc
 QEMU_DIR := $(WORK)/qemu
@@ -194,7 +195,7 @@ MICROPYTHON_EXTRA_SUITES += $(foreach a,$(QEMU_ARCHS),--suite-cmd 'qemu-$(a)::$(
 .PHONY: qemu-test firmware-check-device-runner test-firmware-checks firmware-check-hadolint firmware-check-flash firmware-check-cmake firmware-check-riscv \
   firmware-check-symbols firmware-check-size qemu-firmware size-report
 
-test-firmware-checks: ## Firmware checks without Docker: hadolint, flash command line, micropython.cmake via py/usermod.cmake, RV32 builds, qemu RV32 firmware, device runner, symbol hygiene, size budgets
+test-firmware-checks: ## Firmware checks without Docker: hadolint, flash command line, micropython.cmake via py/usermod.cmake, RV32 builds, qemu RV32 firmware, device runner, symbol hygiene, size budgets, RV32 instructions-per-request and stack budgets
 	@echo "== firmware checks (no Docker engine or Espressif toolchain needed) =="
 	@# Every check runs even if an earlier one failed (except those that need
 	@# the qemu firmware when it did not build); the list of failures closes.
@@ -203,10 +204,10 @@ test-firmware-checks: ## Firmware checks without Docker: hadolint, flash command
 	  $(MAKE) --no-print-directory firmware-check-$$c || failed="$$failed $$c"; \
 	done; \
 	if $(MAKE) --no-print-directory qemu-firmware; then \
-	  for c in device-runner symbols size; do \
+	  for c in device-runner symbols size rv32-budget; do \
 	    $(MAKE) --no-print-directory firmware-check-$$c || failed="$$failed $$c"; \
 	  done; \
-	else failed="$$failed qemu-firmware(device-runner,symbols,size not run)"; fi; \
+	else failed="$$failed qemu-firmware(device-runner,symbols,size,rv32-budget not run)"; fi; \
 	if [ -n "$$failed" ]; then echo "== firmware checks FAILED:$$failed =="; exit 1; fi; \
 	echo "== firmware checks: all passed =="
 
