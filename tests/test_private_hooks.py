@@ -11,6 +11,10 @@ TOKEN = b"\x0a\x0b"
 PEER = ("192.0.2.1", 5683)  # _process's and _repeat's peer when none is given
 
 
+# _stack and _repeat measure only on a bare-metal stack (0 elsewhere).
+PAINTED = coap._stack(len, b"") > 0
+
+
 class Base(unittest.TestCase):
     def setUp(self):
         deinit_quiet()
@@ -50,7 +54,7 @@ class TestRepeat(Base):
         etag = h.ask(h.GET, "e").opt(h.ETAG)
         put = h.request(h.PUT, "e", mid=0x700, token=TOKEN, payload=b"1")
         used = coap._repeat(5, put)
-        self.assertTrue(used > 0, used)
+        self.assertTrue(used > 0 or not PAINTED, used)
         self.assertEqual(r.value(), b"1")
         # Five PUTs applied, none taken for a duplicate: the ETag moved by 5.
         self.assertEqual(h.to_uint(h.ask(h.GET, "e").opt(h.ETAG)), h.to_uint(etag) + 5)
@@ -75,6 +79,8 @@ class TestRepeat(Base):
 
 class TestStack(Base):
     def test_measures_a_call(self):
+        if not PAINTED:
+            self.skipTest("the stack is not painted on this port (hosted OS)")
         small = coap._stack(len, b"")
         deeper = coap._stack(lambda: coap._process(h.request(h.GET, ".well-known/core")))
         self.assertTrue(0 < small < deeper, (small, deeper))
