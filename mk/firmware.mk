@@ -192,15 +192,15 @@ RISCV_CC := riscv64-unknown-elf-gcc
 # The qemu firmware runs as an external suite of tests/run.py (make test-micropython).
 MICROPYTHON_EXTRA_SUITES += $(foreach a,$(QEMU_ARCHS),--suite-cmd 'qemu-$(a)::$(MAKE) --no-print-directory -s -C $(ROOT) qemu-test-$(a)')
 
-.PHONY: qemu-test firmware-check-device-runner test-firmware-checks firmware-check-hadolint firmware-check-flash firmware-check-cmake firmware-check-riscv \
+.PHONY: qemu-test firmware-check-device-runner test-firmware-checks firmware-check-hadolint firmware-check-pins firmware-check-flash firmware-check-cmake firmware-check-riscv \
   firmware-check-symbols firmware-check-size qemu-firmware size-report
 
-test-firmware-checks: ## Firmware checks without Docker: hadolint, flash command line, micropython.cmake via py/usermod.cmake, RV32 builds, qemu RV32 firmware, device runner, symbol hygiene, size budgets, RV32 instructions-per-request and stack budgets
+test-firmware-checks: ## Firmware checks without Docker: hadolint, Dockerfile pins, flash command line, micropython.cmake via py/usermod.cmake, RV32 builds, qemu RV32 firmware, device runner, symbol hygiene, size budgets, RV32 instructions-per-request and stack budgets
 	@echo "== firmware checks (no Docker engine or Espressif toolchain needed) =="
 	@# Every check runs even if an earlier one failed (except those that need
 	@# the qemu firmware when it did not build); the list of failures closes.
 	@failed=; \
-	for c in hadolint flash cmake riscv; do \
+	for c in hadolint pins flash cmake riscv; do \
 	  $(MAKE) --no-print-directory firmware-check-$$c || failed="$$failed $$c"; \
 	done; \
 	if $(MAKE) --no-print-directory qemu-firmware; then \
@@ -215,6 +215,10 @@ firmware-check-hadolint: ## Lint docker/Dockerfile with hadolint (every ignored 
 	@echo "-- hadolint docker/Dockerfile"
 	hadolint --failure-threshold info $(ROOT)/docker/Dockerfile
 	@echo "PASS hadolint docker/Dockerfile"
+
+firmware-check-pins: ## docker/Dockerfile builds with the pins of rust-toolchain.toml (version, components, targets) and mk/config.mk (MicroPython)
+	@echo "-- docker/Dockerfile pins agree with rust-toolchain.toml and mk/config.mk"
+	python3 $(ROOT)/tests/firmware/check_pins.py $(ROOT)
 
 firmware-check-flash: ## make flash/erase through the container, dry run (make -n): repo-relative firmware path, --device with --group-add, offset from the build's sdkconfig; image reuse without docker build
 	@echo "-- make flash / make erase through the container (dry run)"
