@@ -28,8 +28,11 @@ apt_packages=(
   valgrind
   python3-pip python3-venv     # the Python tools below; make host-tools
 )
-rust_targets=(riscv32imc-unknown-none-elf riscv32imac-unknown-none-elf)
-rust_components=(clippy rustfmt)
+# The Rust toolchain, its targets and components: rust-toolchain.toml's, read
+# here so that they are named in one place.
+toml_list() { python3 -c 'import sys, tomllib; print(" ".join(tomllib.load(open("rust-toolchain.toml", "rb"))["toolchain"].get(sys.argv[1], [])))' "$1"; }
+read -r -a rust_targets <<< "$(toml_list targets)"
+read -r -a rust_components <<< "$(toml_list components)"
 CARGO_FUZZ_VERSION=0.13.2
 
 missing=()
@@ -81,8 +84,10 @@ fi
 python_ok || python3 -m pip install -q --disable-pip-version-check -r .ci/requirements.txt
 
 command -v rustup > /dev/null || { echo "setup: install Rust with rustup first (https://rustup.rs)" >&2; exit 1; }
-# With a rust-toolchain.toml, the pinned toolchain (and what it lists) first.
-if [ -f rust-toolchain.toml ]; then rustup toolchain install > /dev/null 2>&1 || rustup show > /dev/null; fi
+# The pinned toolchain with the targets and components rust-toolchain.toml
+# lists (rustup reads the file); the two adds cover a toolchain that was
+# already installed without them.
+rustup toolchain install > /dev/null
 rustup target add "${rust_targets[@]}" > /dev/null
 rustup component add "${rust_components[@]}" > /dev/null
 # cargo-fuzz runs the fuzz targets (short, bounded runs in `make test`); it
