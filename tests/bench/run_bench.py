@@ -12,38 +12,29 @@ The module and aiocoap serve /bench; libcoap serves the same payload at /.
 import argparse
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cpython"))
+import support as S  # noqa: E402  (tests/cpython/support.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-HOST = "127.0.0.1"
 PAYLOAD_LEN = os.path.getsize(os.path.join(HERE, "payload.txt"))
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_answering(port, path, timeout=15.0):
     """Until a CON GET gets an ACK."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(0.2)
-    req = bytes([0x40, 0x01, 0x00, 0x01]) + b"".join(
-        bytes([(0xB0 if i == 0 else 0x00) | len(seg)]) + seg.encode()
-        for i, seg in enumerate(p for p in path.split("/") if p))
+    req = S.build(S.CON, S.GET, 1, b"", S.path_options(path))
     end = time.monotonic() + timeout
     try:
         while time.monotonic() < end:
             try:
-                s.sendto(req, (HOST, port))
-                if s.recv(2048)[0] >> 4 & 3 == 2:
+                s.sendto(req, (S.HOST, port))
+                if s.recv(2048)[0] >> 4 & 3 == S.ACK:
                     return
             except (socket.timeout, ConnectionRefusedError):
                 time.sleep(0.05)
@@ -63,21 +54,11 @@ def rss_kib(pid):
     return None
 
 
-def stop(p):
-    if p.poll() is None:
-        os.kill(p.pid, signal.SIGTERM)
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait(5)
-
-
 def servers(args):
     mp_script = os.path.join(HERE, "module_server.py")
     return [
         ("module", "/bench", lambda port: [args.micropython, mp_script, str(port)]),
-        ("libcoap", "/", lambda port: [args.coap_server, "-A", HOST, "-p", str(port)]),
+        ("libcoap", "/", lambda port: [args.coap_server, "-A", S.HOST, "-p", str(port)]),
         ("aiocoap", "/bench", lambda port: [sys.executable, os.path.join(HERE, "aiocoap_server.py"), str(port)]),
     ]
 
@@ -114,9 +95,8 @@ def main():
         for name, path, argv in servers(args):
             if only and name not in only:
                 continue
-            port = free_port()
-            p = subprocess.Popen(argv(port), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, cwd=HERE)
+            port = S.free_port()
+            p = S.Proc(argv(port), cwd=HERE)
             try:
                 wait_answering(port, path)
                 for clients, inflight in configs:
@@ -128,7 +108,7 @@ def main():
                     if key not in results or r["rps"] > results[key]["rps"]:
                         results[key] = r
             finally:
-                stop(p)
+                p.stop()
 
     names = [n for n, _, _ in servers(args) if not only or n in only]
     print()

@@ -2,44 +2,30 @@
 every reply received within WAIT seconds as 'REPLY <from-port> <hex>'.
 usage: python3 mcast_probe.py DEST PORT PATH[?QUERY] WAIT"""
 
+import os
 import socket
 import sys
 import time
 
-
-def build_get(mid, token, path):
-    out = bytearray([0x50 | len(token), 0x01, mid >> 8, mid & 0xFF]) + token
-    last = 0
-    path, _, query = path.partition("?")
-    opts = [(11, seg.encode()) for seg in path.split("/") if seg]
-    opts += [(15, q.encode()) for q in query.split("&") if q]
-    for num, val in opts:
-        d, n = num - last, len(val)
-        assert d < 13 and n < 269
-        if n < 13:
-            out.append((d << 4) | n)
-        else:
-            out += bytes([(d << 4) | 13, n - 13])
-        out += val
-        last = num
-    return bytes(out)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cpython"))
+import support as s  # noqa: E402  (tests/cpython/support.py)
 
 
 def main():
     dest, port, path, wait = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
-    s.bind(("127.0.0.1", 0))
-    s.sendto(build_get(0x2222, b"mc", path), (dest, port))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+    sock.bind((s.HOST, 0))
+    sock.sendto(s.build(s.NON, s.GET, 0x2222, b"mc", s.path_options(path)), (dest, port))
     end = time.monotonic() + wait
     while True:
         left = end - time.monotonic()
         if left <= 0:
             break
-        s.settimeout(left)
+        sock.settimeout(left)
         try:
-            data, addr = s.recvfrom(2048)
+            data, addr = sock.recvfrom(2048)
         except socket.timeout:
             break
         print("REPLY", addr[1], data.hex(), flush=True)

@@ -10,11 +10,11 @@ import time
 import unittest
 
 import os as _os, sys as _sys
-_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
-import support as s
+_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "cpython"))
+import support as s  # noqa: E402  (tests/cpython/support.py)
 
 GET, PUT, POST, DELETE = 1, 2, 4, 8
-MP_CLIENT = os.path.join(s.HERE, "mp_client.py")
+MP_CLIENT = os.path.join(s.INTEROP, "mp_client.py")
 
 
 class Resp:
@@ -56,7 +56,7 @@ class LibcoapServer(s.MPTestCase):
 
     def setUp(self):
         s.need_tool(self, "coap-server-notls")
-        self.port = s.free_udp_port()
+        self.port = s.free_port()
         self.srv = s.Proc(["coap-server-notls", "-A", "127.0.0.1", "-p", str(self.port), "-v", "8"])
         self.addCleanup(self.srv.stop)
         time.sleep(0.3)
@@ -130,7 +130,7 @@ class LibcoapServer(s.MPTestCase):
 
     def test_from_server_socket(self):
         # init(address): requests leave from the server's socket and port
-        bind_port = s.free_udp_port()
+        bind_port = s.free_port()
         sent, resps, out, _ = run_client(self, self.port, [{"method": GET, "uri_path": "time"}],
                                          gil=self.gil, bind="127.0.0.1", bind_port=bind_port)
         self.assertEqual(len(resps), 1, out)
@@ -145,8 +145,8 @@ class LibcoapServerGil(LibcoapServer):
 
 class AiocoapServer(s.MPTestCase):
     def setUp(self):
-        self.port = s.free_udp_port()
-        self.srv = s.Proc([sys.executable, os.path.join(s.HERE, "aiocoap_server.py"), str(self.port)])
+        self.port = s.free_port()
+        self.srv = s.Proc([sys.executable, os.path.join(s.INTEROP, "aiocoap_server.py"), str(self.port)])
         self.addCleanup(self.srv.stop)
         if self.srv.wait_line("READY", 15) is None:
             self.fail("aiocoap server did not start:\n" + self.srv.output())
@@ -268,7 +268,7 @@ class DropFirstRelay:
 class Retransmission(s.MPTestCase):
     def test_retransmits_when_first_copy_dropped(self):
         s.need_tool(self, "coap-server-notls")
-        port = s.free_udp_port()
+        port = s.free_port()
         srv = s.Proc(["coap-server-notls", "-A", "127.0.0.1", "-p", str(port)])
         self.addCleanup(srv.stop)
         time.sleep(0.3)

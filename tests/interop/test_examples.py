@@ -7,8 +7,8 @@ import time
 import unittest
 
 import os as _os, sys as _sys
-_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
-import support as s
+_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "cpython"))
+import support as s  # noqa: E402  (tests/cpython/support.py)
 
 EX = os.path.join(s.ROOT, "examples")
 
@@ -30,10 +30,10 @@ class Examples(s.MPTestCase):
 
     def setUp(self):
         s.need_tool(self, "coap-server-notls")
-        self.p1 = s.free_udp_port()
+        self.p1 = s.free_port()
         self.libcoap = s.Proc(["coap-server-notls", "-A", "127.0.0.1", "-p", str(self.p1)])
         self.addCleanup(self.libcoap.stop)
-        self.p2 = s.free_udp_port()
+        self.p2 = s.free_port()
         self.server = s.start_mp(self, os.path.join(EX, "server.py"), [self.p2, 12], gil=self.gil)
         if self.server.wait_line("serving", 10) is None:
             self.fail_with("examples/server.py did not start", self.server)
@@ -49,7 +49,7 @@ class Examples(s.MPTestCase):
         return out
 
     def test_all_three(self):
-        out = self.run_example("client_blocking.py", [self.p1, s.free_udp_port(), 4])
+        out = self.run_example("client_blocking.py", [self.p1, s.free_port(), 4])
         self.assertEqual(out.count("Code: "), 4, out)
         rs = responses(out)
         self.assertEqual(len(rs), 4, out)

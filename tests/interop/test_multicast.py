@@ -7,40 +7,17 @@ import sys
 import unittest
 
 import os as _os, sys as _sys
-_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
-import support as s
+_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "cpython"))
+import support as s  # noqa: E402  (tests/cpython/support.py)
 
 GROUP = "224.0.1.187"
-PROBE = os.path.join(s.HERE, "mcast_probe.py")
+PROBE = os.path.join(s.INTEROP, "mcast_probe.py")
 
 
 def parse_reply(hexdata):
-    d = bytes.fromhex(hexdata)
-    tkl = d[0] & 15
-    mtype = (d[0] >> 4) & 3
-    code = d[1]
-    i = 4 + tkl
-    token = d[4:i]
-    payload = b""
-    last = 0
-    opts = []
-    while i < len(d):
-        b = d[i]
-        i += 1
-        if b == 0xFF:
-            payload = d[i:]
-            break
-        delta, length = b >> 4, b & 15
-        if delta == 13:
-            delta = d[i] + 13
-            i += 1
-        if length == 13:
-            length = d[i] + 13
-            i += 1
-        last += delta
-        opts.append((last, d[i:i + length]))
-        i += length
-    return mtype, code, token, opts, payload
+    m = s.parse(bytes.fromhex(hexdata))
+    assert m is not None, "malformed reply " + hexdata
+    return m["type"], m["code"], m["token"], m["options"], m["payload"]
 
 
 @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0 and s.have("ip"),

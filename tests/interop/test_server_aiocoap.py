@@ -4,8 +4,8 @@ import asyncio
 import unittest
 
 import os as _os, sys as _sys
-_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
-import support as s
+_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "cpython"))
+import support as s  # noqa: E402  (tests/cpython/support.py)
 
 try:
     import aiocoap
@@ -20,7 +20,7 @@ class AiocoapClient(s.MPTestCase):
     gil = False
 
     def setUp(self):
-        self.port = s.free_udp_port()
+        self.port = s.free_port()
         self.srv = s.start_mp_server(self, self.port, gil=self.gil)
         self.loop = asyncio.new_event_loop()
         self.addCleanup(self.loop.close)

@@ -4,8 +4,8 @@ import socket
 import unittest
 
 import os as _os, sys as _sys
-_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
-import support as s
+_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "cpython"))
+import support as s  # noqa: E402  (tests/cpython/support.py)
 
 
 class Base(s.MPTestCase):
@@ -13,7 +13,7 @@ class Base(s.MPTestCase):
 
     def setUp(self):
         s.need_tool(self, "coap-client-notls")
-        self.port = s.free_udp_port()
+        self.port = s.free_port()
         self.srv = s.start_mp_server(self, self.port, gil=self.gil)
 
     def req(self, path, method="get", extra=()):

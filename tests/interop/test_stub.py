@@ -10,8 +10,8 @@ import subprocess
 import unittest
 
 import os as _os, sys as _sys
-_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
-import support as s
+_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "cpython"))
+import support as s  # noqa: E402  (tests/cpython/support.py)
 
 STUB = os.path.join(s.ROOT, "coap.pyi")
 

@@ -19,14 +19,15 @@ On SIGTERM it prints "STATS {json}" and exits.
 
 import argparse
 import json
+import os
 import random
 import select
 import signal
 import socket
 import sys
 
-HOST = "127.0.0.1"
-CON, NON, ACK, RST = 0, 1, 2, 3
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cpython"))
+from support import ACK, HOST, RST  # noqa: E402  (tests/cpython/support.py)
 
 
 def main():

@@ -19,14 +19,14 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _support as S  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cpython"))
+import support as S  # noqa: E402  (tests/cpython/support.py)
 
 COUNT = int(os.environ.get("STRESS_FLOOD_COUNT", "100000"))
 SEED = int(os.environ.get("STRESS_SEED", "7252"))
 BATCH = 50
 MEM_TOLERANCE = 4 * 32  # 4 GC blocks of the 64-bit unix port
-PAYLOAD = open(os.path.join(S.HERE, "..", "bench", "payload.txt"), "rb").read()
+PAYLOAD = open(os.path.join(S.BENCH, "payload.txt"), "rb").read()
 PROTECTED = {("bench",), ("ctl",)}  # the checks need these untouched
 
 

@@ -15,8 +15,8 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _support as S  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cpython"))
+import support as S  # noqa: E402  (tests/cpython/support.py)
 
 SEED = int(os.environ.get("STRESS_SEED", "7252"))
 PUTS, SESSIONS = 200, 4
@@ -41,15 +41,15 @@ class LossyLink(unittest.TestCase):
             cls.direct = S.Client((S.HOST, cls.server_port), seed=SEED)
             cls.etag0 = etag_of(cls.direct)
             py = sys.executable
-            relay = os.path.join(S.HERE, "relay.py")
+            relay = os.path.join(S.STRESS, "relay.py")
             cls.relay = cls._start(S.Proc, [py, relay, str(cls.server_port), "--seed", str(SEED),
                                             "--loss", "0.25", "--dup", "0.1", "--cap", "3"])
             relay_port = int(cls.relay.expect("ready", 10).split()[1])
             cls.blackhole = cls._start(S.Proc, [py, relay, str(cls.server_port), "--seed", str(SEED),
                                                 "--loss", "1.0", "--cap", "0"])
             hole_port = int(cls.blackhole.expect("ready", 10).split()[1])
-            mp = S.micropython()
-            client = os.path.join(S.HERE, "mp_client.py")
+            mp = S.micropython(required=True)
+            client = os.path.join(S.STRESS, "mp_client.py")
             cls.lossy = cls._start(S.Proc, [mp, client, str(relay_port), str(SESSIONS), str(PUTS)])
             cls.giveup = cls._start(S.Proc, [mp, client, str(hole_port), "1", "1"])
         except BaseException:
@@ -88,7 +88,7 @@ class LossyLink(unittest.TestCase):
 
     def test_unbounded_loss_gives_up_with_timeout(self):
         line = self.giveup.expect("DONE", 150)
-        r = [l for l in self.giveup.all if l.startswith("R ")]
+        r = [l for l in self.giveup.lines if l.startswith("R ")]
         _, delivered, dups, timeouts, other, secs = line.split()
         print("\ngive-up: %s after %s s" % (r, secs), file=sys.stderr)
         self.assertEqual((int(delivered), int(dups), int(timeouts), int(other)), (1, 0, 1, 0), self.giveup.output())

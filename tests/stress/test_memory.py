@@ -19,13 +19,13 @@ import sys
 import threading
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _support as S  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cpython"))
+import support as S  # noqa: E402  (tests/cpython/support.py)
 
 WARMUP, WINDOW, WINDOWS = 500, 500, 10
 # The requests below are 12 bytes: header, 2-byte token, Uri-Path "bench".
 REQUEST_LEN = 12
-PAYLOAD = open(os.path.join(S.HERE, "..", "bench", "payload.txt"), "rb").read()
+PAYLOAD = open(os.path.join(S.BENCH, "payload.txt"), "rb").read()
 
 
 def get_bench(mid):
@@ -78,7 +78,7 @@ def load(port, stop, errors, make=get_bench, clients=4, depth=4):
 
 
 def recvfrom_cost(length=REQUEST_LEN):
-    p = S.Proc([S.micropython(), os.path.join(S.HERE, "mp_recvfrom_cost.py"), str(S.free_port()), str(length)])
+    p = S.Proc([S.micropython(required=True), os.path.join(S.STRESS, "mp_recvfrom_cost.py"), str(S.free_port()), str(length)])
     try:
         return int(p.expect("RECVFROM", 20).split()[1])
     finally:

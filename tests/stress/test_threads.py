@@ -13,8 +13,8 @@ import sys
 import threading
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _support as S  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cpython"))
+import support as S  # noqa: E402  (tests/cpython/support.py)
 
 ROUNDS = int(os.environ.get("STRESS_THREAD_ROUNDS", "5000"))
 LIMIT_S = 240
@@ -51,7 +51,7 @@ def outside_client(port, stop, seen):
 class Threads(unittest.TestCase):
     def run_build(self, gil):
         port = S.free_port()
-        p = S.Proc([S.micropython(gil), os.path.join(S.HERE, "mp_threads.py"), str(port), str(ROUNDS)])
+        p = S.Proc([S.micropython(gil, required=True), os.path.join(S.STRESS, "mp_threads.py"), str(port), str(ROUNDS)])
         self.addCleanup(p.stop)
         p.expect("ready", 15)
         stop, seen = threading.Event(), {"n": 0, "lost": [], "bad": []}

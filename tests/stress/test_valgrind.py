@@ -23,9 +23,10 @@ import time
 import glob
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cpython"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _support as S  # noqa: E402
-import test_flood  # noqa: E402
+import support as S  # noqa: E402  (tests/cpython/support.py)
+import test_flood  # noqa: E402  (next to this file)
 
 FLOOD = int(os.environ.get("STRESS_VALGRIND_FLOOD", "10000"))
 # Which of the MicroPython unittest files to run under memcheck.
@@ -35,7 +36,7 @@ ERR_EXIT = 99
 
 def valgrind_cmd(binary):
     return ["valgrind", "-q", "--error-exitcode=%d" % ERR_EXIT, "--num-callers=30",
-            "--suppressions=" + os.path.join(S.HERE, "valgrind.supp"), binary]
+            "--suppressions=" + os.path.join(S.STRESS, "valgrind.supp"), binary]
 
 
 def has_symbols(binary):
@@ -46,7 +47,7 @@ def has_symbols(binary):
 class Valgrind(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.binary = S.micropython()
+        cls.binary = S.micropython(required=True)
         if not has_symbols(cls.binary):
             raise AssertionError("%s is stripped: the suppressions need symbols (mk/unix.mk builds with STRIP=)"
                                  % cls.binary)
@@ -69,7 +70,7 @@ class Valgrind(unittest.TestCase):
 
     def test_server_under_malformed_input(self):
         port = S.free_port()
-        p = S.Proc(valgrind_cmd(self.binary) + [os.path.join(S.HERE, "mp_server.py"), str(port)])
+        p = S.Proc(valgrind_cmd(self.binary) + [os.path.join(S.STRESS, "mp_server.py"), str(port)])
         self.addCleanup(p.stop)
         p.expect("ready", 60)
         c = S.Client((S.HOST, port), seed=5)
