@@ -279,7 +279,7 @@ qemu-firmware-%: micropython-src $(MPY_CROSS) $(QEMU_LIB)/unittest.py $(QEMU_DIR
 
 qemu-firmware: $(addprefix qemu-firmware-,$(QEMU_ARCHS)) ## The qemu RV32 MicroPython firmware with the module, for riscv32imac (ESP32-C6) and riscv32imc (ESP32-C3)
 
-qemu-test: $(addprefix qemu-test-,$(QEMU_ARCHS)) ## Run tests/test_*.py inside both qemu RV32 firmwares (run-tests.py, execpty); PASS/FAIL/SKIP lines
+qemu-test: $(addprefix qemu-test-,$(QEMU_ARCHS)) ## Run tests/test_*.py inside both qemu RV32 firmwares (run-tests.py, execpty), then a soft reset (Ctrl-D) check; PASS/FAIL/SKIP lines
 
 qemu-test-%: qemu-firmware-%
 	python3 $(ROOT)/tests/firmware/run_qemu.py --micropython $(MICROPY_SRC) \

@@ -4,8 +4,11 @@
 MicroPython's own tests/run-tests.py boots the firmware in
 qemu-system-riscv32 once per script (-t execpty:...) and judges each script
 by unittest's summary. This turns its verdicts into the PASS/FAIL/SKIP lines
-that tests/run.py collects, then measures the GC heap that coap.init() takes
-(heap_init.py, through MicroPython's tools/pyboard.py on the same firmware).
+that tests/run.py collects, then checks a soft reset (Ctrl-D typed at the REPL
+while the module is in use: afterwards it is uninitialised, init() works and
+nothing from before is left; qemu/soft_reset_*.py), and measures the GC heap
+that coap.init() takes (qemu/heap_init.py). Those two drive the same firmware
+through MicroPython's tools/pyboard.py.
 
 Usage: run_qemu.py --micropython DIR --firmware ELF --name NAME
                    [--heap-json OUT] TEST.py...
@@ -30,6 +33,50 @@ def run_tests(args, qemu, result_dir):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=args.timeout)
     return proc.stdout
+
+
+def soft_reset(args, qemu):
+    """Runs qemu/soft_reset_before.py in the raw REPL, leaves it for the
+    friendly REPL, types Ctrl-D there as a user would, then runs
+    qemu/soft_reset_after.py. Prints one PASS/FAIL line; 1 if it failed."""
+    sys.path.insert(0, os.path.join(args.micropython, "tools"))
+    import pyboard
+
+    def script(name):
+        with open(os.path.join(HERE, "qemu", name)) as f:
+            return f.read()
+
+    name = "qemu-%s/soft-reset" % args.name
+    pyb = None
+    try:
+        pyb = pyboard.Pyboard("execpty:" + qemu)
+        pyb.enter_raw_repl()
+        before = pyb.exec_(script("soft_reset_before.py"), timeout=30)
+        pyb.exit_raw_repl()
+        prompt = pyb.read_until(1, b"\r\n>>> ", timeout=10)
+        if not prompt.endswith(b"\r\n>>> "):
+            raise pyboard.PyboardError("no REPL prompt after leaving the raw REPL: %r" % prompt[-200:])
+        pyb.serial.write(b"\x04")  # Ctrl-D: soft reset
+        reboot = pyb.read_until(1, b"soft reboot\r\n", timeout=10)
+        if not reboot.endswith(b"soft reboot\r\n"):
+            raise pyboard.PyboardError("no soft reboot after Ctrl-D: %r" % reboot[-200:])
+        pyb.enter_raw_repl(soft_reset=False)
+        after = pyb.exec_(script("soft_reset_after.py"), timeout=30)
+    except pyboard.PyboardError as e:
+        # The details first: tests/run.py shows the lines before a FAIL line.
+        for part in e.args:
+            print(part.decode("utf-8", "replace") if isinstance(part, bytes) else part)
+        print("FAIL %s" % name)
+        return 1
+    finally:
+        if pyb is not None:
+            pyb.close()
+    if b"BEFORE ok" in before and b"AFTER ok" in after:
+        print("PASS %s (Ctrl-D at the REPL; then uninitialised, init() works, nothing left)" % name)
+        return 0
+    print((before + after).decode("utf-8", "replace"))
+    print("FAIL %s" % name)
+    return 1
 
 
 def main():
@@ -90,6 +137,8 @@ def main():
             print("FAIL qemu-%s/%s (no verdict from run-tests.py)" % (args.name, os.path.basename(t)))
     if failed and not seen:
         print(out)
+    if not args.heap_only:
+        failed += soft_reset(args, qemu)
 
     if args.heap_json:
         cmd = [sys.executable, os.path.join(args.micropython, "tools", "pyboard.py"),
