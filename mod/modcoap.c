@@ -890,7 +890,8 @@ static bool coap_receive_one(coap_state_t *st, mp_obj_t *data, mp_obj_t *addr, b
             }
             nlr_buf_t nlr2;
             if (nlr_push(&nlr2) == 0) {
-                // One byte more than fits, to tell an oversized datagram.
+                // One byte more than fits, to tell an oversize datagram
+                // (the rest of it is discarded by the socket).
                 mp_obj_t arg = MP_OBJ_NEW_SMALL_INT(MPCOAP_MESSAGE_MAX + 1);
                 mp_obj_t t = coap_call_method(sock, MP_QSTR_recvfrom, 1, &arg);
                 size_t n;
@@ -919,13 +920,14 @@ static bool coap_receive_one(coap_state_t *st, mp_obj_t *data, mp_obj_t *addr, b
 // Runs one received datagram through the engine, sends the engine's reply
 // to the address it came from, then what else is due, then calls the
 // response handler. Returns 1 if the engine saw the datagram, 0 if it was
-// dropped before (oversized, not IPv4, module closed).
+// dropped before (not IPv4, module closed). An oversize datagram arrives
+// here truncated to one byte more than a message, which tells the engine
+// (a request gets 4.13).
 // EXCEPTION: can raise (from the handler).
 static mp_int_t coap_handle_datagram(coap_state_t *st, mp_obj_t data, mp_obj_t addr, bool via_multicast) {
     mp_buffer_info_t bufinfo;
     mpcoap_endpoint_t from;
-    if (!mp_get_buffer(data, &bufinfo, MP_BUFFER_READ) || bufinfo.len > MPCOAP_MESSAGE_MAX
-        || !coap_address_to_peer(addr, &from)) {
+    if (!mp_get_buffer(data, &bufinfo, MP_BUFFER_READ) || !coap_address_to_peer(addr, &from)) {
         return 0;
     }
     if (!coap_tx_acquire_locked(st)) {

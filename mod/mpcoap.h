@@ -167,7 +167,10 @@ typedef struct {
 
 /* Handle one received datagram from `from`. `via_multicast` marks datagrams
  * that arrived on the multicast socket (no error responses are sent for
- * them). If the engine answers directly, the reply is written to `reply`
+ * them). A datagram longer than MPCOAP_MESSAGE_MAX is oversize: the shim
+ * reads at most one byte more and passes what it got (truncated); the
+ * engine reads the first MPCOAP_MESSAGE_MAX bytes and answers a request
+ * with 4.13 and Size1. If the engine answers directly, the reply is written to `reply`
  * (cap bytes, at least MPCOAP_MESSAGE_MAX) and *reply_len is set, else
  * *reply_len is 0; the reply goes back to `from`. Returns 1 if *event was
  * filled, 0 if not, or a negative status. */

@@ -2,10 +2,11 @@
 //! datagram (RFC 7252 §4) and hands it to the server or the client.
 
 use super::dedup::Replay;
-use super::server::write_empty;
+use super::server::{reason, write_empty};
 use super::{Endpoint, Engine, Error, Event, Instant, Received, Response};
 use crate::capacity::MESSAGE_MAX;
-use crate::codec::{parse_header, FormatError, Message, MessageType};
+use crate::codec::option::SIZE1;
+use crate::codec::{parse_header, Code, FormatError, Header, Message, MessageRepr, MessageType, HEADER_LEN};
 
 impl Engine {
     /// Handles one datagram from `from`. `via_multicast` marks datagrams
@@ -23,6 +24,14 @@ impl Engine {
     ///   acknowledged again but not reported twice, a CON one that matches
     ///   nothing gets RST.
     /// - A remote DELETE that removed a resource: [`Event::ResourceDeleted`].
+    /// - A datagram longer than [`MESSAGE_MAX`] is *oversize*: only its
+    ///   first [`MESSAGE_MAX`] bytes are read (a receiver that reads one
+    ///   byte more than that learns that a datagram was too large, and may
+    ///   pass it truncated). An oversize CON or NON request gets 4.13
+    ///   (piggybacked in the ACK, or NON) with Size1 = the largest payload
+    ///   a message with its header, token and options can carry (0 when
+    ///   the options alone do not fit), and is otherwise not handled: not
+    ///   deduplicated, nothing applied. Anything else oversize is dropped.
     ///
     /// ```
     /// # use core::mem::MaybeUninit;
@@ -52,7 +61,12 @@ impl Engine {
         if reply.len() < MESSAGE_MAX {
             return Err(Error::Buffer);
         }
-        let mut received = self.receive_inner(now, from, via_multicast, datagram, reply);
+        let mut received = match datagram.get(..MESSAGE_MAX) {
+            Some(head) if datagram.len() > MESSAGE_MAX => {
+                Received { reply_len: self.receive_oversize(head, reply), event: None }
+            }
+            _ => self.receive_inner(now, from, via_multicast, datagram, reply),
+        };
         if via_multicast && is_error_or_reset(reply.get(..received.reply_len).unwrap_or(&[])) {
             // RFC 7252 §8.1: whatever the path (a fresh request, a
             // replayed duplicate, a stray response), nothing negative goes
@@ -123,6 +137,43 @@ impl Engine {
         }
     }
 
+    /// The first [`MESSAGE_MAX`] bytes of an oversize datagram: 4.13 for a
+    /// request, a format error as for any datagram, else nothing.
+    fn receive_oversize(&mut self, head: &[u8], reply: &mut [u8]) -> usize {
+        let Ok(header) = parse_header(head) else { return 0 };
+        let con = header.mtype == MessageType::Con;
+        if !header.code.is_request() || !(con || header.mtype == MessageType::Non) {
+            return 0;
+        }
+        let (token, size1) = match Message::parse(head) {
+            Ok(msg) => (msg.token(), msg.payload().len()),
+            // The options run past the limit: no room for any payload.
+            Err(FormatError::Truncated | FormatError::EmptyPayload) => {
+                let end = HEADER_LEN + usize::from(header.token_len);
+                (head.get(HEADER_LEN..end).unwrap_or_default(), 0)
+            }
+            // §4.2/§4.3: reject a CON; drop a NON.
+            Err(_) => return if con { write_empty(MessageType::Rst, header.mid, reply) } else { 0 },
+        };
+        self.write_too_large(header, token, size1, reply)
+    }
+
+    /// 4.13 with Size1 and the reason phrase, answering `header`'s request.
+    fn write_too_large(&mut self, header: Header, token: &[u8], size1: usize, reply: &mut [u8]) -> usize {
+        let (t, mid) = match header.mtype {
+            MessageType::Con => (MessageType::Ack, header.mid),
+            _ => (MessageType::Non, self.take_mid()),
+        };
+        let mut repr: MessageRepr<'_, 1> = MessageRepr::new(t, Code::REQUEST_ENTITY_TOO_LARGE, mid);
+        repr.token = token;
+        // size1 < MESSAGE_MAX, so it always fits a u32.
+        if repr.push_uint(SIZE1, u32::try_from(size1).unwrap_or(0)).is_err() {
+            return 0;
+        }
+        repr.payload = reason(Code::REQUEST_ENTITY_TOO_LARGE);
+        repr.emit(reply).unwrap_or(0)
+    }
+
     /// A CON or NON response: deduplicated, matched by token, acknowledged.
     fn separate_response<'a>(
         &mut self,
@@ -132,7 +183,7 @@ impl Engine {
         reply: &mut [u8],
     ) -> Received<'a> {
         let con = msg.mtype() == MessageType::Con;
-        if let Some(replay) = self.dedup.lookup(now, from, msg.mid()) {
+        if let Some(replay) = self.dedup.lookup(now, from, msg.mid(), false) {
             // A duplicate: ACK (or RST) again, deliver nothing.
             let len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
             return Received { reply_len: len, event: None };
@@ -143,7 +194,7 @@ impl Engine {
             (true, true) => Replay::EmptyAck,
             (true, false) => Replay::Reset,
         };
-        self.dedup.insert(now, from, msg.mid(), replay);
+        self.dedup.insert(now, from, msg.mid(), false, replay);
         let reply_len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
         Received { reply_len, event: session.map(|s| response_event(s, msg)) }
     }
@@ -173,7 +224,8 @@ fn response_event<'a>(session: super::SessionHandle, msg: &Message<'a>) -> Event
 mod tests {
     use super::*;
     use crate::engine::testutil::*;
-    use crate::codec::Code;
+    use std::vec;
+    use std::vec::Vec;
 
     #[test]
     fn classification() {
@@ -193,6 +245,72 @@ mod tests {
         // Empty input, one byte: nothing.
         assert_eq!(exchange(&mut e, 0, PEER, false, &[]), (None, None));
         assert_eq!(exchange(&mut e, 0, PEER, false, &[0x40]), (None, None));
+    }
+
+    #[test]
+    fn oversize_request_gets_4_13_with_the_room_one_message_has() {
+        let mut e = Boxed::new(0, 3);
+        let h = e.add_resource(b"r", None, None, b"v", false).unwrap();
+        e.set_methods(h, crate::engine::Methods::ALL, true).unwrap();
+        let opts: &[(u16, &[u8])] = &[(crate::codec::option::URI_PATH, b"r")];
+        for len in [MESSAGE_MAX + 1, 1500, 4000] {
+            let d = datagram(MessageType::Con, Code::PUT, 9, b"tk", opts, &vec![b'x'; len]);
+            let (r, ev) = exchange(&mut e, 0, PEER, false, &d);
+            let r = r.unwrap();
+            assert_eq!((r.t, r.code, r.mid, r.token.as_slice()), (MessageType::Ack, Code::REQUEST_ENTITY_TOO_LARGE, 9, &b"tk"[..]));
+            // Header 4, token 2, Uri-Path "r" 2, payload marker 1.
+            let size1 = crate::codec::option::decode_uint(r.option(SIZE1).unwrap());
+            assert_eq!(size1 as usize, MESSAGE_MAX - 9);
+            assert_eq!(r.payload, b"Request Entity Too Large");
+            assert_eq!(ev, None);
+            // Nothing applied, nothing remembered: the next copy is answered alike.
+            assert_eq!(e.resource_value(h).unwrap(), b"v");
+        }
+        // A request that fits is handled as always: its 4.13 comes from
+        // the resource (Size1 = the room for its value).
+        let d = datagram(MessageType::Con, Code::PUT, 10, b"", opts, &[b'y'; MESSAGE_MAX - 7]);
+        assert_eq!(d.len(), MESSAGE_MAX);
+        let r = exchange(&mut e, 0, PEER, false, &d).0.unwrap();
+        assert_eq!(r.code, Code::REQUEST_ENTITY_TOO_LARGE);
+        assert_eq!(crate::codec::option::decode_uint(r.option(SIZE1).unwrap()) as usize, crate::capacity::VALUE_MAX);
+        // NON: a NON 4.13 with a fresh Message ID.
+        let d = datagram(MessageType::Non, Code::POST, 11, b"n", opts, &[0; 1500]);
+        let r = exchange(&mut e, 0, PEER, false, &d).0.unwrap();
+        assert_eq!((r.t, r.code, r.token.as_slice()), (MessageType::Non, Code::REQUEST_ENTITY_TOO_LARGE, &b"n"[..]));
+        assert_ne!(r.mid, 11);
+        // Via multicast: no error response (RFC 7252 §8.1).
+        assert_eq!(exchange(&mut e, 0, PEER, true, &d), (None, None));
+        let d = datagram(MessageType::Con, Code::GET, 12, b"", opts, &[0; 1500]);
+        assert_eq!(exchange(&mut e, 0, PEER, true, &d), (None, None));
+    }
+
+    #[test]
+    fn oversize_options_leave_no_room_and_other_oversize_datagrams() {
+        let mut e = Boxed::new(0, 3);
+        // Options alone longer than a message: Size1 0.
+        let long = [b'a'; 255];
+        let path = crate::codec::option::URI_PATH;
+        let opts: Vec<(u16, &[u8])> = (0..6).map(|_| (path, &long[..])).collect();
+        let d = datagram(MessageType::Con, Code::GET, 13, b"abc", &opts, b"");
+        assert!(d.len() > MESSAGE_MAX);
+        let r = exchange(&mut e, 0, PEER, false, &d).0.unwrap();
+        assert_eq!((r.code, r.mid, r.token.as_slice()), (Code::REQUEST_ENTITY_TOO_LARGE, 13, &b"abc"[..]));
+        assert_eq!(r.option(SIZE1), Some(&[][..]));
+        // A format error within the first bytes: RST for a CON, as always.
+        let mut bad = vec![0x40, 0x01, 0, 14, 0xf1];
+        bad.resize(1500, 0);
+        let r = exchange(&mut e, 0, PEER, false, &bad).0.unwrap();
+        assert_eq!((r.t, r.mid), (MessageType::Rst, 14));
+        bad[0] = 0x50;
+        assert_eq!(exchange(&mut e, 0, PEER, false, &bad), (None, None));
+        // Oversize responses, pings with trailing bytes, version 2: dropped.
+        let resp = datagram(MessageType::Con, Code::CONTENT, 15, b"", &[], &[0; 1500]);
+        assert_eq!(exchange(&mut e, 0, PEER, false, &resp), (None, None));
+        let mut ping = vec![0x40, 0x00, 0, 16];
+        ping.resize(1500, 1);
+        assert_eq!(exchange(&mut e, 0, PEER, false, &ping), (None, None));
+        ping[0] = 0x80;
+        assert_eq!(exchange(&mut e, 0, PEER, false, &ping), (None, None));
     }
 
     #[test]

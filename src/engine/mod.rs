@@ -483,7 +483,7 @@ pub(crate) mod testutil {
             repr.push_bytes(*n, v).unwrap();
         }
         repr.payload = payload;
-        let mut buf = [0u8; MESSAGE_MAX * 2];
+        let mut buf = [0u8; MESSAGE_MAX * 4];
         let n = repr.emit(&mut buf).unwrap();
         buf[..n].to_vec()
     }

@@ -1,5 +1,8 @@
-"""libcoap's coap-client (4.3.1) against the module's server on loopback."""
+"""libcoap's coap-client (4.3.1) against the module's server on loopback, and
+raw CPython datagrams where coap-client cannot send them (it splits a large
+PUT with Block1)."""
 
+import re
 import socket
 import unittest
 
@@ -131,6 +134,33 @@ class Base(s.MPTestCase):
         c.sendto(b"\x40\x00\xab\xcd", ("127.0.0.1", self.port))
         data, _ = c.recvfrom(64)
         self.assertEqual(data, b"\x70\x00\xab\xcd")
+
+    def test_oversize_put_gets_4_13_with_size1(self):
+        header = open(_os.path.join(s.ROOT, "mod", "mpcoap.h")).read()
+        message_max = int(re.search(r"#define MPCOAP_MESSAGE_MAX (\d+)", header).group(1))
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(c.close)
+        c.settimeout(3)
+        for n, mid in ((1150, 0x0B01), (1500, 0x0B02)):
+            payload = b"x" * n
+            # CON PUT /plain, token "big", payload n bytes
+            d = bytes([0x43, 0x03, mid >> 8, mid & 0xFF]) + b"big" + b"\xb5plain" + b"\xff" + payload
+            self.assertGreater(len(d), message_max)
+            for _ in range(2):  # a retransmission gets the same answer
+                c.sendto(d, ("127.0.0.1", self.port))
+                data, _ = c.recvfrom(2048)
+                # ACK 4.13, same MID and token, Size1 (option 60), reason phrase
+                self.assertEqual(data[:7], bytes([0x63, 0x8D, mid >> 8, mid & 0xFF]) + b"big", data)
+                opt = data[7]
+                self.assertEqual(opt >> 4, 13)  # extended delta: 60 = 13 + 47
+                self.assertEqual(data[8], 60 - 13)
+                size1 = int.from_bytes(data[9:9 + (opt & 15)], "big")
+                # the largest payload one message with this request's header,
+                # token and options can carry
+                self.assertEqual(size1, message_max - (len(d) - n))
+                self.assertTrue(data.endswith(b"\xffRequest Entity Too Large"), data)
+        r, _, _ = self.req("plain")
+        self.assertNotIn(b"xxx", r.payload)
 
     def test_block2_early_negotiation_served_whole(self):
         value = "0123456789abcdef" * 3
