@@ -20,7 +20,14 @@
 //!   suppressed for multicast) stays unanswered.
 //!
 //! So a duplicate never re-applies a PUT, POST or DELETE while its entry
-//! lives, and no entry ever loses its reply. The cache is a ring: when full,
+//! lives, and no entry ever loses its reply.
+//!
+//! An entry also remembers whether its message arrived on the multicast
+//! socket. Where the server's socket is bound to 0.0.0.0, one datagram sent
+//! to the group reaches both sockets; the copy that arrives on the other
+//! socket than the entry's is that second copy, not a retransmission (a
+//! retransmission goes to the same address as the original), so it replays
+//! nothing: one answer per request. The cache is a ring: when full,
 //! the oldest entry is overwritten. A duplicate arriving after its entry was
 //! evicted is handled again (counted in [`Dedup::evicted_live`]).
 
@@ -50,6 +57,8 @@ const KIND_GET: u8 = 2;
 const KIND_RESPONSE: u8 = 3;
 const KIND_ACK: u8 = 4;
 const KIND_RST: u8 = 5;
+/// Or-ed into `kind`: the message arrived on the multicast socket.
+const VIA_MULTICAST: u8 = 0x80;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Entry {
@@ -64,7 +73,7 @@ struct Entry {
 
 impl Entry {
     fn replay(&self) -> Replay {
-        match self.kind {
+        match self.kind & !VIA_MULTICAST {
             KIND_GET => Replay::RegenerateGet,
             KIND_RESPONSE => Replay::Response { code: self.code, extra: self.extra },
             KIND_ACK => Replay::EmptyAck,
@@ -95,13 +104,18 @@ impl Dedup {
             .position(|e| e.mid == mid && e.port == from.port && e.addr == from.addr && e.is_live(now))
     }
 
-    /// `Some(replay)` if `(from, mid)` was seen within EXCHANGE_LIFETIME.
-    pub(crate) fn lookup(&self, now: Instant, from: Endpoint, mid: u16) -> Option<Replay> {
-        self.find(now, from, mid).and_then(|i| self.entries.get(i)).map(Entry::replay)
+    /// `Some(replay)` if `(from, mid)` was seen within EXCHANGE_LIFETIME;
+    /// [`Replay::Nothing`] if it was seen on the other socket
+    /// (`via_multicast` differs): the second copy of one datagram.
+    pub(crate) fn lookup(&self, now: Instant, from: Endpoint, mid: u16, via_multicast: bool) -> Option<Replay> {
+        let e = self.find(now, from, mid).and_then(|i| self.entries.get(i))?;
+        let same_socket = (e.kind & VIA_MULTICAST != 0) == via_multicast;
+        Some(if same_socket { e.replay() } else { Replay::Nothing })
     }
 
-    /// Records `(from, mid)`; overwrites the oldest entry when full.
-    pub(crate) fn insert(&mut self, now: Instant, from: Endpoint, mid: u16, replay: Replay) {
+    /// Records `(from, mid)` and the socket it arrived on; overwrites the
+    /// oldest entry when full.
+    pub(crate) fn insert(&mut self, now: Instant, from: Endpoint, mid: u16, via_multicast: bool, replay: Replay) {
         let (kind, code, extra) = match replay {
             Replay::Nothing => (KIND_NOTHING, 0, 0),
             Replay::RegenerateGet => (KIND_GET, 0, 0),
@@ -109,6 +123,7 @@ impl Dedup {
             Replay::EmptyAck => (KIND_ACK, 0, 0),
             Replay::Reset => (KIND_RST, 0, 0),
         };
+        let kind = if via_multicast { kind | VIA_MULTICAST } else { kind };
         let entry = Entry { addr: from.addr, port: from.port, mid, at: now.0, kind, code, extra };
         // A key already present (possible only if the caller inserts twice)
         // is updated in place, so a key has at most one entry.
@@ -159,49 +174,61 @@ mod tests {
     fn keyed_by_endpoint_and_mid() {
         let mut d = empty();
         let r = Replay::Response { code: 0x44, extra: 3 };
-        d.insert(Instant(0), A, 7, r);
-        assert_eq!(d.lookup(Instant(1), A, 7), Some(r));
-        assert_eq!(d.lookup(Instant(1), B, 7), None);
-        assert_eq!(d.lookup(Instant(1), A, 8), None);
+        d.insert(Instant(0), A, 7, false, r);
+        assert_eq!(d.lookup(Instant(1), A, 7, false), Some(r));
+        assert_eq!(d.lookup(Instant(1), B, 7, false), None);
+        assert_eq!(d.lookup(Instant(1), A, 8, false), None);
     }
 
     #[test]
     fn expires_after_exchange_lifetime_across_the_wrap() {
         let mut d = empty();
         let t0 = Instant(u32::MAX - 1000);
-        d.insert(t0, A, 1, Replay::EmptyAck);
-        assert_eq!(d.lookup(t0.add_ms(EXCHANGE_LIFETIME_MS - 1), A, 1), Some(Replay::EmptyAck));
-        assert_eq!(d.lookup(t0.add_ms(EXCHANGE_LIFETIME_MS), A, 1), None);
+        d.insert(t0, A, 1, false, Replay::EmptyAck);
+        assert_eq!(d.lookup(t0.add_ms(EXCHANGE_LIFETIME_MS - 1), A, 1, false), Some(Replay::EmptyAck));
+        assert_eq!(d.lookup(t0.add_ms(EXCHANGE_LIFETIME_MS), A, 1, false), None);
         d.expire(t0.add_ms(EXCHANGE_LIFETIME_MS));
         // Once expired and swept, a clock that wraps all the way round
         // does not bring it back.
-        assert_eq!(d.lookup(t0.add_ms(1), A, 1), None);
+        assert_eq!(d.lookup(t0.add_ms(1), A, 1, false), None);
     }
 
     #[test]
     fn evicts_oldest_when_full() {
         let mut d = empty();
         for mid in 0..DEDUP_ENTRIES as u16 {
-            d.insert(Instant(u32::from(mid)), A, mid, Replay::Nothing);
+            d.insert(Instant(u32::from(mid)), A, mid, false, Replay::Nothing);
         }
         assert_eq!(d.evicted_live(), 0);
-        d.insert(Instant(100), A, 1000, Replay::Reset);
+        d.insert(Instant(100), A, 1000, false, Replay::Reset);
         assert_eq!(d.evicted_live(), 1);
-        assert_eq!(d.lookup(Instant(101), A, 0), None, "oldest evicted");
-        assert_eq!(d.lookup(Instant(101), A, 1), Some(Replay::Nothing));
-        assert_eq!(d.lookup(Instant(101), A, 1000), Some(Replay::Reset));
+        assert_eq!(d.lookup(Instant(101), A, 0, false), None, "oldest evicted");
+        assert_eq!(d.lookup(Instant(101), A, 1, false), Some(Replay::Nothing));
+        assert_eq!(d.lookup(Instant(101), A, 1000, false), Some(Replay::Reset));
         // Expired entries are overwritten without counting as evictions.
-        d.insert(Instant(100 + EXCHANGE_LIFETIME_MS), A, 1001, Replay::Nothing);
+        d.insert(Instant(100 + EXCHANGE_LIFETIME_MS), A, 1001, false, Replay::Nothing);
         assert_eq!(d.evicted_live(), 1);
         assert_eq!(core::mem::size_of::<Entry>(), 16);
     }
 
     #[test]
+    fn the_other_socket_replays_nothing() {
+        let mut d = empty();
+        let r = Replay::Response { code: 0x44, extra: 3 };
+        d.insert(Instant(0), A, 7, true, r);
+        d.insert(Instant(0), A, 8, false, Replay::RegenerateGet);
+        assert_eq!(d.lookup(Instant(1), A, 7, true), Some(r));
+        assert_eq!(d.lookup(Instant(1), A, 7, false), Some(Replay::Nothing));
+        assert_eq!(d.lookup(Instant(1), A, 8, false), Some(Replay::RegenerateGet));
+        assert_eq!(d.lookup(Instant(1), A, 8, true), Some(Replay::Nothing));
+    }
+
+    #[test]
     fn reinsert_updates_in_place() {
         let mut d = empty();
-        d.insert(Instant(0), A, 5, Replay::Nothing);
-        d.insert(Instant(0), A, 5, Replay::Reset);
-        assert_eq!(d.lookup(Instant(0), A, 5), Some(Replay::Reset));
+        d.insert(Instant(0), A, 5, false, Replay::Nothing);
+        d.insert(Instant(0), A, 5, false, Replay::Reset);
+        assert_eq!(d.lookup(Instant(0), A, 5, false), Some(Replay::Reset));
         assert_eq!(d.entries.iter().filter(|e| e.kind != KIND_UNUSED).count(), 1);
     }
 }

@@ -104,7 +104,7 @@ impl Engine {
         reply: &mut [u8],
     ) -> (usize, Option<Event<'static>>) {
         let con = msg.mtype() == MessageType::Con;
-        match self.dedup.lookup(now, from, msg.mid()) {
+        match self.dedup.lookup(now, from, msg.mid(), via_multicast) {
             None => {}
             // A duplicate: answered from the cache, never applied again.
             Some(Replay::RegenerateGet) => {
@@ -123,7 +123,7 @@ impl Engine {
             (true, Some(_)) if msg.code() == Code::GET => Replay::RegenerateGet,
             (true, Some(a)) => a.summary(),
         };
-        self.dedup.insert(now, from, msg.mid(), summary);
+        self.dedup.insert(now, from, msg.mid(), via_multicast, summary);
         let len = answer.map_or(0, |a| self.write_answer(&a, msg, reply));
         (len, deleted.map(Event::ResourceDeleted))
     }
@@ -602,6 +602,28 @@ mod tests {
         let stray = datagram(CON, Code::CONTENT, 11, b"", &[], b"");
         assert_eq!(exchange(&mut e, 1, PEER, true, &stray).0, None);
         assert_eq!(exchange(&mut e, 1, PEER, true, &[0x40, 0x01, 0, 12, 0xf1]).0, None);
+    }
+
+    #[test]
+    fn a_datagram_seen_by_both_sockets_is_answered_once() {
+        let (mut e, _) = server();
+        // A CON sent to the group while the server socket is bound to
+        // 0.0.0.0: the multicast copy is answered, the unicast copy of the
+        // same datagram is not; a retransmission is answered once again.
+        for (code, payload) in [(Code::GET, &b""[..]), (Code::PUT, b"31")] {
+            let mid = 20 + code.0 as u16;
+            let d = req(CON, code, mid, &[b"temp"], &[], payload);
+            for _ in 0..2 {
+                assert_eq!(exchange(&mut e, 1, PEER, true, &d).0.unwrap().mid, mid);
+                assert_eq!(exchange(&mut e, 1, PEER, false, &d).0, None);
+            }
+        }
+        // In the other order, the other way round.
+        let d = req(CON, Code::GET, 30, &[b"temp"], &[], b"");
+        for _ in 0..2 {
+            assert_eq!(exchange(&mut e, 1, PEER, false, &d).0.unwrap().code, Code::CONTENT);
+            assert_eq!(exchange(&mut e, 1, PEER, true, &d).0, None);
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 """Service discovery: init(address, service_discovery=True) answers a GET
 /.well-known/core sent to 224.0.1.187, and never sends an error response to a
-multicast request. Runs inside a network namespace created by the test."""
+multicast request. Every request gets one answer, also where the server is
+bound to 0.0.0.0 and so a group datagram reaches both of its sockets. Runs
+inside a network namespace created by the test."""
 
 import os
 import sys
@@ -23,6 +25,8 @@ def parse_reply(hexdata):
 @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0 and s.have("ip"),
                      "needs root and iproute2 for a network namespace")
 class ServiceDiscovery(s.MPTestCase):
+    addr = None  # the server's address: 127.0.0.1 (mp_server.py's default)
+
     def setUp(self):
         self.ns = "mpcoap%d" % os.getpid()
         s.run(["ip", "netns", "del", self.ns], timeout=10)
@@ -35,11 +39,12 @@ class ServiceDiscovery(s.MPTestCase):
             r = s.run(["ip", "-n", self.ns] + cmd, timeout=10)
             self.assertEqual(r.returncode, 0, r.stdout)
         self.port = 5683  # a fresh namespace: the default port is free
-        self.srv = s.start_mp_server(self, self.port, extra=["sd"], netns=self.ns)
+        extra = ["sd"] + (["addr=" + self.addr] if self.addr else [])
+        self.srv = s.start_mp_server(self, self.port, extra=extra, netns=self.ns)
 
-    def probe(self, dest, path, wait):
+    def probe(self, dest, path, wait, mtype="non"):
         r = s.run(["ip", "netns", "exec", self.ns, sys.executable, PROBE, dest, str(self.port), path,
-                   str(wait)], timeout=wait + 15)
+                   str(wait), mtype], timeout=wait + 15)
         out = r.stdout.decode()
         self.assertIn("END", out, out)
         return [parse_reply(l.split()[2]) for l in out.splitlines() if l.startswith("REPLY ")]
@@ -71,6 +76,24 @@ class ServiceDiscovery(s.MPTestCase):
         replies = self.probe(GROUP, "sensors/temp", 7)
         self.assertEqual(len(replies), 1, replies)
         self.assertEqual((replies[0][1], replies[0][4]), (69, b"21.5"))
+
+    def test_con_to_the_group_answered_once(self):
+        # RFC 7252 §8.1 wants multicast requests NON; a CON one still gets
+        # one answer (its ACK), not one per socket
+        replies = self.probe(GROUP, "sensors/temp", 2, "con")
+        self.assertEqual(len(replies), 1, "replies: %r\n%s" % (replies, self.srv.output()))
+        self.assertEqual(replies[0][:3], (2, 69, b"mc"))  # ACK 2.05
+        self.assertEqual(len(self.probe(GROUP, "does/not/exist", 2, "con")), 0)
+
+
+class ServiceDiscoveryAnyAddress(ServiceDiscovery):
+    """The same with the server bound to 0.0.0.0: group datagrams reach the
+    server socket as well as the multicast socket. The tests of filters and
+    of a GET that matches nothing are the same code whatever the binding."""
+    addr = "0.0.0.0"
+    test_discovery_filter_match = None
+    test_no_match_no_response = None
+    test_resource_get_by_multicast = None
 
 
 if __name__ == "__main__":
