@@ -42,6 +42,20 @@
 #define MICROPY_PY_COAP (1)
 #endif
 
+// Hosted builds (the unix port) print an engine panic with the host's own
+// write(2), and have the private knobs that host tests use
+// (coap._set_ack_timeout; docs/internals.md). Firmware has neither.
+#if defined(__unix__) || defined(__APPLE__)
+#define COAP_HOSTED (1)
+#include <errno.h>
+#include <unistd.h>
+#else
+#define COAP_HOSTED (0)
+#endif
+#ifndef MICROPY_PY_COAP_TEST_KNOBS
+#define MICROPY_PY_COAP_TEST_KNOBS (COAP_HOSTED)
+#endif
+
 #if MICROPY_PY_COAP
 
 // A blocked read() looks at the module state at least this often, so that
@@ -1656,6 +1670,27 @@ static mp_obj_t coap_repeat(size_t n_args, const mp_obj_t *args) {
     return MP_OBJ_NEW_SMALL_INT(used);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(coap_repeat_obj, 2, 3, coap_repeat);
+#if MICROPY_PY_COAP_TEST_KNOBS
+// _set_ack_timeout(ms) -> int: host tests' knob (docs/internals.md). Sets
+// ACK_TIMEOUT for requests sent from now on; 0, or more than the shipped
+// value, restores it. Returns the ACK_TIMEOUT in force.
+static mp_obj_t coap_set_ack_timeout(mp_obj_t ms_in) {
+    mp_int_t ms;
+    bool in_range = coap_get_int_in(ms_in, 0, 0x7fffffff, &ms); // EXCEPTION: TypeError
+    coap_require_initialised();
+    if (!in_range) {
+        mp_raise_ValueError(MP_ERROR_TEXT("\"ms\" must be >= 0"));
+    }
+    coap_state_t *st = coap_lock_state();
+    int32_t rc = mpcoap_engine_set_ack_timeout(st->engine, (uint32_t)ms);
+    COAP_UNLOCK(st);
+    if (rc < 0) {
+        coap_raise_status(rc);
+    }
+    return MP_OBJ_NEW_SMALL_INT(rc);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(coap_set_ack_timeout_obj, coap_set_ack_timeout);
+#endif
 
 /******************************************************************************/
 // CoapResource
@@ -1999,6 +2034,9 @@ static const mp_rom_map_elem_t coap_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR__transmit), MP_ROM_PTR(&coap_transmit_obj) },
     { MP_ROM_QSTR(MP_QSTR__repeat), MP_ROM_PTR(&coap_repeat_obj) },
     { MP_ROM_QSTR(MP_QSTR__stack), MP_ROM_PTR(&coap_stack_obj) },
+    #if MICROPY_PY_COAP_TEST_KNOBS
+    { MP_ROM_QSTR(MP_QSTR__set_ack_timeout), MP_ROM_PTR(&coap_set_ack_timeout_obj) },
+    #endif
 
     { MP_ROM_QSTR(MP_QSTR_MEDIATYPE_TEXT_PLAIN), MP_ROM_INT(0) },
     { MP_ROM_QSTR(MP_QSTR_MEDIATYPE_APP_LINK_FORMAT), MP_ROM_INT(40) },

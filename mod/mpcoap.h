@@ -194,6 +194,11 @@ int32_t mpcoap_engine_poll_event(void *eng, uint32_t now_ms, mpcoap_event_t *eve
  * something is due now, -1 if nothing is pending. */
 int32_t mpcoap_engine_next_timeout(void *eng, uint32_t now_ms);
 
+/* Host tests only (the private coap._set_ack_timeout): ACK_TIMEOUT in ms
+ * for requests sent from now on; 0, or more than the shipped ACK_TIMEOUT,
+ * restores the shipped value. Returns the ACK_TIMEOUT in force. */
+int32_t mpcoap_engine_set_ack_timeout(void *eng, uint32_t ms);
+
 /* ---- provided by the shim, called by Rust ------------------------------ */
 
 /* Print a panic message and abort. Rust's panic handler calls this; it

@@ -17,6 +17,10 @@ try:
     import _thread
 except ImportError:
     _thread = None
+try:
+    import os
+except ImportError:
+    os = None
 
 import coap
 
@@ -338,6 +342,33 @@ def value_max():
         coap.remove_resource("__probe__")
         _vmax.append(lo)
     return _vmax[0]
+
+
+# ---------------------------------------------------------------- timers
+
+# What tests that wait on protocol timers, but do not test their real scale,
+# shorten ACK_TIMEOUT to.
+ACK_TIMEOUT_SHORT_MS = 100
+
+
+def ack_timeout(ms=0):
+    """Shortens ACK_TIMEOUT to `ms` through the private knob of hosted builds
+    (coap._set_ack_timeout; 0 keeps the shipped value) and returns the
+    ACK_TIMEOUT in force. Where the knob does not exist (firmware), that is
+    RFC 7252's ACK_TIMEOUT, which the module ships."""
+    knob = getattr(coap, "_set_ack_timeout", None)
+    if knob is not None:
+        return knob(ms)
+    return 2000
+
+
+def long_timers(tc):
+    """Skips a test that waits seconds on the shipped protocol timers when
+    the runner says another build runs it (tests/run.py sets
+    MPCOAP_LONG_TIMERS=0 for every build but the first)."""
+    getenv = getattr(os, "getenv", None)
+    if getenv is not None and getenv("MPCOAP_LONG_TIMERS") == "0":
+        tc.skipTest("long timer test: runs on the first unix build only")
 
 
 # ---------------------------------------------------------------- time

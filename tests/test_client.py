@@ -543,6 +543,7 @@ class TestReliability(Wire):
         self.assertEqual([c[1] for c in self.rec.calls], mids)
 
     def test_retransmission_while_reading(self):
+        h.long_timers(self)
         mid = self.s.send_request(coap.REQUEST_GET, uri_path="slow", token="rt")
         first, _ = self.peer.expect()
         t0 = h.ticks()
@@ -560,6 +561,7 @@ class TestReliability(Wire):
     def test_retransmission_needs_read(self):
         # timers run inside read(): nothing is resent while nobody reads,
         # and an overdue retransmission goes out at the next read()
+        h.long_timers(self)
         mid = self.s.send_request(coap.REQUEST_GET, token="nr")
         self.peer.expect()
         h.sleep_ms(3200)
@@ -570,16 +572,19 @@ class TestReliability(Wire):
         self.assertEqual(again.mid, mid)
 
     def test_no_retransmission_after_ack(self):
+        # past the first retransmission's latest time (1.5 ACK_TIMEOUT)
+        ack = h.ack_timeout(h.ACK_TIMEOUT_SHORT_MS)
         m, addr = self.send()
         self.peer.ack(m, addr)
         self.pump(1)
-        coap.read(3100)
+        coap.read(ack * 3 // 2 + 100)
         self.assertIsNone(self.peer.expect(100)[0])
 
     def test_removed_session_stops_retransmitting(self):
+        ack = h.ack_timeout(h.ACK_TIMEOUT_SHORT_MS)
         self.send()
         coap.remove_client_session("127.0.0.1", self.peer.port)
-        coap.read(3100)
+        coap.read(ack * 3 // 2 + 100)
         self.assertIsNone(self.peer.expect(100)[0])
         self.assertEqual(self.rec.calls, [])
 

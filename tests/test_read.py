@@ -100,6 +100,7 @@ class TestReadServer(unittest.TestCase):
     def test_read_zero_waits_through_retransmissions(self):
         # a pending retransmission neither wakes read(0) up nor stops it
         h.need_thread(self)
+        h.long_timers(self)
         import _thread
         rec = h.Recorder()
         coap.register_response_handler(rec)

@@ -10,7 +10,7 @@
 //! §4.7: it is not outstanding), so the session's next request may go.
 
 use super::arena::{Arena, Span};
-use super::params::{ACK_RANDOM_EXTRA_MS, ACK_TIMEOUT_MS, EXCHANGE_LIFETIME_MS, MAX_RETRANSMIT};
+use super::params::{EXCHANGE_LIFETIME_MS, MAX_RETRANSMIT};
 use super::uri::{path_segments, percent_decode, query_args, split_request_uri, SEGMENT_MAX};
 use super::{Endpoint, Engine, Error, Event, Instant, Methods, Request, Response, SessionHandle, TYPE_TIMEOUT};
 use crate::capacity::{MESSAGE_MAX, REQUESTS_MAX, REQUEST_BYTES, SESSIONS_MAX};
@@ -363,7 +363,9 @@ impl Engine {
                 continue;
             }
             let timeout = if p.state == QUEUED {
-                ACK_TIMEOUT_MS + self.rng.below_or_eq(ACK_RANDOM_EXTRA_MS)
+                let ack_timeout = self.ack_timeout_ms();
+                // ACK_RANDOM_FACTOR 1.5: up to half of ACK_TIMEOUT on top.
+                ack_timeout + self.rng.below_or_eq(ack_timeout / 2)
             } else {
                 p.timeout.saturating_mul(2)
             };
@@ -646,6 +648,30 @@ mod tests {
         // Total wait: between 2+4+8+16+32 = 62 s and 93 s.
         let total = Instant(t0).ms_until(Instant(now));
         assert!((62_000..=93_000).contains(&total), "{total}");
+    }
+
+    #[test]
+    fn shortened_ack_timeout_scales_the_whole_back_off() {
+        let (mut e, s) = client();
+        assert_eq!(e.set_ack_timeout_ms(100), 100);
+        let mid = e.send_request(s, &get(b"x", b""), Instant(0)).unwrap();
+        transmit(&mut e, 0).unwrap();
+        let mut timeout = e.poll_timeout(Instant(0)).unwrap();
+        assert!((100..=150).contains(&timeout), "initial timeout {timeout}");
+        let mut now = 0;
+        for _ in 0..4 {
+            now += timeout;
+            assert!(transmit(&mut e, now).is_some());
+            timeout *= 2;
+        }
+        now += timeout;
+        assert!(matches!(event(&mut e, now), Some(OwnedEvent::Response { mid: m, t: crate::engine::TYPE_TIMEOUT, .. }) if m == mid));
+        assert!((3_100..=4_650).contains(&now), "gave up after {now} ms");
+        // Back to the shipped value for the next request.
+        assert_eq!(e.set_ack_timeout_ms(0), crate::engine::params::ACK_TIMEOUT_MS);
+        e.send_request(s, &get(b"x", b""), Instant(now)).unwrap();
+        transmit(&mut e, now).unwrap();
+        assert!(e.poll_timeout(Instant(now)).unwrap() >= crate::engine::params::ACK_TIMEOUT_MS);
     }
 
     #[test]

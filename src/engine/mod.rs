@@ -73,7 +73,9 @@ use rng::Rng;
 
 /// RFC 7252 §4.8 transmission parameters, in milliseconds.
 pub mod params {
-    /// ACK_TIMEOUT: the first retransmission timeout, before jitter.
+    /// ACK_TIMEOUT: the first retransmission timeout, before jitter. The
+    /// shipped value; host tests may shorten it per engine with
+    /// [`Engine::set_ack_timeout_ms`](super::Engine::set_ack_timeout_ms).
     pub const ACK_TIMEOUT_MS: u32 = 2000;
     /// ACK_RANDOM_FACTOR 1.5, as the largest jitter added to ACK_TIMEOUT.
     pub const ACK_RANDOM_EXTRA_MS: u32 = ACK_TIMEOUT_MS / 2;
@@ -368,6 +370,8 @@ pub struct Engine {
     /// Token of the last RST/give-up event; events borrow it.
     event_token: [u8; 8],
     event_token_len: u8,
+    /// ACK_TIMEOUT in force; 0 (all-zero init) means [`params::ACK_TIMEOUT_MS`].
+    ack_timeout_ms: u32,
     resources: Resources,
     dedup: Dedup,
     client: Client,
@@ -407,6 +411,35 @@ impl Engine {
         let mid = self.next_mid;
         self.next_mid = mid.wrapping_add(1);
         mid
+    }
+
+    /// Shortens ACK_TIMEOUT for requests sent from now on (their first
+    /// timeout, and so the whole back-off and the give-up, scale with it;
+    /// ACK_RANDOM_FACTOR and MAX_RETRANSMIT stay). A knob for host tests
+    /// that wait on protocol timers: `0`, or anything above the shipped
+    /// [`params::ACK_TIMEOUT_MS`], restores the shipped value. Returns the
+    /// ACK_TIMEOUT now in force.
+    ///
+    /// ```
+    /// # use core::mem::MaybeUninit;
+    /// # use mpcoap::engine::{params, Engine, Instant};
+    /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
+    /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
+    /// assert_eq!(engine.set_ack_timeout_ms(100), 100);
+    /// assert_eq!(engine.set_ack_timeout_ms(0), params::ACK_TIMEOUT_MS);
+    /// assert_eq!(engine.set_ack_timeout_ms(u32::MAX), params::ACK_TIMEOUT_MS);
+    /// ```
+    pub fn set_ack_timeout_ms(&mut self, ms: u32) -> u32 {
+        self.ack_timeout_ms = if ms < params::ACK_TIMEOUT_MS { ms } else { 0 };
+        self.ack_timeout_ms()
+    }
+
+    /// ACK_TIMEOUT in force (see [`Engine::set_ack_timeout_ms`]).
+    pub(crate) fn ack_timeout_ms(&self) -> u32 {
+        match self.ack_timeout_ms {
+            0 => params::ACK_TIMEOUT_MS,
+            ms => ms,
+        }
     }
 
     /// How many deduplication entries were evicted before they expired

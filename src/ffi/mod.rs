@@ -95,6 +95,7 @@ same_signature! {
         *mut c_void, u32, *mut u8, usize, *mut mpcoap_endpoint_t) -> i32;
     mpcoap_engine_poll_event: unsafe extern "C" fn(*mut c_void, u32, *mut mpcoap_event_t) -> i32;
     mpcoap_engine_next_timeout: unsafe extern "C" fn(*mut c_void, u32) -> i32;
+    mpcoap_engine_set_ack_timeout: unsafe extern "C" fn(*mut c_void, u32) -> i32;
 }
 
 // ---- checked conversions from C arguments ----------------------------------
@@ -591,5 +592,21 @@ pub unsafe extern "C" fn mpcoap_engine_next_timeout(eng: *mut c_void, now_ms: u3
             None => -1,
             Some(ms) => i32::try_from(ms).unwrap_or(i32::MAX),
         })
+    })())
+}
+
+/// Host tests' knob: shortens ACK_TIMEOUT for requests sent from now on
+/// (0, or more than the shipped value, restores it). Returns the
+/// ACK_TIMEOUT in force, in ms.
+///
+/// # Safety
+/// `eng` is an initialised engine block.
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_engine_set_ack_timeout(eng: *mut c_void, ms: u32) -> i32 {
+    ret((|| {
+        // SAFETY: the caller's contract.
+        let e = unsafe { engine(eng)? };
+        // At most the shipped ACK_TIMEOUT, which fits an i32.
+        Ok(i32::try_from(e.set_ack_timeout_ms(ms)).unwrap_or(i32::MAX))
     })())
 }

@@ -84,6 +84,12 @@ fn init_checks_the_block() {
         assert_eq!(mpcoap_engine_next_timeout(b.ptr(), 0), -1);
         assert_eq!(mpcoap_engine_next_timeout(ptr::null_mut(), 0), ERR_MEMORY);
         assert_eq!(mpcoap_resource_remove(ptr::null_mut(), 1), ERR_MEMORY);
+        // The host tests' knob: shortens, and 0 or more restores the default.
+        assert_eq!(mpcoap_engine_set_ack_timeout(ptr::null_mut(), 100), ERR_MEMORY);
+        assert_eq!(mpcoap_engine_set_ack_timeout(b.ptr(), 100), 100);
+        let shipped = crate::engine::params::ACK_TIMEOUT_MS as i32;
+        assert_eq!(mpcoap_engine_set_ack_timeout(b.ptr(), 0), shipped);
+        assert_eq!(mpcoap_engine_set_ack_timeout(b.ptr(), u32::MAX), shipped);
     }
 }
 

@@ -3,7 +3,9 @@
 # port aborts on a command-line argument longer than 255 bytes)
 # spec: {"host": str, "port": int, "bind": str|null, "bind_port": int,
 #        "requests": [{"method": int, ...send_request kwargs}],
-#        "expect": int, "wait_ms": int}
+#        "expect": int, "wait_ms": int, "ack_timeout_ms": int}
+# ack_timeout_ms shortens ACK_TIMEOUT through the private knob
+# coap._set_ack_timeout (docs/internals.md).
 # Prints "SENT <mid>" per request, "RESP <code> <mid> <type> <token hex> <payload hex>"
 # per handler call, and "DONE <n>" at the end.
 import sys
@@ -33,6 +35,8 @@ if spec.get("bind"):
 else:
     coap.init()
 print("TIMEOUT_CONST", coap.TIMEOUT)
+if "ack_timeout_ms" in spec:
+    print("ACK_TIMEOUT", coap._set_ack_timeout(spec["ack_timeout_ms"]))
 coap.register_response_handler(handler)
 session = coap.new_client_session(spec["host"], spec["port"])
 for req in spec["requests"]:

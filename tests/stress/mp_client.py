@@ -1,6 +1,6 @@
 # The module's client for the lossy-link test, run by the unix build of MicroPython.
 #
-# usage: micropython mp_client.py PORT SESSIONS COUNT
+# usage: micropython mp_client.py PORT SESSIONS COUNT [ACK_TIMEOUT_MS]
 #
 # Sends COUNT confirmable PUTs to /etag at 127.0.0.1:PORT, spread round-robin
 # over SESSIONS client sessions, each session one request at a time (the next
@@ -8,6 +8,8 @@
 # Prints one line per finished request ("R <session> <mid> <code> <type>") and
 # at the end "DONE <delivered> <duplicates> <timeouts> <other> <seconds>".
 # A delivery for a message ID that is not outstanding counts as a duplicate.
+# ACK_TIMEOUT_MS shortens ACK_TIMEOUT through the private knob
+# Coap._set_ack_timeout (docs/internals.md); it prints "ACK_TIMEOUT <ms>".
 import sys
 import time
 
@@ -25,6 +27,8 @@ def handler(code, mid, mtype, token, payload):
 
 
 Coap.init()
+if len(sys.argv) > 4:
+    print("ACK_TIMEOUT", Coap._set_ack_timeout(int(sys.argv[4])))
 Coap.register_response_handler(handler)
 sessions = [Coap.new_client_session("127.0.0.1", port) for _ in range(nsessions)]
 outstanding = {}  # mid -> (session index, token)

@@ -5,8 +5,13 @@ row). 200 CON PUTs over 4 sessions all complete, each is applied exactly once
 (the ETag advances by exactly 200) and reaches the handler exactly once.
 A second client behind a relay that drops everything sees its request give up:
 the handler gets code 0 and type Coap.TIMEOUT, after MAX_TRANSMIT_SPAN + timeout
-(62-93 s with ACK_TIMEOUT 2 s, ACK_RANDOM_FACTOR 1.5, MAX_RETRANSMIT 4).
+(31 to 46.5 times ACK_TIMEOUT, with ACK_RANDOM_FACTOR 1.5, MAX_RETRANSMIT 4).
 Both scenarios run at the same time; the wall time is printed.
+
+Both clients shorten ACK_TIMEOUT to ACK_TIMEOUT_MS through the private knob
+(docs/internals.md): the behaviour under test is recovery from loss and the
+give-up, not the shipped 2 s scale, and every timer scales with it (so does the
+pace of new requests, which keeps the deduplication cache's margin the same).
 """
 
 import json
@@ -20,6 +25,7 @@ import support as S  # noqa: E402  (tests/cpython/support.py)
 
 SEED = int(os.environ.get("STRESS_SEED", "7252"))
 PUTS, SESSIONS = 200, 4
+ACK_TIMEOUT_MS = 250
 
 
 def etag_of(client):
@@ -50,8 +56,9 @@ class LossyLink(unittest.TestCase):
             hole_port = int(cls.blackhole.expect("ready", 10).split()[1])
             mp = S.micropython(required=True)
             client = os.path.join(S.STRESS, "mp_client.py")
-            cls.lossy = cls._start(S.Proc, [mp, client, str(relay_port), str(SESSIONS), str(PUTS)])
-            cls.giveup = cls._start(S.Proc, [mp, client, str(hole_port), "1", "1"])
+            ack = str(ACK_TIMEOUT_MS)
+            cls.lossy = cls._start(S.Proc, [mp, client, str(relay_port), str(SESSIONS), str(PUTS), ack])
+            cls.giveup = cls._start(S.Proc, [mp, client, str(hole_port), "1", "1", ack])
         except BaseException:
             cls.tearDownClass()
             raise
@@ -88,12 +95,15 @@ class LossyLink(unittest.TestCase):
 
     def test_unbounded_loss_gives_up_with_timeout(self):
         line = self.giveup.expect("DONE", 150)
+        self.assertIn("ACK_TIMEOUT %d" % ACK_TIMEOUT_MS, self.giveup.lines)
         r = [l for l in self.giveup.lines if l.startswith("R ")]
         _, delivered, dups, timeouts, other, secs = line.split()
         print("\ngive-up: %s after %s s" % (r, secs), file=sys.stderr)
         self.assertEqual((int(delivered), int(dups), int(timeouts), int(other)), (1, 0, 1, 0), self.giveup.output())
-        # 2..3 s initial timeout, doubled 4 times: gives up after 31x that.
-        self.assertTrue(60 <= float(secs) <= 100, secs)
+        # 1..1.5 ACK_TIMEOUT initial timeout, doubled 4 times: gives up
+        # after 31x that; a little slack for the machine's scheduler.
+        lo, hi = 31 * ACK_TIMEOUT_MS / 1000, 46.5 * ACK_TIMEOUT_MS / 1000
+        self.assertTrue(0.97 * lo <= float(secs) <= hi + 1, secs)
 
 
 if __name__ == "__main__":
