@@ -64,6 +64,11 @@
 // client-only socket is not possible).
 #define COAP_WAIT_SLICE_MS (50)
 
+// Once read() has handled a datagram, it goes on handling the ones that
+// keep arriving for at most this long, then returns, so that a flood cannot
+// hold it (contract "read()"; its timeout bounds it as well).
+#define COAP_DRAIN_MS (50)
+
 // How long deinit() waits for another thread to stop using the sockets
 // before it leaves the closing to that thread.
 #define COAP_DEINIT_WAIT_MS (1000)
@@ -122,6 +127,7 @@ typedef struct _coap_state_t {
     #endif
     bool closed;        // (lock) deinit() ran or init() did not finish
     bool reader_active; // (lock) a thread is inside read()
+    void *reader;       // (lock) that thread (its MicroPython thread state)
     bool tx_busy;       // (lock) a thread owns tx[] and is sending from it
     bool closing;       // (lock) the last socket user is closing the sockets
     bool capture;       // (lock) _transmit() was called: nothing is sent, datagrams wait for it
@@ -1040,6 +1046,14 @@ static void coap_wait(coap_state_t *st, uint32_t ms) {
     }
 }
 
+// True if the engine has a timer due now.
+static bool coap_timers_due(coap_state_t *st) {
+    COAP_LOCK(st);
+    bool due = !st->closed && mpcoap_engine_next_timeout(st->engine, coap_now()) == 0;
+    COAP_UNLOCK(st);
+    return due;
+}
+
 // The body of read(), run by the one thread allowed in it.
 // EXCEPTION: can raise (from the handler, KeyboardInterrupt).
 static mp_int_t coap_read_loop(coap_state_t *st, uint32_t timeout) {
@@ -1047,10 +1061,22 @@ static mp_int_t coap_read_loop(coap_state_t *st, uint32_t timeout) {
     mp_int_t handled = 0;
     for (;;) {
         coap_service_timers(st);
+        // Handle what is waiting, until the timeout and for at most
+        // COAP_DRAIN_MS: under a flood there is always more. Timers that
+        // fall due meanwhile (give-ups; retransmissions also go out after
+        // each datagram) are serviced at once.
+        uint32_t drain_start = coap_now();
         mp_obj_t data = MP_OBJ_NULL, addr = MP_OBJ_NULL;
         bool via_multicast = false;
         while (coap_receive_one(st, &data, &addr, &via_multicast)) {
             handled += coap_handle_datagram(st, data, addr, via_multicast);
+            if (coap_timers_due(st)) {
+                coap_service_timers(st);
+            }
+            uint32_t now = coap_now();
+            if ((timeout > 0 && now - start >= timeout) || now - drain_start >= COAP_DRAIN_MS) {
+                break;
+            }
         }
         if (handled > 0 || coap_is_closed(st)) {
             break;
@@ -1321,7 +1347,17 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(coap_get_resource_obj, 0, coap_get_resource);
 static void coap_read_end(coap_state_t *st) {
     COAP_LOCK(st);
     st->reader_active = false;
+    st->reader = NULL;
     COAP_UNLOCK(st);
+}
+
+// The calling thread, as read() records its reader.
+static void *coap_this_thread(void) {
+    #if MICROPY_PY_THREAD
+    return mp_thread_get_state();
+    #else
+    return NULL;
+    #endif
 }
 
 // read(timeout=0): see the contract's "read()".
@@ -1344,10 +1380,17 @@ static mp_obj_t coap_read(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
         mp_raise_ValueError(MP_ERROR_TEXT("\"timeout\" must be >= 0 (milliseconds; 0 waits without limit)"));
     }
     if (st->reader_active) {
+        bool reentrant = st->reader == coap_this_thread();
         COAP_UNLOCK(st);
+        if (reentrant) {
+            // The response handler (or a callback run while read() waits)
+            // runs inside read(), in its thread.
+            mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("read() cannot be called from inside read() (from the response handler)"));
+        }
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("read() is already running in another thread"));
     }
     st->reader_active = true;
+    st->reader = coap_this_thread();
     COAP_UNLOCK(st);
 
     nlr_buf_t nlr;

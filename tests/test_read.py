@@ -97,6 +97,41 @@ class TestReadServer(unittest.TestCase):
         self.assertEqual(n, 1)
         self.assertTrue(200 <= dt < 2500, dt)
 
+    def test_read_from_the_handler_names_the_reentrant_call(self):
+        errors = []
+
+        def handler(code, mid, mtype, token, payload):
+            try:
+                coap.read(10)
+            except RuntimeError as e:
+                errors.append(h.msg_of(e))
+        coap.register_response_handler(handler)
+        s = coap.new_client_session("127.0.0.1", self.peer.port)
+        s.send_request(coap.REQUEST_GET, token="re")
+        req, addr = self.peer.expect()
+        self.peer.ack(req, addr)
+        self.assertTrue(h.read_until(lambda: errors, 2000))
+        self.assertIn("inside read()", errors[0])
+        self.assertFalse("another thread" in errors[0], errors[0])
+        # read() still works afterwards
+        self.ping()
+        self.assertEqual(coap.read(1000), 1)
+
+    def test_oversize_request_gets_4_13_and_is_counted(self):
+        coap.add_resource("big", value="v").callback(coap.REQUEST_PUT, True)
+        for n in (1150, 1500):
+            mid = h.next_mid()
+            d = h.request(h.PUT, "big", mid=mid, token=b"os", payload=b"x" * n)
+            self.peer.sock.sendto(d, self.to)
+            self.assertEqual(coap.read(1000), 1)
+            m, _ = self.peer.expect()
+            self.assertEqual((m.type, m.code, m.mid, m.token), (h.ACK, h.C413, mid, b"os"))
+            self.assertTrue(len(d) > h.message_max())
+            # Size1: what one message with this header, token and Uri-Path
+            # can carry (a message less the request's bytes before the payload)
+            self.assertEqual(h.to_uint(m.opt(h.SIZE1)), h.message_max() - (len(d) - n))
+        self.assertEqual(coap.get_resource("big").value(), b"v")
+
     def test_read_zero_waits_through_retransmissions(self):
         # a pending retransmission neither wakes read(0) up nor stops it
         h.need_thread(self)
