@@ -2045,10 +2045,50 @@ MP_REGISTER_ROOT_POINTER(struct _coap_state_t *coap_state);
 /******************************************************************************/
 // Called by the Rust engine
 
-// Rust's panic handler ends here. Never raises: the panic happened inside
-// an engine call, possibly with the lock held and state half-updated.
+// Rust's panic handler ends here, inside an engine call (possibly with the
+// lock held and state half-updated) and below a Rust frame, so nothing here
+// may raise or run Python code. MicroPython's own printing can: on unix,
+// mp_hal_stdout_tx_strn() retries EINTR through mp_handle_pending(), which
+// raises pending exceptions and runs scheduled callbacks; on esp32 with USB
+// CDC it waits in mp_event_wait_ms(), which does the same (checked in the
+// 1.26.1 source).
 void mpcoap_port_panic(const uint8_t *msg, size_t len) {
-    mp_printf(&mp_plat_print, "coap: engine panic: %.*s\n", (int)len, (const char *)msg);
+    static const char prefix[] = "coap: engine panic: ";
+    char line[sizeof(prefix) + 256];
+    size_t n = sizeof(prefix) - 1;
+    if (len > sizeof(line) - n - 1) {
+        len = sizeof(line) - n - 1;
+    }
+    memcpy(line, prefix, n);
+    memcpy(line + n, msg, len);
+    n += len;
+    line[n++] = '\n';
+    #if COAP_HOSTED
+    // The host's write(2) to stderr, nothing of MicroPython.
+    const char *p = line;
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            break;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    #else
+    // No scheduled callback may run, and a pending exception stays in this
+    // C frame instead of unwinding through the Rust one.
+    #if MICROPY_ENABLE_SCHEDULER
+    mp_sched_lock();
+    #endif
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_hal_stdout_tx_strn(line, n);
+        nlr_pop();
+    }
+    #endif
     abort();
 }
 
