@@ -171,10 +171,12 @@ def get_resource(uri: _Text) -> Optional[CoapResource]:
 def read(timeout: int = 0) -> int:
     """Handle waiting datagrams, else wait for some; return how many were
     handled. ``timeout`` in ms: 0 waits without limit until at least one
-    datagram is handled; > 0 returns 0 after that long. Retransmissions are
-    sent while it waits. Runs the response handler (its exceptions
-    propagate). Waits with the GIL released. A negative timeout raises
-    ``ValueError``; a second thread calling it raises ``RuntimeError``."""
+    datagram is handled; > 0 returns 0 after that long. Datagrams that keep
+    arriving do not hold it past its timeout. Retransmissions and give-ups
+    happen on time. Runs the response handler (its exceptions propagate).
+    Waits with the GIL released. A negative timeout raises ``ValueError``;
+    a second thread calling it, or the handler calling it, raises
+    ``RuntimeError``."""
 
 
 def register_response_handler(callback: Optional[Callable[[int, int, int, bytes, bytes], None]]) -> None:
