@@ -1594,7 +1594,7 @@ static MP_DEFINE_CONST_FUN_OBJ_0(coap_transmit_obj, coap_transmit);
 // stack (the qemu firmware, a FreeRTOS task): under a hosted OS a signal
 // handler may use the memory below the stack pointer, and valgrind rightly
 // flags writes there, so the hooks measure nothing (0).
-#if defined(__unix__) || defined(__APPLE__)
+#if COAP_HOSTED
 #define COAP_STACK_PROBE (0)
 #else
 #define COAP_STACK_PROBE (MICROPY_STACK_CHECK)
