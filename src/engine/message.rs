@@ -31,7 +31,8 @@ impl Engine {
     ///   (piggybacked in the ACK, or NON) with Size1 = the largest payload
     ///   a message with its header, token and options can carry (0 when
     ///   the options alone do not fit), and is otherwise not handled: not
-    ///   deduplicated, nothing applied. Anything else oversize is dropped.
+    ///   deduplicated, nothing applied. A format error in those bytes is
+    ///   handled as for any datagram; an oversize response is dropped.
     ///
     /// ```
     /// # use core::mem::MaybeUninit;
@@ -61,12 +62,7 @@ impl Engine {
         if reply.len() < MESSAGE_MAX {
             return Err(Error::Buffer);
         }
-        let mut received = match datagram.get(..MESSAGE_MAX) {
-            Some(head) if datagram.len() > MESSAGE_MAX => {
-                Received { reply_len: self.receive_oversize(head, reply), event: None }
-            }
-            _ => self.receive_inner(now, from, via_multicast, datagram, reply),
-        };
+        let mut received = self.receive_inner(now, from, via_multicast, datagram, reply);
         if via_multicast && is_error_or_reset(reply.get(..received.reply_len).unwrap_or(&[])) {
             // RFC 7252 §8.1: whatever the path (a fresh request, a
             // replayed duplicate, a stray response), nothing negative goes
@@ -86,12 +82,22 @@ impl Engine {
     ) -> Received<'a> {
         self.dedup.expire(now);
         let nothing = Received { reply_len: 0, event: None };
+        // An oversize datagram: only its first MESSAGE_MAX bytes are read.
+        let oversize = datagram.len() > MESSAGE_MAX;
+        let datagram = datagram.get(..MESSAGE_MAX).unwrap_or(datagram);
         let msg = match Message::parse(datagram) {
             Ok(m) => m,
             Err(FormatError::Version) => return nothing,
-            Err(_) => {
-                // §4.2/§4.3: reject a CON whose header we can read; drop the rest.
+            Err(e) => {
+                // §4.2/§4.3: reject a CON whose header we can read; drop the
+                // rest. An oversize request whose options run past the
+                // limit is no format error: no room for any payload.
+                let cut = oversize && matches!(e, FormatError::Truncated | FormatError::EmptyPayload);
                 let len = match parse_header(datagram) {
+                    Ok(h) if cut => {
+                        let end = HEADER_LEN + usize::from(h.token_len);
+                        self.oversize_reply(h, datagram.get(HEADER_LEN..end).unwrap_or_default(), 0, reply)
+                    }
                     Ok(h) if h.mtype == MessageType::Con && !via_multicast => {
                         write_empty(MessageType::Rst, h.mid, reply)
                     }
@@ -100,6 +106,10 @@ impl Engine {
                 return Received { reply_len: len, event: None };
             }
         };
+        if oversize {
+            let len = self.oversize_reply(msg.header(), msg.token(), msg.payload().len(), reply);
+            return Received { reply_len: len, event: None };
+        }
         let (t, code) = (msg.mtype(), msg.code());
         if code.is_empty() {
             return match t {
@@ -137,25 +147,18 @@ impl Engine {
         }
     }
 
-    /// The first [`MESSAGE_MAX`] bytes of an oversize datagram: 4.13 for a
-    /// request, a format error as for any datagram, else nothing.
-    fn receive_oversize(&mut self, head: &[u8], reply: &mut [u8]) -> usize {
-        let Ok(header) = parse_header(head) else { return 0 };
+    /// The answer to an oversize datagram whose first [`MESSAGE_MAX`]
+    /// bytes hold `header` and `token` and `payload_len` bytes of payload:
+    /// 4.13 for a CON or NON request, nothing for anything else. Kept out
+    /// of line: it is rare, and inlined it costs every datagram.
+    #[cold]
+    #[inline(never)]
+    fn oversize_reply(&mut self, header: Header, token: &[u8], payload_len: usize, reply: &mut [u8]) -> usize {
         let con = header.mtype == MessageType::Con;
         if !header.code.is_request() || !(con || header.mtype == MessageType::Non) {
             return 0;
         }
-        let (token, size1) = match Message::parse(head) {
-            Ok(msg) => (msg.token(), msg.payload().len()),
-            // The options run past the limit: no room for any payload.
-            Err(FormatError::Truncated | FormatError::EmptyPayload) => {
-                let end = HEADER_LEN + usize::from(header.token_len);
-                (head.get(HEADER_LEN..end).unwrap_or_default(), 0)
-            }
-            // §4.2/§4.3: reject a CON; drop a NON.
-            Err(_) => return if con { write_empty(MessageType::Rst, header.mid, reply) } else { 0 },
-        };
-        self.write_too_large(header, token, size1, reply)
+        self.write_too_large(header, token, payload_len, reply)
     }
 
     /// 4.13 with Size1 and the reason phrase, answering `header`'s request.
@@ -303,12 +306,13 @@ mod tests {
         assert_eq!((r.t, r.mid), (MessageType::Rst, 14));
         bad[0] = 0x50;
         assert_eq!(exchange(&mut e, 0, PEER, false, &bad), (None, None));
-        // Oversize responses, pings with trailing bytes, version 2: dropped.
+        // Oversize responses and version 2: dropped. A ping with trailing
+        // bytes is a format error: RST.
         let resp = datagram(MessageType::Con, Code::CONTENT, 15, b"", &[], &[0; 1500]);
         assert_eq!(exchange(&mut e, 0, PEER, false, &resp), (None, None));
         let mut ping = vec![0x40, 0x00, 0, 16];
         ping.resize(1500, 1);
-        assert_eq!(exchange(&mut e, 0, PEER, false, &ping), (None, None));
+        assert_eq!(exchange(&mut e, 0, PEER, false, &ping).0.unwrap().t, MessageType::Rst);
         ping[0] = 0x80;
         assert_eq!(exchange(&mut e, 0, PEER, false, &ping), (None, None));
     }
