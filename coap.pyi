@@ -120,6 +120,8 @@ class CoapClientSession:
         option at all. A request that does not fit one message raises
         ``ValueError``; a full queue raises ``OSError(ENOBUFS, "request
         queue is full (...)")``.
+        It is sent once no other confirmable request to the same address and
+        port, from any session, awaits its acknowledgement (NSTART = 1).
         Responses reach the handler set by
         :func:`register_response_handler` while :func:`read` runs."""
 

@@ -308,7 +308,10 @@ class TestRequestOnWire(Wire):
     def test_client_only_sessions_share_one_socket(self):
         s2 = coap.new_client_session("127.0.0.1", self.peer.port)
         self.s.send_request(coap.REQUEST_GET, uri_path="1")
-        _, a1 = self.peer.expect()
+        m1, a1 = self.peer.expect()
+        # one CON at a time to one endpoint, across sessions (NSTART = 1)
+        self.peer.ack(m1, a1)
+        self.pump(1)
         s2.send_request(coap.REQUEST_GET, uri_path="2")
         _, a2 = self.peer.expect()
         self.assertEqual(h.port_of(a1), h.port_of(a2))
@@ -519,6 +522,30 @@ class TestReliability(Wire):
         m2, addr = self.peer.expect()
         self.assertIsNotNone(m2, "queued request never sent")
         self.assertEqual((m2.mid, m2.token), (mid2, b"2"))
+
+    def test_nstart_1_across_sessions(self):
+        # one CON outstanding per destination endpoint, whichever session
+        # sent it (RFC 7252 4.7); another endpoint is not held up
+        s2 = coap.new_client_session("127.0.0.1", self.peer.port)
+        other = h.Peer()
+        try:
+            s3 = coap.new_client_session("127.0.0.1", other.port)
+            m1, addr = self.send(token="1")
+            mid2 = s2.send_request(coap.REQUEST_GET, token="2")
+            mid3 = s3.send_request(coap.REQUEST_GET, token="3")
+            m3, _ = other.expect()
+            self.assertIsNotNone(m3, "request to another endpoint held up")
+            self.assertEqual(m3.mid, mid3)
+            coap.read(300)
+            self.assertIsNone(self.peer.expect(300)[0], "second CON sent by another session while the first is outstanding")
+            self.peer.ack(m1, addr)
+            self.pump(1)
+            h.read_until(lambda: False, 300)
+            m2, _ = self.peer.expect()
+            self.assertIsNotNone(m2, "queued request never sent")
+            self.assertEqual((m2.mid, m2.token), (mid2, b"2"))
+        finally:
+            other.close()
 
     def test_queue_full_raises_oserror_nothing_dropped(self):
         mids = [self.s.send_request(coap.REQUEST_GET, token="q0")]

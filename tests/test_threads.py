@@ -170,13 +170,19 @@ class TestThreads(unittest.TestCase):
         m, addr = self.peer.expect()
         self.reader = Reader(0)
         h.sleep_ms(100)
-        s2 = coap.new_client_session("127.0.0.1", self.peer.port)
-        mid2 = s2.send_request(coap.REQUEST_GET, token="b")
-        m2, addr2 = self.peer.expect()
-        self.assertEqual(m2.mid, mid2)
-        self.peer.ack(m2, addr2, payload=b"B")
-        self.assertTrue(wait_for(lambda: rec.calls), "response of a new session not handled")
-        self.assertEqual(rec.calls[0][3:], (b"b", b"B"))
+        # to another endpoint, so that NSTART (one CON per endpoint) does
+        # not hold it behind the first request
+        other = h.Peer()
+        try:
+            s2 = coap.new_client_session("127.0.0.1", other.port)
+            mid2 = s2.send_request(coap.REQUEST_GET, token="b")
+            m2, addr2 = other.expect()
+            self.assertEqual(m2.mid, mid2)
+            other.ack(m2, addr2, payload=b"B")
+            self.assertTrue(wait_for(lambda: rec.calls), "response of a new session not handled")
+            self.assertEqual(rec.calls[0][3:], (b"b", b"B"))
+        finally:
+            other.close()
         self.peer.ack(m, addr, payload=b"A")
         self.assertTrue(wait_for(lambda: len(rec.calls) == 2))
 

@@ -1,13 +1,15 @@
 //! The client: sessions, request building, the request queue (NSTART=1 per
-//! session), retransmission with exponential back-off, response matching.
+//! destination endpoint, across sessions), retransmission with exponential
+//! back-off, response matching.
 //!
-//! A request's life: `Queued` (encoded, waiting for its session's previous
-//! CON to be acknowledged) → `Outstanding` (sent, retransmitted on time)
-//! → either done (piggybacked response, RST or give-up: one event) or
-//! `Waiting` (an empty ACK came; the bytes are freed and the request waits
-//! up to EXCHANGE_LIFETIME for its separate response, matched by token and
-//! endpoint). A `Waiting` request no longer counts for NSTART (RFC 7252
-//! §4.7: it is not outstanding), so the session's next request may go.
+//! A request's life: `Queued` (encoded, waiting until no other CON to its
+//! destination endpoint awaits an ACK, whichever session sent it) →
+//! `Outstanding` (sent, retransmitted on time) → either done (piggybacked
+//! response, RST or give-up: one event) or `Waiting` (an empty ACK came;
+//! the bytes are freed and the request waits up to EXCHANGE_LIFETIME for
+//! its separate response, matched by token and endpoint). A `Waiting`
+//! request no longer counts for NSTART (RFC 7252 §4.7: it is not
+//! outstanding), so the next request to that endpoint may go.
 
 use super::arena::{Arena, Span};
 use super::params::{EXCHANGE_LIFETIME_MS, MAX_RETRANSMIT};
@@ -109,9 +111,15 @@ impl Client {
         }
     }
 
-    /// True if session `slot` has a CON awaiting its ACK (NSTART = 1).
-    fn has_outstanding(&self, slot: u8) -> bool {
-        self.live().iter().any(|p| p.session == slot && p.state == OUTSTANDING)
+    /// True if a CON to `peer` awaits its ACK, from any session (NSTART =
+    /// 1 per destination endpoint, RFC 7252 §4.7).
+    fn has_outstanding_to(&self, peer: Endpoint) -> bool {
+        self.live().iter().any(|p| p.state == OUTSTANDING && self.peer_of(p) == Some(peer))
+    }
+
+    /// True if queued request `p` may be sent now.
+    fn may_send(&self, p: &Pending) -> bool {
+        self.peer_of(p).is_some_and(|peer| !self.has_outstanding_to(peer))
     }
 
     /// The index of the request that a response or RST from `from` with
@@ -263,8 +271,8 @@ impl Engine {
     }
 
     /// Queues a confirmable request and returns its Message ID. It is sent
-    /// by [`Engine::poll_transmit`] once the session has no other CON
-    /// awaiting an ACK (NSTART = 1).
+    /// by [`Engine::poll_transmit`] once no other CON to the same endpoint
+    /// awaits an ACK, from any session (NSTART = 1, RFC 7252 §4.7).
     ///
     /// Errors, in the order checked: [`Error::Stale`], [`Error::Method`],
     /// [`Error::Token`], [`Error::Uri`], [`Error::PayloadTooLarge`] (more
@@ -339,8 +347,9 @@ impl Engine {
         Ok(mid)
     }
 
-    /// The next datagram to send now: a queued request whose session may
-    /// send (NSTART = 1), or a retransmission that is due. Call until it
+    /// The next datagram to send now: the oldest queued request whose
+    /// destination has no CON awaiting an ACK (NSTART = 1 per endpoint,
+    /// across sessions), or a retransmission that is due. Call until it
     /// returns `Ok(None)`. [`Error::Buffer`] if `buf` is shorter than
     /// [`MESSAGE_MAX`].
     ///
@@ -355,7 +364,7 @@ impl Engine {
         for i in 0..usize::from(self.client.count) {
             let Some(p) = self.client.requests.get(i).copied() else { break };
             let send = match p.state {
-                QUEUED => !self.client.has_outstanding(p.session),
+                QUEUED => self.client.may_send(&p),
                 OUTSTANDING => Instant(p.deadline).is_reached_by(now) && p.retransmits < MAX_RETRANSMIT,
                 _ => false,
             };
@@ -434,7 +443,7 @@ impl Engine {
             .live()
             .iter()
             .filter_map(|p| match p.state {
-                QUEUED if !self.client.has_outstanding(p.session) => Some(0),
+                QUEUED if self.client.may_send(p) => Some(0),
                 OUTSTANDING | WAITING => Some(now.ms_until(Instant(p.deadline)).max(0) as u32),
                 _ => None,
             })
@@ -598,19 +607,36 @@ mod tests {
     }
 
     #[test]
-    fn nstart_one_per_session() {
+    fn nstart_one_per_endpoint_across_sessions() {
         let (mut e, s) = client();
         let s2 = e.new_session(SERVER).unwrap();
+        let other = Endpoint { port: 5684, ..SERVER };
+        let s3 = e.new_session(other).unwrap();
         let m1 = e.send_request(s, &get(b"1", b"a"), Instant(0)).unwrap();
-        let m2 = e.send_request(s, &get(b"2", b"b"), Instant(0)).unwrap();
-        let m3 = e.send_request(s2, &get(b"3", b"c"), Instant(0)).unwrap();
-        assert_eq!((m2, m3), (m1.wrapping_add(1), m1.wrapping_add(2)), "one MID counter");
+        let m2 = e.send_request(s2, &get(b"2", b"b"), Instant(0)).unwrap();
+        let m3 = e.send_request(s, &get(b"3", b"c"), Instant(0)).unwrap();
+        let m4 = e.send_request(s3, &get(b"4", b"d"), Instant(0)).unwrap();
+        assert_eq!((m2, m3, m4), (m1.wrapping_add(1), m1.wrapping_add(2), m1.wrapping_add(3)), "one MID counter");
         assert_eq!(transmit(&mut e, 0).unwrap().1.mid, m1);
-        assert_eq!(transmit(&mut e, 0).unwrap().1.mid, m3, "the other session may send");
-        assert!(transmit(&mut e, 0).is_none(), "m2 waits for m1's ACK");
-        // An empty ACK ends m1's NSTART slot: m2 goes.
+        let (to, r) = transmit(&mut e, 0).unwrap();
+        assert_eq!((to, r.mid), (other, m4), "another endpoint may send");
+        assert!(transmit(&mut e, 0).is_none(), "m2 (another session, same endpoint) waits for m1's ACK");
+        let t = e.poll_timeout(Instant(0)).unwrap();
+        assert!(t >= crate::engine::params::ACK_TIMEOUT_MS, "only retransmissions are due, in {t} ms");
+        // An empty ACK ends m1's NSTART slot: the oldest queued one goes.
         exchange(&mut e, 10, SERVER, false, &datagram(Ack, Code::EMPTY, m1, b"", &[], b""));
         assert_eq!(transmit(&mut e, 10).unwrap().1.mid, m2);
+        assert!(transmit(&mut e, 10).is_none(), "m3 waits for m2");
+        // A piggybacked response ends m2's: m3 goes.
+        let (_, ev) = exchange(&mut e, 20, SERVER, false, &datagram(Ack, Code::CONTENT, m2, b"b", &[], b""));
+        assert!(ev.is_some());
+        assert_eq!(transmit(&mut e, 20).unwrap().1.mid, m3);
+        // Removing the session of an outstanding request frees the slot.
+        let m5 = e.send_request(s2, &get(b"5", b"e"), Instant(30)).unwrap();
+        assert!(transmit(&mut e, 30).is_none());
+        e.remove_session(s).unwrap();
+        assert_eq!(e.poll_timeout(Instant(30)), Some(0));
+        assert_eq!(transmit(&mut e, 30).unwrap().1.mid, m5);
     }
 
     #[test]

@@ -14,8 +14,9 @@
 //!   requests with exponential back-off (§4.2).
 //! - Server: the resource table, method dispatch, ETag, preconditions, and
 //!   `/.well-known/core` in CoRE link format (RFC 6690) with query filters.
-//! - Client: sessions, request building, NSTART=1 with a bounded queue,
-//!   response matching by Message ID (piggybacked) and token (separate).
+//! - Client: sessions, request building, NSTART=1 per destination endpoint
+//!   (across sessions) with a bounded queue, response matching by Message
+//!   ID (piggybacked) and token (separate).
 //!
 //! `docs/engine.md` explains the design decisions; `src/capacity.rs` holds
 //! every capacity.

@@ -1,10 +1,12 @@
 # The module's client for the lossy-link test, run by the unix build of MicroPython.
 #
-# usage: micropython mp_client.py PORT SESSIONS COUNT [ACK_TIMEOUT_MS]
+# usage: micropython mp_client.py PORT[,PORT...] SESSIONS COUNT [ACK_TIMEOUT_MS]
 #
-# Sends COUNT confirmable PUTs to /etag at 127.0.0.1:PORT, spread round-robin
-# over SESSIONS client sessions, each session one request at a time (the next
-# is sent when the handler has seen the previous one's response or give-up).
+# Sends COUNT confirmable PUTs to /etag at 127.0.0.1, spread round-robin
+# over SESSIONS client sessions, session i to the i-th PORT (round-robin),
+# each session one request at a time (the next is sent when the handler has
+# seen the previous one's response or give-up). Sessions to one port share
+# its one CON in flight (NSTART = 1 per destination endpoint).
 # Prints one line per finished request ("R <session> <mid> <code> <type>") and
 # at the end "DONE <delivered> <duplicates> <timeouts> <other> <seconds>".
 # A delivery for a message ID that is not outstanding counts as a duplicate.
@@ -15,7 +17,7 @@ import time
 
 from network import Coap
 
-port = int(sys.argv[1])
+ports = [int(p) for p in sys.argv[1].split(",")]
 nsessions = int(sys.argv[2])
 count = int(sys.argv[3])
 
@@ -30,7 +32,7 @@ Coap.init()
 if len(sys.argv) > 4:
     print("ACK_TIMEOUT", Coap._set_ack_timeout(int(sys.argv[4])))
 Coap.register_response_handler(handler)
-sessions = [Coap.new_client_session("127.0.0.1", port) for _ in range(nsessions)]
+sessions = [Coap.new_client_session("127.0.0.1", ports[i % len(ports)]) for i in range(nsessions)]
 outstanding = {}  # mid -> (session index, token)
 sent = 0
 delivered = duplicates = timeouts = other = 0

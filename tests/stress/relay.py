@@ -1,9 +1,11 @@
 """A seeded, lossy UDP relay between CoAP clients and one server, on 127.0.0.1.
 
-usage: python3 relay.py SERVER_PORT --seed N [--loss P] [--dup P] [--cap K]
+usage: python3 relay.py SERVER_PORT --seed N [--loss P] [--dup P] [--cap K] [--fronts F]
 
-Clients send to the relay's port (printed as "ready PORT"); each client address
-gets its own upstream socket, so the server sees one endpoint per client.
+Clients send to one of the relay's F ports (printed as "ready PORT..."; F
+destination endpoints let a client keep F confirmable requests in flight under
+NSTART = 1 per endpoint); each (port, client address) pair gets its own
+upstream socket, so the server sees one endpoint per pair.
 Every datagram in either direction is dropped with probability --loss and, if
 forwarded, sent twice with probability --dup.
 
@@ -37,20 +39,24 @@ def main():
     ap.add_argument("--loss", type=float, default=0.25)
     ap.add_argument("--dup", type=float, default=0.0)
     ap.add_argument("--cap", type=int, default=3)
+    ap.add_argument("--fronts", type=int, default=1)
     args = ap.parse_args()
     rng = random.Random(args.seed)
     server = (HOST, args.server_port)
 
-    front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    front.bind((HOST, 0))
-    upstream = {}   # client addr -> socket towards the server
-    client_of = {}  # upstream socket -> client addr
+    fronts = []
+    for _ in range(args.fronts):
+        f = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        f.bind((HOST, 0))
+        fronts.append(f)
+    upstream = {}   # (front, client addr) -> socket towards the server
+    client_of = {}  # upstream socket -> (front, client addr)
     lost = {}       # exchange key -> lost attempts in a row
     stats = {k: 0 for k in ("to_server", "to_client", "dropped_to_server", "dropped_to_client",
                             "dup_to_server", "dup_to_client", "forced", "untracked")}
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    print("ready", front.getsockname()[1], flush=True)
+    print("ready", " ".join(str(f.getsockname()[1]) for f in fronts), flush=True)
 
     def decide(key, is_response):
         """True to forward. Tracks lost attempts per exchange."""
@@ -82,7 +88,7 @@ def main():
 
     while not stop:
         try:
-            ready, _, _ = select.select([front] + list(client_of), [], [], 0.2)
+            ready, _, _ = select.select(fronts + list(client_of), [], [], 0.2)
         except InterruptedError:
             continue
         for s in ready:
@@ -90,8 +96,8 @@ def main():
                 data, addr = s.recvfrom(65535)
             except OSError:
                 continue
-            if s is front:
-                client = addr
+            if s in fronts:
+                client = (s, addr)
                 if client not in upstream:
                     up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                     up.bind((HOST, 0))
@@ -114,11 +120,11 @@ def main():
                     stats["to_client"] += 1
                     stats["dup_to_client"] += copies - 1
                     for _ in range(copies):
-                        front.sendto(data, client)
+                        client[0].sendto(data, client[1])
                 else:
                     stats["dropped_to_client"] += 1
     print("STATS", json.dumps(stats), flush=True)
-    for s in [front] + list(client_of):
+    for s in fronts + list(client_of):
         s.close()
     return 0
 

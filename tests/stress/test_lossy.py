@@ -1,7 +1,8 @@
 """Lossy link: the module's client and server (two MicroPython processes) through a
 seeded relay that drops 25% of datagrams each way (and duplicates 10%), with the
 cap that RFC 7252 retransmission needs (relay.py: never a 4th lost attempt in a
-row). 200 CON PUTs over 4 sessions all complete, each is applied exactly once
+row). 200 CON PUTs over 4 sessions, each to its own relay port (NSTART allows
+one CON in flight per destination endpoint), all complete, each is applied exactly once
 (the ETag advances by exactly 200) and reaches the handler exactly once.
 A second client behind a relay that drops everything sees its request give up:
 the handler gets code 0 and type Coap.TIMEOUT, after MAX_TRANSMIT_SPAN + timeout
@@ -49,15 +50,16 @@ class LossyLink(unittest.TestCase):
             py = sys.executable
             relay = os.path.join(S.STRESS, "relay.py")
             cls.relay = cls._start(S.Proc, [py, relay, str(cls.server_port), "--seed", str(SEED),
-                                            "--loss", "0.25", "--dup", "0.1", "--cap", "3"])
-            relay_port = int(cls.relay.expect("ready", 10).split()[1])
+                                            "--loss", "0.25", "--dup", "0.1", "--cap", "3",
+                                            "--fronts", str(SESSIONS)])
+            relay_ports = ",".join(cls.relay.expect("ready", 10).split()[1:])
             cls.blackhole = cls._start(S.Proc, [py, relay, str(cls.server_port), "--seed", str(SEED),
                                                 "--loss", "1.0", "--cap", "0"])
             hole_port = int(cls.blackhole.expect("ready", 10).split()[1])
             mp = S.micropython(required=True)
             client = os.path.join(S.STRESS, "mp_client.py")
             ack = str(ACK_TIMEOUT_MS)
-            cls.lossy = cls._start(S.Proc, [mp, client, str(relay_port), str(SESSIONS), str(PUTS), ack])
+            cls.lossy = cls._start(S.Proc, [mp, client, relay_ports, str(SESSIONS), str(PUTS), ack])
             cls.giveup = cls._start(S.Proc, [mp, client, str(hole_port), "1", "1", ack])
         except BaseException:
             cls.tearDownClass()
