@@ -436,6 +436,22 @@ class TestResponses(Wire):
         self.pump(1)
         self.assertEqual(self.rec.calls[0][4], b"real")
 
+    def test_ack_with_another_token_is_only_an_acknowledgement(self):
+        # RFC 7252 5.3.2: a piggybacked response must match the token too;
+        # with another token the ACK acknowledges our CON (4.2) but is no
+        # response, so the request waits for a separate one
+        m, addr = self.send(token="mine")
+        self.peer.reply(addr, h.ACK, h.C205, m.mid, b"other", payload=b"not yours")
+        self.assertEqual(coap.read(500), 1)
+        self.assertEqual(self.rec.calls, [])
+        coap.read(3100)  # past the first retransmission timeout
+        self.assertIsNone(self.peer.expect(100)[0], "retransmitted after an ACK")
+        self.peer.reply(addr, h.CON, h.C205, 0x5252, b"mine", payload=b"yours")
+        self.pump(1)
+        self.assertEqual(self.rec.calls, [(h.C205, 0x5252, h.CON, b"mine", b"yours")])
+        a, _ = self.peer.expect()
+        self.assertEqual((a.type, a.code, a.mid), (h.ACK, 0, 0x5252))
+
     def test_rst_reaches_handler(self):
         m, addr = self.send(token="rst")
         self.peer.reply(addr, h.RST, 0, m.mid)

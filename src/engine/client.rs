@@ -5,11 +5,12 @@
 //! A request's life: `Queued` (encoded, waiting until no other CON to its
 //! destination endpoint awaits an ACK, whichever session sent it) →
 //! `Outstanding` (sent, retransmitted on time) → either done (piggybacked
-//! response, RST or give-up: one event) or `Waiting` (an empty ACK came;
-//! the bytes are freed and the request waits up to EXCHANGE_LIFETIME for
-//! its separate response, matched by token and endpoint). A `Waiting`
-//! request no longer counts for NSTART (RFC 7252 §4.7: it is not
-//! outstanding), so the next request to that endpoint may go.
+//! response, RST or give-up: one event) or `Waiting` (acknowledged without
+//! a response: an empty ACK, or an ACK whose token is not ours; the bytes
+//! are freed and the request waits up to EXCHANGE_LIFETIME for its separate
+//! response, matched by token and endpoint). A `Waiting` request no longer
+//! counts for NSTART (RFC 7252 §4.7: it is not outstanding), so the next
+//! request to that endpoint may go.
 
 use super::arena::{Arena, Span};
 use super::params::{EXCHANGE_LIFETIME_MS, MAX_RETRANSMIT};
@@ -120,6 +121,17 @@ impl Client {
     /// True if queued request `p` may be sent now.
     fn may_send(&self, p: &Pending) -> bool {
         self.peer_of(p).is_some_and(|peer| !self.has_outstanding_to(peer))
+    }
+
+    /// Marks request `i` acknowledged without a response: its bytes are
+    /// freed (no more retransmissions) and it waits up to
+    /// EXCHANGE_LIFETIME for a separate response.
+    fn acknowledge(&mut self, i: usize, now: Instant) {
+        self.free_bytes(i);
+        if let Some(p) = self.requests.get_mut(i) {
+            p.state = WAITING;
+            p.deadline = now.add_ms(EXCHANGE_LIFETIME_MS).0;
+        }
     }
 
     /// The index of the request that a response or RST from `from` with
@@ -468,12 +480,24 @@ impl Engine {
     /// An empty ACK: our CON arrived; wait for the separate response.
     pub(crate) fn on_empty_ack(&mut self, now: Instant, from: Endpoint, mid: u16) {
         if let Some(i) = self.client.by_mid(from, mid) {
-            self.client.free_bytes(i);
-            if let Some(p) = self.client.requests.get_mut(i) {
-                p.state = WAITING;
-                p.deadline = now.add_ms(EXCHANGE_LIFETIME_MS).0;
-            }
+            self.client.acknowledge(i, now);
         }
+    }
+
+    /// An ACK with a code (a piggybacked response) from `from`. Matched by
+    /// Message ID and endpoint (§4.2) and, to be the response, by token too
+    /// (§5.3.2). Returns the request's session when it is the response (the
+    /// request is then done). An ACK whose token is not the request's
+    /// acknowledges the CON but answers nothing: handled like an empty ACK,
+    /// and the request waits for a separate response.
+    pub(crate) fn on_piggybacked(&mut self, now: Instant, from: Endpoint, mid: u16, token: &[u8]) -> Option<SessionHandle> {
+        let i = self.client.by_mid(from, mid)?;
+        if self.client.requests.get(i)?.token() != token {
+            self.client.acknowledge(i, now);
+            return None;
+        }
+        let p = self.client.remove(i)?;
+        Some(self.client.handle(p.session))
     }
 
     /// An RST: if it rejects our outstanding CON, report it (type 3).
@@ -483,20 +507,11 @@ impl Engine {
         Some(self.request_event(&p, MessageType::Rst.bits()))
     }
 
-    /// A piggybacked (ACK) or separate (CON/NON) response. Returns the
-    /// request's session if it answers one of ours (the request is then
-    /// done), `None` if it matches nothing.
-    pub(crate) fn match_response(
-        &mut self,
-        from: Endpoint,
-        t: MessageType,
-        mid: u16,
-        token: &[u8],
-    ) -> Option<SessionHandle> {
-        let i = match t {
-            MessageType::Ack => self.client.by_mid(from, mid),
-            _ => self.client.by_token(from, token),
-        }?;
+    /// A separate (CON/NON) response, matched by token and endpoint.
+    /// Returns the request's session if it answers one of ours (the request
+    /// is then done), `None` if it matches nothing.
+    pub(crate) fn match_separate(&mut self, from: Endpoint, token: &[u8]) -> Option<SessionHandle> {
+        let i = self.client.by_token(from, token)?;
         let p = self.client.remove(i)?;
         Some(self.client.handle(p.session))
     }
@@ -730,6 +745,39 @@ mod tests {
         let ack = datagram(Ack, Code::DELETED, mid, b"", &[], b"");
         assert_eq!(exchange(&mut e, 7, other, false, &ack), (None, None));
         assert!(exchange(&mut e, 7, SERVER, false, &ack).1.is_some());
+    }
+
+    #[test]
+    fn ack_with_another_token_only_acknowledges() {
+        let (mut e, s) = client();
+        let mid = e.send_request(s, &get(b"x", b"t1"), Instant(0)).unwrap();
+        let next = e.send_request(s, &get(b"y", b"t2"), Instant(0)).unwrap();
+        transmit(&mut e, 0).unwrap();
+        // Right Message ID, foreign token (§5.3.2): not our response.
+        let foreign = datagram(Ack, Code::CONTENT, mid, b"zz", &[], b"not yours");
+        assert_eq!(exchange(&mut e, 5, SERVER, false, &foreign), (None, None));
+        // It acknowledged the CON (§4.2): its bytes are freed (no more
+        // retransmissions) and the next request to the endpoint may go.
+        assert_eq!(e.client.live()[0].state, WAITING);
+        assert_eq!(transmit(&mut e, 5).unwrap().1.mid, next);
+        // An empty token is not the request's token either.
+        exchange(&mut e, 6, SERVER, false, &datagram(Ack, Code::CONTENT, next, b"", &[], b"x"));
+        assert_eq!(e.client.live().iter().map(|p| p.state).collect::<Vec<_>>(), [WAITING, WAITING]);
+        assert!(transmit(&mut e, 60_000).is_none(), "nothing is retransmitted");
+        assert_eq!(e.client.bytes.used(), 0);
+        // The right ACK after it: too late, ignored (a duplicate).
+        let right = datagram(Ack, Code::CONTENT, mid, b"t1", &[], b"late ack");
+        assert_eq!(exchange(&mut e, 7, SERVER, false, &right), (None, None));
+        // The separate response is delivered.
+        let sep = datagram(Con, Code::CONTENT, 0x5151, b"t1", &[], b"mine");
+        let (r, ev) = exchange(&mut e, 8, SERVER, false, &sep);
+        assert_eq!(r.unwrap().t, Ack);
+        assert_eq!(ev, Some(OwnedEvent::Response { session: s, code: 69, t: 0, mid: 0x5151, token: b"t1".to_vec(), payload: b"mine".to_vec() }));
+        // Without one, the other request gives up after EXCHANGE_LIFETIME.
+        assert_eq!(e.poll_timeout(Instant(6)), Some(EXCHANGE_LIFETIME_MS));
+        assert!(event(&mut e, 5 + EXCHANGE_LIFETIME_MS).is_none());
+        let ev = event(&mut e, 6 + EXCHANGE_LIFETIME_MS).unwrap();
+        assert_eq!(ev, OwnedEvent::Response { session: s, code: 0, t: TYPE_TIMEOUT, mid: next, token: b"t2".to_vec(), payload: vec![] });
     }
 
     #[test]

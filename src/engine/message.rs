@@ -22,7 +22,9 @@ impl Engine {
     /// - Responses to our requests: reported as [`Event::Response`]; a CON
     ///   one is acknowledged (an empty ACK in `reply`), a duplicate is
     ///   acknowledged again but not reported twice, a CON one that matches
-    ///   nothing gets RST.
+    ///   nothing gets RST. A piggybacked response must match the request's
+    ///   Message ID and token: an ACK with another token only acknowledges
+    ///   the request, which then waits for a separate response.
     /// - A remote DELETE that removed a resource: [`Event::ResourceDeleted`].
     /// - A datagram longer than [`MESSAGE_MAX`] is *oversize*: only its
     ///   first [`MESSAGE_MAX`] bytes are read (a receiver that reads one
@@ -139,9 +141,11 @@ impl Engine {
         // A response (class 2, 4 or 5; reserved classes failed parsing).
         match t {
             MessageType::Rst => nothing, // RST must be Empty: format error
-            MessageType::Ack => match self.match_response(from, t, msg.mid(), msg.token()) {
+            MessageType::Ack => match self.on_piggybacked(now, from, msg.mid(), msg.token()) {
                 Some(session) => Received { reply_len: 0, event: Some(response_event(session, &msg)) },
-                None => nothing, // late or duplicate piggybacked response
+                // Late, duplicate, or not ours (another token: then it
+                // acknowledged the CON, like an empty ACK).
+                None => nothing,
             },
             MessageType::Con | MessageType::Non => self.separate_response(now, from, &msg, reply),
         }
@@ -191,7 +195,7 @@ impl Engine {
             let len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
             return Received { reply_len: len, event: None };
         }
-        let session = self.match_response(from, msg.mtype(), msg.mid(), msg.token());
+        let session = self.match_separate(from, msg.token());
         let replay = match (con, session.is_some()) {
             (false, _) => Replay::Nothing,
             (true, true) => Replay::EmptyAck,

@@ -16,7 +16,7 @@
 //!   `/.well-known/core` in CoRE link format (RFC 6690) with query filters.
 //! - Client: sessions, request building, NSTART=1 per destination endpoint
 //!   (across sessions) with a bounded queue, response matching by Message
-//!   ID (piggybacked) and token (separate).
+//!   ID and token (piggybacked) or token (separate).
 //!
 //! `docs/engine.md` explains the design decisions; `src/capacity.rs` holds
 //! every capacity.
