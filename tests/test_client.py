@@ -452,6 +452,36 @@ class TestResponses(Wire):
         a, _ = self.peer.expect()
         self.assertEqual((a.type, a.code, a.mid), (h.ACK, 0, 0x5252))
 
+    def test_unrecognised_critical_option_rejected(self):
+        # RFC 7252 5.4.1: option 9 is critical and unknown to us
+        bad = ((9, b"x"),)
+        m, addr = self.send(token="crit")
+        self.peer.reply(addr, h.CON, h.C205, 0x5353, b"crit", bad, b"con")
+        coap.read(500)
+        r, _ = self.peer.expect()
+        self.assertEqual((r.type, r.code, r.mid), (h.RST, 0, 0x5353))
+        self.peer.reply(addr, h.NON, h.C205, 0x5454, b"crit", bad, b"non")
+        self.peer.reply(addr, h.ACK, h.C205, m.mid, b"crit", bad, b"ack")
+        coap.read(500)
+        self.assertEqual(self.rec.calls, [])
+        self.assertIsNone(self.peer.expect(50)[0], "a NON or ACK was answered")
+        # the rejected ACK acknowledged nothing: the CON is retransmitted
+        h.read_until(lambda: False, 3100)
+        again, addr = self.peer.expect(100)
+        self.assertIsNotNone(again, "no retransmission after a rejected ACK")
+        self.assertEqual(again.mid, m.mid)
+        self.peer.ack(again, addr, payload=b"good")
+        self.pump(1)
+        self.assertEqual(self.rec.calls, [(h.C205, m.mid, h.ACK, b"crit", b"good")])
+
+    def test_block2_response_delivered(self):
+        # Block2 and Size2 are recognised (RFC 7959): the first block is
+        # delivered as it is
+        m, addr = self.send(token="b2")
+        self.peer.ack(m, addr, payload=b"block 0", options=((h.BLOCK2, 0x0E), (h.SIZE2, 2048)))
+        self.pump(1)
+        self.assertEqual(self.rec.calls, [(h.C205, m.mid, h.ACK, b"b2", b"block 0")])
+
     def test_rst_reaches_handler(self):
         m, addr = self.send(token="rst")
         self.peer.reply(addr, h.RST, 0, m.mid)

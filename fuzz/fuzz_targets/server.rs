@@ -9,9 +9,10 @@
 //! further 100 s (dedup expiry, give-ups). The clock starts 20 s before
 //! the 32-bit wrap.
 //!
-//! The seeds `piggybacked`, `reset` and `empty_ack_then_separate` answer
-//! the pending request by its Message ID, 0xd918 for this seed and clock
-//! (they only lose that match if the PRNG changes).
+//! The seeds `piggybacked`, `reset`, `empty_ack_then_separate`,
+//! `piggybacked_other_token` and `response_bad_critical` answer the pending
+//! request by its Message ID, 0xd918 for this seed and clock (they only lose
+//! that match if the PRNG changes).
 //!
 //! Checks, beyond "never panics": every reply and every transmitted
 //! datagram parses with the codec and fits one message; a reply to a CON

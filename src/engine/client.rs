@@ -781,6 +781,70 @@ mod tests {
     }
 
     #[test]
+    fn responses_with_unrecognised_critical_options_are_rejected() {
+        let (mut e, s) = client();
+        let mid = e.send_request(s, &get(b"x", b"c1"), Instant(0)).unwrap();
+        let first = transmit(&mut e, 0).unwrap().1;
+        let timeout = e.poll_timeout(Instant(0)).unwrap();
+        // Option 9 is critical and unknown; a Block2 (23) of 4 bytes is out
+        // of range (§5.4.3); Uri-Host (3) twice is a repeat (§5.4.5).
+        let bad: [&[(u16, &[u8])]; 3] = [&[(9, b"x")], &[(BLOCK2, &[0, 0, 0, 6])], &[(URI_HOST, b"a"), (URI_HOST, b"b")]];
+        for (i, options) in bad.into_iter().enumerate() {
+            let i = i as u16;
+            // A piggybacked ACK: ignored, not even an acknowledgement.
+            let ack = datagram(Ack, Code::CONTENT, mid, b"c1", options, b"bad");
+            assert_eq!(exchange(&mut e, 5, SERVER, false, &ack), (None, None), "{options:?}");
+            assert_eq!(e.poll_timeout(Instant(5)), Some(timeout - 5), "still outstanding");
+            // A CON separate response: RST, also for its duplicate.
+            let con = datagram(Con, Code::CONTENT, 0x4200 + i, b"c1", options, b"bad");
+            for _ in 0..2 {
+                let (r, ev) = exchange(&mut e, 6, SERVER, false, &con);
+                let r = r.unwrap();
+                assert_eq!((r.t, r.code, r.mid, ev), (Rst, Code::EMPTY, 0x4200 + i, None), "{options:?}");
+            }
+            // A NON one: dropped.
+            let non = datagram(Non, Code::CONTENT, 0x4300 + i, b"c1", options, b"bad");
+            assert_eq!(exchange(&mut e, 7, SERVER, false, &non), (None, None), "{options:?}");
+        }
+        // The CON is retransmitted, and a valid ACK to it is the response.
+        assert_eq!(transmit(&mut e, timeout).unwrap().1, first);
+        let ok = datagram(Ack, Code::CONTENT, mid, b"c1", &[], b"good");
+        let (_, ev) = exchange(&mut e, timeout + 1, SERVER, false, &ok);
+        assert_eq!(ev, Some(OwnedEvent::Response { session: s, code: 69, t: 2, mid, token: b"c1".to_vec(), payload: b"good".to_vec() }));
+
+        // Recognised options are accepted: Block2 (its first block is
+        // delivered as is until block-wise lands), Size2, and any elective
+        // one, known or not.
+        let fine: [&[(u16, &[u8])]; 3] = [&[(BLOCK2, &[0x0a]), (SIZE2, &[4, 0])], &[(OBSERVE, &[1]), (258, b"")], &[(BLOCK1, &[0x06])]];
+        for options in fine {
+            let mid = e.send_request(s, &get(b"x", b"ok"), Instant(100)).unwrap();
+            transmit(&mut e, 100).unwrap();
+            let ack = datagram(Ack, Code::CONTENT, mid, b"ok", options, b"block 0");
+            let ev = exchange(&mut e, 101, SERVER, false, &ack).1;
+            assert!(matches!(ev, Some(OwnedEvent::Response { t: 2, ref payload, .. }) if payload == b"block 0"), "{options:?}");
+        }
+
+        // A request whose every answer is rejected gives up on time.
+        let mid = e.send_request(s, &get(b"x", b"g"), Instant(200)).unwrap();
+        let mut now = 200;
+        let mut sent = 0;
+        let gave_up = loop {
+            while let Some((_, r)) = transmit(&mut e, now) {
+                sent += 1;
+                let ack = datagram(Ack, Code::CONTENT, r.mid, b"g", &[(9, b"")], b"bad");
+                assert_eq!(exchange(&mut e, now, SERVER, false, &ack), (None, None));
+            }
+            if let Some(ev) = event(&mut e, now) {
+                break ev;
+            }
+            now += e.poll_timeout(Instant(now)).unwrap();
+        };
+        assert_eq!(gave_up, OwnedEvent::Response { session: s, code: 0, t: TYPE_TIMEOUT, mid, token: b"g".to_vec(), payload: vec![] });
+        assert_eq!(sent, 1 + MAX_RETRANSMIT);
+        assert!((62_000..=93_000).contains(&(now - 200)), "{now}");
+    }
+
+    #[test]
     fn separate_response_acked_and_delivered_once() {
         let (mut e, s) = client();
         let mid = e.send_request(s, &get(b"x", b"sep"), Instant(0)).unwrap();

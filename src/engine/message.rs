@@ -25,6 +25,9 @@ impl Engine {
     ///   nothing gets RST. A piggybacked response must match the request's
     ///   Message ID and token: an ACK with another token only acknowledges
     ///   the request, which then waits for a separate response.
+    /// - Responses with an unrecognised critical option are rejected
+    ///   (§5.4.1) and reported to nobody: a CON one gets RST, a NON one or an
+    ///   ACK is ignored (the ACK does not acknowledge the request either).
     /// - A remote DELETE that removed a resource: [`Event::ResourceDeleted`].
     /// - A datagram longer than [`MESSAGE_MAX`] is *oversize*: only its
     ///   first [`MESSAGE_MAX`] bytes are read (a receiver that reads one
@@ -141,6 +144,11 @@ impl Engine {
         // A response (class 2, 4 or 5; reserved classes failed parsing).
         match t {
             MessageType::Rst => nothing, // RST must be Empty: format error
+            // §5.4.1: a piggybacked response with an unrecognised critical
+            // option is rejected, and rejecting an ACK means ignoring it
+            // (§4.2): it does not even acknowledge the CON, which is
+            // retransmitted and gives up unless a valid response comes.
+            MessageType::Ack if msg.critical_option_error().is_some() => nothing,
             MessageType::Ack => match self.on_piggybacked(now, from, msg.mid(), msg.token()) {
                 Some(session) => Received { reply_len: 0, event: Some(response_event(session, &msg)) },
                 // Late, duplicate, or not ours (another token: then it
@@ -182,6 +190,9 @@ impl Engine {
     }
 
     /// A CON or NON response: deduplicated, matched by token, acknowledged.
+    /// One with an unrecognised critical option is rejected (§5.4.1): RST
+    /// for a CON, dropped for a NON (§4.3); it answers no request, which
+    /// keeps waiting for a valid response or gives up.
     fn separate_response<'a>(
         &mut self,
         now: Instant,
@@ -195,7 +206,10 @@ impl Engine {
             let len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
             return Received { reply_len: len, event: None };
         }
-        let session = self.match_separate(from, msg.token());
+        let session = match msg.critical_option_error() {
+            Some(_) => None,
+            None => self.match_separate(from, msg.token()),
+        };
         let replay = match (con, session.is_some()) {
             (false, _) => Replay::Nothing,
             (true, true) => Replay::EmptyAck,

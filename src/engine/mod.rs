@@ -16,7 +16,8 @@
 //!   `/.well-known/core` in CoRE link format (RFC 6690) with query filters.
 //! - Client: sessions, request building, NSTART=1 per destination endpoint
 //!   (across sessions) with a bounded queue, response matching by Message
-//!   ID and token (piggybacked) or token (separate).
+//!   ID and token (piggybacked) or token (separate), rejection of responses
+//!   with unrecognised critical options (§5.4.1).
 //!
 //! `docs/engine.md` explains the design decisions; `src/capacity.rs` holds
 //! every capacity.
