@@ -143,6 +143,15 @@ class TestFilters(unittest.TestCase):
         self.assertEqual(self.links("href=/sensors*"), ["sensors/temp", "sensors/light"])
         self.assertEqual(self.links("href=/actuators/led"), ["actuators/led"])
 
+    def test_href_as_written_or_decoded(self):
+        # the link </a%20b>: RFC 6690 4.1 compares the link as written,
+        # while libcoap's coap-client and aiocoap send the query decoded
+        coap.add_resource("a b")
+        for q in ("href=/a%20b", "href=/a b", "href=/a%20*", "href=/a%2*", "href=/a *"):
+            self.assertEqual(self.links(q), ["a%20b"], q)
+        self.assertEqual(self.links("href=/a%2520b"), [])
+        self.assertEqual(self.links("href=/a%20c"), [])
+
     def test_ct(self):
         self.assertEqual(self.links("ct=0"), ["sensors/light"])
 

@@ -13,7 +13,8 @@
 //! byte may not stand raw in a quoted-string, RFC 2616 §2.2).
 //!
 //! Filters (`?name=value`, from Uri-Query options): `href` compares with
-//! the link target `/uri`; any other name compares with that attribute's
+//! the link target `/uri`, as written in the document (percent-encoded) or
+//! decoded, since clients send either; any other name compares with that attribute's
 //! values; `rt`, `if` and `rel` values are space-separated lists, any member
 //! of which may match. A trailing `*` makes a prefix match. Quotes around
 //! the filter value and around stored values are ignored. A query without
@@ -21,7 +22,7 @@
 //! all match.
 
 use super::resources::Resources;
-use super::uri::{percent_encode, percent_encoded_len};
+use super::uri::{percent_encode, percent_encoded, percent_encoded_len};
 
 /// RFC 6690 ptokenchar.
 fn is_ptoken_char(b: u8) -> bool {
@@ -191,9 +192,7 @@ fn stored_matches(filter: &[u8], stored: &[u8]) -> bool {
     if !is_quoted_string(stored) {
         return value_matches(filter, stored);
     }
-    // Unescape into a small window; long values are compared piecewise.
-    let inner = unquote(stored);
-    let mut logical = inner.iter().scan(false, |escaped, &b| {
+    let logical = unquote(stored).iter().scan(false, |escaped, &b| {
         if !*escaped && b == b'\\' {
             *escaped = true;
             Some(None)
@@ -202,14 +201,19 @@ fn stored_matches(filter: &[u8], stored: &[u8]) -> bool {
             Some(Some(b))
         }
     });
+    stream_matches(filter, logical.flatten())
+}
+
+/// [`value_matches`] against a candidate produced byte by byte (no buffer
+/// needed for long values).
+fn stream_matches(filter: &[u8], mut candidate: impl Iterator<Item = u8>) -> bool {
     let (prefix_only, want) = match filter.split_last() {
         Some((b'*', p)) => (true, p),
         _ => (false, filter),
     };
     let mut want = want.iter();
     loop {
-        let next = logical.by_ref().flatten().next();
-        match (want.next(), next) {
+        match (want.next(), candidate.next()) {
             (None, None) => return true,
             (None, Some(_)) => return prefix_only,
             (Some(_), None) => return false,
@@ -219,18 +223,28 @@ fn stored_matches(filter: &[u8], stored: &[u8]) -> bool {
     }
 }
 
+/// An `href` filter value (quotes stripped) against the link target
+/// `"/" + uri`. RFC 6690 §4.1 compares the target as written in the
+/// document (percent-encoded: `/a%20b`), but clients that percent-decode
+/// query components before sending (libcoap's coap-client, aiocoap) send
+/// the decoded form (`/a b`): either matches, `*` prefixes included.
+/// Out of line: inlined, its encoder state deepened the stack of every
+/// discovery request, with or without a query, by 32 bytes.
+#[inline(never)]
+fn href_matches(filter: &[u8], uri: &[u8]) -> bool {
+    match filter.split_first() {
+        Some((b'/', rest)) => value_matches(rest, uri) || stream_matches(rest, percent_encoded(uri)),
+        _ => filter == b"*",
+    }
+}
+
 fn query_matches(res: &Resources, h: super::ResourceHandle, uri: &[u8], query: &[u8]) -> bool {
     let (name, filter) = match query.iter().position(|b| *b == b'=') {
         Some(i) => (query.get(..i).unwrap_or(&[]), Some(unquote(query.get(i + 1..).unwrap_or(&[])))),
         None => (query, None),
     };
     if name == b"href" {
-        let Some(filter) = filter else { return true };
-        // The link target is "/" + uri.
-        return match filter.split_first() {
-            Some((b'/', rest)) => value_matches(rest, uri),
-            _ => filter == b"*",
-        };
+        return filter.is_none_or(|f| href_matches(f, uri));
     }
     let list = matches!(name, b"rt" | b"if" | b"rel");
     res.attributes(h).filter(|(n, _)| *n == name).any(|(_, stored)| match filter {
@@ -336,5 +350,27 @@ mod tests {
         assert_eq!(names(&[b"foo=bar"]).1, 0);
         assert_eq!(names(&[b"rt=*", b"ct=0"]).1, 1, "queries are ANDed");
         assert_eq!(names(&[b"rt=nothing"]), (String::new(), 0));
+    }
+
+    #[test]
+    fn href_as_written_or_decoded() {
+        let mut e = Boxed::new(0, 1);
+        e.add_resource(b"a b", None, None, b"0", false).unwrap();
+        e.add_resource(b"100%", None, None, b"0", false).unwrap();
+        e.add_resource(b"x/y", None, None, b"0", false).unwrap();
+        assert_eq!(doc(&e, &[]).0, "</a%20b>,</100%25>,</x/y>");
+        let links = |q: &[u8]| doc(&e, &[q]).0;
+        // As written in the document (RFC 6690 §4.1), and decoded, as
+        // libcoap's coap-client and aiocoap send it.
+        for q in [&b"href=/a%20b"[..], b"href=/a b", b"href=\"/a%20b\"", b"href=/a%20*", b"href=/a%2*", b"href=/a *"] {
+            assert_eq!(links(q), "</a%20b>", "{}", String::from_utf8_lossy(q));
+        }
+        assert_eq!(links(b"href=/100%25"), "</100%25>");
+        assert_eq!(links(b"href=/100%"), "</100%25>");
+        assert_eq!(links(b"href=/a*"), "</a%20b>");
+        assert_eq!(links(b"href=/a%2520b"), "");
+        assert_eq!(links(b"href=/a%20c"), "");
+        assert_eq!(links(b"href=/a%20"), "");
+        assert_eq!(links(b"href=a%20b"), "");
     }
 }

@@ -66,7 +66,21 @@ fn is_path_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b)
 }
 
-/// Calls `out` with the percent-encoded form of `path`, piece by piece.
+/// The percent-encoded form of one byte of a path: the byte itself, or
+/// `%XX` (uppercase hex); the first `n` bytes of `(bytes, n)`.
+pub(crate) fn encode_byte(b: u8) -> ([u8; 3], usize) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    if is_path_char(b) {
+        return ([b, 0, 0], 1);
+    }
+    let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+    let lo = HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0');
+    ([b'%', hi, lo], 3)
+}
+
+/// Calls `out` with the percent-encoded form of `path`, piece by piece
+/// (the document writer's path, kept apart from [`encode_byte`]: routing it
+/// through that cost the discovery benchmark about 120 instructions).
 pub(crate) fn percent_encode(path: &[u8], mut out: impl FnMut(&[u8])) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in path {
@@ -78,6 +92,14 @@ pub(crate) fn percent_encode(path: &[u8], mut out: impl FnMut(&[u8])) {
             out(&[b'%', hi, lo]);
         }
     }
+}
+
+/// The percent-encoded form of `path`, byte by byte.
+pub(crate) fn percent_encoded(path: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    path.iter().flat_map(|&b| {
+        let (bytes, n) = encode_byte(b);
+        bytes.into_iter().take(n)
+    })
 }
 
 /// Length of [`percent_encode`]'s output.

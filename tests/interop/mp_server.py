@@ -38,6 +38,10 @@ r.callback(ALL, True)
 r = coap.add_resource("readonly", value="ro")
 r.callback(coap.REQUEST_GET, True)
 
+# a uri that link-format writes percent-encoded: </a%20b>
+r = coap.add_resource("a b", value="space")
+r.callback(coap.REQUEST_GET, True)
+
 print("READY", port)
 while True:
     coap.read(0)

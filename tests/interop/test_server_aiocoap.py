@@ -98,6 +98,18 @@ class AiocoapClient(s.MPTestCase):
         r = self.do(Code.GET, ".well-known/core?rt=data")
         self.assertEqual(r.payload, b"</json>;rt=data")
 
+    def test_discovery_href_of_a_percent_encoded_link(self):
+        # The link </a%20b>: aiocoap percent-decodes the URI's query, so
+        # "?href=/a%20b" goes out as "href=/a b"; the link as written
+        # (RFC 6690 4.1) is "?href=/a%2520b", or set as the option itself.
+        for query in ("href=/a%20b", "href=/a%2520b", "href=/a%20*", "href=/a%252*"):
+            r = self.do(Code.GET, ".well-known/core?" + query)
+            self.assertEqual(r.payload, b"</a%20b>", query)
+        for option in ("href=/a%20b", "href=/a b"):
+            r = self.do(Code.GET, ".well-known/core", uri_query=[option])
+            self.assertEqual(r.payload, b"</a%20b>", option)
+        self.assertEqual(self.do(Code.GET, ".well-known/core?href=/a%2520c").payload, b"")
+
     def test_non(self):
         r = self.do(Code.GET, "sensors/temp", mtype=NON)
         self.assertEqual(r.code, Code.CONTENT)

@@ -102,7 +102,7 @@ class Base(s.MPTestCase):
         self.assertIn("Content-Format:application/link-format", r.options)
         self.assertEqual(r.payload.decode(),
                          '</resource1>;title="resource1";ct=0,</resource2>,'
-                         '</sensors/temp>;rt=temperature-c;if=sensor,</json>;rt=data,</plain>,</readonly>')
+                         '</sensors/temp>;rt=temperature-c;if=sensor,</json>;rt=data,</plain>,</readonly>,</a%20b>')
 
     def test_discovery_filters(self):
         self.assertEqual(self.req(".well-known/core?rt=temperature-c")[0].payload,
@@ -115,6 +115,18 @@ class Base(s.MPTestCase):
                          b'</resource1>;title="resource1";ct=0,</resource2>')
         r, _, _ = self.req(".well-known/core?rt=none")
         self.assertEqual((r.code, r.payload), ("2.05", b""))
+
+    def test_discovery_href_of_a_percent_encoded_link(self):
+        # The link </a%20b>: coap-client percent-decodes the query it is
+        # given, so "?href=/a%20b" goes out as "href=/a b", and the link as
+        # written (RFC 6690 4.1) takes "?href=/a%2520b". Both find it.
+        for query, sent_query in (("href=/a%20b", "href=/a b"), ("href=/a%2520b", "href=/a%20b"),
+                                  ("href=/a%20*", "href=/a *"), ("href=/a%252*", "href=/a%2*")):
+            r, sent, _ = self.req(".well-known/core?" + query)
+            self.assertIn("Uri-Query:" + sent_query, sent[0].options)
+            self.assertEqual((r.code, r.payload), ("2.05", b"</a%20b>"), query)
+        self.assertEqual(self.req(".well-known/core?href=/a%2520c")[0].payload, b"")
+        self.assertEqual(self.req("a%20b")[0].payload, b"space")
 
     def test_non_request(self):
         r, sent, _ = self.req("resource1", extra=["-N"])
