@@ -77,9 +77,6 @@ def free_port():
     return port
 
 
-# The name tests/interop used; kept while branches written against it land.
-free_udp_port = free_port
-
 
 def have(tool):
     return shutil.which(tool) is not None
