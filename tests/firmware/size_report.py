@@ -16,7 +16,10 @@ MODULE_OBJ = re.compile(r"(/mod/[^/]+\.o|libmpcoap[^/]*\.a\([^)]*\))$")
 LINE = re.compile(r"^ (\S+)?\s+0x[0-9a-fA-F]+\s+0x([0-9a-fA-F]+)\s+(\S.*)$")
 NAME_ONLY = re.compile(r"^ (\S+)\s*$")
 
-BUDGET = {"flash": 32 * 1024, "ram": 1024, "heap": 8 * 1024}
+# Flash: 32 KiB for the first release, plus the 1 KiB this round's fixes may
+# take within the contract's "Flash budget" (48 KiB with every feature of the
+# round); BENCHMARKS.md, "Size", says what used it.
+BUDGET = {"flash": 33 * 1024, "ram": 1024, "heap": 8 * 1024}
 
 
 def kind(section):
