@@ -331,17 +331,29 @@ def value_max():
             return v
     if not _vmax:
         r = coap.add_resource("__probe__")
-        lo, hi = 0, 4096
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
+
+        def fits(n):
             try:
-                r.value(b"x" * mid)
-                lo = mid
+                r.value(b"x" * n)
+                return True
             except ValueError:
-                hi = mid - 1
+                return False
+
+        _vmax.append(_largest(0, 4096, fits))
         coap.remove_resource("__probe__")
-        _vmax.append(lo)
     return _vmax[0]
+
+
+def _largest(lo, hi, accepted):
+    """The largest n in lo..hi that accepted(n) takes (it takes every n up to
+    some bound and none above), by bisection."""
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if accepted(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 _mmax = []
@@ -351,15 +363,15 @@ def message_max():
     """The largest datagram the module handles, found by probing _process()
     (which refuses longer ones) with a version-2 datagram (ignored)."""
     if not _mmax:
-        lo, hi = 4, 65536
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
+
+        def handled(n):
             try:
-                coap._process(b"\x80" * mid)
-                lo = mid
+                coap._process(b"\x80" * n)
+                return True
             except ValueError:
-                hi = mid - 1
-        _mmax.append(lo)
+                return False
+
+        _mmax.append(_largest(4, 65536, handled))
     return _mmax[0]
 
 
