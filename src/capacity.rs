@@ -7,8 +7,8 @@
 //! block that `init()` allocates under 8 KiB.
 //!
 //! Going over any capacity is an error, never a silent drop, except for the
-//! deduplication cache, which is a cache: when full it evicts its oldest
-//! entry (see `docs/engine.md`).
+//! deduplication cache, which is a cache: when one of its two rings (CON,
+//! NON) is full it evicts that ring's oldest entry (see `docs/engine.md`).
 //!
 //! `mod/mpcoap.h` repeats [`MESSAGE_MAX`], [`RESOURCES_MAX`] and
 //! [`SESSIONS_MAX`] for the C shim; a test below reads the header and fails
@@ -82,7 +82,17 @@ pub const REQUEST_BYTES: usize = 1152;
 /// to about 1.4 new messages per second from all peers together; 32 were
 /// too few for the lossy-link test (200 PUTs over four sessions at 1.3 per
 /// second, 25% loss) to apply each PUT exactly once every time.
+/// CON messages only: NON messages have their own ring of
+/// [`DEDUP_NON_ENTRIES`], so NON traffic never evicts a CON entry.
 pub const DEDUP_ENTRIES: usize = 64;
+
+/// Entries of the deduplication cache for NON messages (16 bytes each),
+/// separate from the [`DEDUP_ENTRIES`] of CON messages. A NON request gets
+/// no reply to replay; its entry only keeps a duplicate within the ring's
+/// reach from being applied twice. Small, so that it fits [`ENGINE_BUDGET`]
+/// beside the CON ring; a NON duplicate that arrives after more than this
+/// many other NON messages is handled again.
+pub const DEDUP_NON_ENTRIES: usize = 8;
 
 /// Most bytes `size_of::<Engine>()` may take: 6.5 KiB.
 pub const ENGINE_BUDGET: usize = 6656;
@@ -94,7 +104,8 @@ const _: () = assert!(TEXT_BYTES <= u16::MAX as usize);
 const _: () = assert!(VALUE_BYTES <= u16::MAX as usize);
 const _: () = assert!(REQUEST_BYTES <= u16::MAX as usize);
 const _: () = assert!(RESOURCES_MAX <= 255 && SESSIONS_MAX <= 255 && REQUESTS_MAX <= 255);
-const _: () = assert!(DEDUP_ENTRIES <= 255 && ATTRIBUTES_MAX <= 255);
+const _: () = assert!(DEDUP_ENTRIES <= 255 && DEDUP_NON_ENTRIES <= 255 && ATTRIBUTES_MAX <= 255);
+const _: () = assert!(DEDUP_ENTRIES > 0 && DEDUP_NON_ENTRIES > 0);
 // The Engine holds no pointers, so its size is the same on 32- and 64-bit
 // targets; this holds for the riscv32 firmware builds as for the host.
 const _: () = assert!(core::mem::size_of::<crate::engine::Engine>() <= ENGINE_BUDGET);

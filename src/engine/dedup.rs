@@ -27,13 +27,19 @@
 //! to the group reaches both sockets; the copy that arrives on the other
 //! socket than the entry's is that second copy, not a retransmission (a
 //! retransmission goes to the same address as the original), so it replays
-//! nothing: one answer per request. The cache is a ring: when full,
-//! the oldest entry is overwritten. A duplicate arriving after its entry was
-//! evicted is handled again (counted in [`Dedup::evicted_live`]).
+//! nothing: one answer per request.
+//!
+//! The cache is two rings: one of [`DEDUP_ENTRIES`] for CON messages, one of
+//! [`DEDUP_NON_ENTRIES`] for NON messages. Each ring, when full, overwrites
+//! its own oldest entry, so NON traffic (which needs no reply and may come
+//! at any rate) never evicts the entry of a CON exchange, whose duplicate
+//! must get the same reply and must not be applied twice. A duplicate
+//! arriving after its entry was evicted is handled again (counted in
+//! [`Dedup::evicted_live`]).
 
 use super::params::EXCHANGE_LIFETIME_MS;
 use super::{Endpoint, Instant};
-use crate::capacity::DEDUP_ENTRIES;
+use crate::capacity::{DEDUP_ENTRIES, DEDUP_NON_ENTRIES};
 
 /// What to send when a duplicate arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,35 +93,58 @@ impl Entry {
     }
 }
 
-/// A ring of [`DEDUP_ENTRIES`] entries.
+/// A ring of [`DEDUP_ENTRIES`] CON entries and one of [`DEDUP_NON_ENTRIES`]
+/// NON entries.
 pub(crate) struct Dedup {
-    entries: [Entry; DEDUP_ENTRIES],
-    /// Where the next entry goes: the oldest one once the ring is full.
-    next: u8,
+    con: [Entry; DEDUP_ENTRIES],
+    non: [Entry; DEDUP_NON_ENTRIES],
+    /// Where the next CON entry goes: the oldest one once the ring is full.
+    con_next: u8,
+    /// Where the next NON entry goes.
+    non_next: u8,
     /// Live entries overwritten before they expired (saturating).
     evicted_live: u32,
 }
 
 impl Dedup {
-    /// The entry's index for a live key.
-    fn find(&self, now: Instant, from: Endpoint, mid: u16) -> Option<usize> {
-        self.entries
+    /// The live entry for a key, in either ring (a Message ID is the
+    /// sender's for CON and NON alike).
+    fn find(&self, now: Instant, from: Endpoint, mid: u16) -> Option<&Entry> {
+        self.con
             .iter()
-            .position(|e| e.mid == mid && e.port == from.port && e.addr == from.addr && e.is_live(now))
+            .chain(self.non.iter())
+            .find(|e| e.mid == mid && e.port == from.port && e.addr == from.addr && e.is_live(now))
+    }
+
+    /// The live entry for a key, to update it.
+    fn find_mut(&mut self, now: Instant, from: Endpoint, mid: u16) -> Option<&mut Entry> {
+        self.con
+            .iter_mut()
+            .chain(self.non.iter_mut())
+            .find(|e| e.mid == mid && e.port == from.port && e.addr == from.addr && e.is_live(now))
     }
 
     /// `Some(replay)` if `(from, mid)` was seen within EXCHANGE_LIFETIME;
     /// [`Replay::Nothing`] if it was seen on the other socket
     /// (`via_multicast` differs): the second copy of one datagram.
     pub(crate) fn lookup(&self, now: Instant, from: Endpoint, mid: u16, via_multicast: bool) -> Option<Replay> {
-        let e = self.find(now, from, mid).and_then(|i| self.entries.get(i))?;
+        let e = self.find(now, from, mid)?;
         let same_socket = (e.kind & VIA_MULTICAST != 0) == via_multicast;
         Some(if same_socket { e.replay() } else { Replay::Nothing })
     }
 
-    /// Records `(from, mid)` and the socket it arrived on; overwrites the
-    /// oldest entry when full.
-    pub(crate) fn insert(&mut self, now: Instant, from: Endpoint, mid: u16, via_multicast: bool, replay: Replay) {
+    /// Records `(from, mid)` of a CON (`con`) or NON message and the socket
+    /// it arrived on; overwrites the oldest entry of that message type's ring
+    /// when it is full.
+    pub(crate) fn insert(
+        &mut self,
+        now: Instant,
+        from: Endpoint,
+        mid: u16,
+        con: bool,
+        via_multicast: bool,
+        replay: Replay,
+    ) {
         let (kind, code, extra) = match replay {
             Replay::Nothing => (KIND_NOTHING, 0, 0),
             Replay::RegenerateGet => (KIND_GET, 0, 0),
@@ -127,25 +156,27 @@ impl Dedup {
         let entry = Entry { addr: from.addr, port: from.port, mid, at: now.0, kind, code, extra };
         // A key already present (possible only if the caller inserts twice)
         // is updated in place, so a key has at most one entry.
-        if let Some(slot) = self.find(now, from, mid).and_then(|i| self.entries.get_mut(i)) {
+        if let Some(slot) = self.find_mut(now, from, mid) {
             *slot = entry;
             return;
         }
-        let i = usize::from(self.next) % DEDUP_ENTRIES;
-        if let Some(slot) = self.entries.get_mut(i) {
+        let (ring, next): (&mut [Entry], &mut u8) =
+            if con { (&mut self.con, &mut self.con_next) } else { (&mut self.non, &mut self.non_next) };
+        let i = usize::from(*next) % ring.len();
+        if let Some(slot) = ring.get_mut(i) {
             if slot.is_live(now) {
                 self.evicted_live = self.evicted_live.saturating_add(1);
             }
             *slot = entry;
         }
-        self.next = ((i + 1) % DEDUP_ENTRIES) as u8;
+        *next = ((i + 1) % ring.len()) as u8;
     }
 
     /// Frees entries older than EXCHANGE_LIFETIME, so that an entry cannot
     /// come back to life when the 32-bit clock wraps (as long as the engine
     /// sees the clock at least every 24 days).
     pub(crate) fn expire(&mut self, now: Instant) {
-        for e in self.entries.iter_mut() {
+        for e in self.con.iter_mut().chain(self.non.iter_mut()) {
             if !e.is_live(now) {
                 e.kind = KIND_UNUSED;
             }
@@ -164,7 +195,13 @@ mod tests {
     use super::*;
 
     fn empty() -> Dedup {
-        Dedup { entries: [Entry::default(); DEDUP_ENTRIES], next: 0, evicted_live: 0 }
+        Dedup {
+            con: [Entry::default(); DEDUP_ENTRIES],
+            non: [Entry::default(); DEDUP_NON_ENTRIES],
+            con_next: 0,
+            non_next: 0,
+            evicted_live: 0,
+        }
     }
 
     const A: Endpoint = Endpoint { addr: [10, 0, 0, 1], port: 5683 };
@@ -174,7 +211,7 @@ mod tests {
     fn keyed_by_endpoint_and_mid() {
         let mut d = empty();
         let r = Replay::Response { code: 0x44, extra: 3 };
-        d.insert(Instant(0), A, 7, false, r);
+        d.insert(Instant(0), A, 7, true, false, r);
         assert_eq!(d.lookup(Instant(1), A, 7, false), Some(r));
         assert_eq!(d.lookup(Instant(1), B, 7, false), None);
         assert_eq!(d.lookup(Instant(1), A, 8, false), None);
@@ -184,7 +221,7 @@ mod tests {
     fn expires_after_exchange_lifetime_across_the_wrap() {
         let mut d = empty();
         let t0 = Instant(u32::MAX - 1000);
-        d.insert(t0, A, 1, false, Replay::EmptyAck);
+        d.insert(t0, A, 1, true, false, Replay::EmptyAck);
         assert_eq!(d.lookup(t0.add_ms(EXCHANGE_LIFETIME_MS - 1), A, 1, false), Some(Replay::EmptyAck));
         assert_eq!(d.lookup(t0.add_ms(EXCHANGE_LIFETIME_MS), A, 1, false), None);
         d.expire(t0.add_ms(EXCHANGE_LIFETIME_MS));
@@ -197,16 +234,16 @@ mod tests {
     fn evicts_oldest_when_full() {
         let mut d = empty();
         for mid in 0..DEDUP_ENTRIES as u16 {
-            d.insert(Instant(u32::from(mid)), A, mid, false, Replay::Nothing);
+            d.insert(Instant(u32::from(mid)), A, mid, true, false, Replay::Nothing);
         }
         assert_eq!(d.evicted_live(), 0);
-        d.insert(Instant(100), A, 1000, false, Replay::Reset);
+        d.insert(Instant(100), A, 1000, true, false, Replay::Reset);
         assert_eq!(d.evicted_live(), 1);
         assert_eq!(d.lookup(Instant(101), A, 0, false), None, "oldest evicted");
         assert_eq!(d.lookup(Instant(101), A, 1, false), Some(Replay::Nothing));
         assert_eq!(d.lookup(Instant(101), A, 1000, false), Some(Replay::Reset));
         // Expired entries are overwritten without counting as evictions.
-        d.insert(Instant(100 + EXCHANGE_LIFETIME_MS), A, 1001, false, Replay::Nothing);
+        d.insert(Instant(100 + EXCHANGE_LIFETIME_MS), A, 1001, true, false, Replay::Nothing);
         assert_eq!(d.evicted_live(), 1);
         assert_eq!(core::mem::size_of::<Entry>(), 16);
     }
@@ -215,8 +252,8 @@ mod tests {
     fn the_other_socket_replays_nothing() {
         let mut d = empty();
         let r = Replay::Response { code: 0x44, extra: 3 };
-        d.insert(Instant(0), A, 7, true, r);
-        d.insert(Instant(0), A, 8, false, Replay::RegenerateGet);
+        d.insert(Instant(0), A, 7, true, true, r);
+        d.insert(Instant(0), A, 8, true, false, Replay::RegenerateGet);
         assert_eq!(d.lookup(Instant(1), A, 7, true), Some(r));
         assert_eq!(d.lookup(Instant(1), A, 7, false), Some(Replay::Nothing));
         assert_eq!(d.lookup(Instant(1), A, 8, false), Some(Replay::RegenerateGet));
@@ -226,9 +263,60 @@ mod tests {
     #[test]
     fn reinsert_updates_in_place() {
         let mut d = empty();
-        d.insert(Instant(0), A, 5, false, Replay::Nothing);
-        d.insert(Instant(0), A, 5, false, Replay::Reset);
+        d.insert(Instant(0), A, 5, true, false, Replay::Nothing);
+        d.insert(Instant(0), A, 5, true, false, Replay::Reset);
         assert_eq!(d.lookup(Instant(0), A, 5, false), Some(Replay::Reset));
-        assert_eq!(d.entries.iter().filter(|e| e.kind != KIND_UNUSED).count(), 1);
+        assert_eq!(d.con.iter().chain(d.non.iter()).filter(|e| e.kind != KIND_UNUSED).count(), 1);
+    }
+
+    #[test]
+    fn non_traffic_never_evicts_a_con_entry() {
+        let mut d = empty();
+        let put = Replay::Response { code: 0x44, extra: 9 };
+        d.insert(Instant(0), A, 1, true, false, put);
+        // Far more NON messages than either ring holds, from another peer.
+        for mid in 0..(4 * (DEDUP_ENTRIES + DEDUP_NON_ENTRIES)) as u16 {
+            d.insert(Instant(1), B, mid, false, false, Replay::Nothing);
+        }
+        assert_eq!(d.lookup(Instant(2), A, 1, false), Some(put), "the CON entry survives");
+        // The NON ring kept its newest entries and evicted its oldest ones.
+        let last = (4 * (DEDUP_ENTRIES + DEDUP_NON_ENTRIES) - 1) as u16;
+        assert_eq!(d.lookup(Instant(2), B, last, false), Some(Replay::Nothing));
+        assert_eq!(d.lookup(Instant(2), B, 0, false), None);
+        let non_evicted = 4 * (DEDUP_ENTRIES + DEDUP_NON_ENTRIES) - DEDUP_NON_ENTRIES;
+        assert_eq!(d.evicted_live() as usize, non_evicted);
+    }
+
+    #[test]
+    fn con_traffic_evicts_only_the_oldest_con_entry() {
+        let mut d = empty();
+        d.insert(Instant(0), B, 500, false, false, Replay::Nothing);
+        for mid in 0..=DEDUP_ENTRIES as u16 {
+            d.insert(Instant(u32::from(mid)), A, mid, true, false, Replay::EmptyAck);
+        }
+        assert_eq!(d.evicted_live(), 1);
+        assert_eq!(d.lookup(Instant(100), A, 0, false), None, "oldest CON evicted");
+        assert_eq!(d.lookup(Instant(100), A, 1, false), Some(Replay::EmptyAck));
+        assert_eq!(d.lookup(Instant(100), B, 500, false), Some(Replay::Nothing), "NON entry kept");
+    }
+
+    #[test]
+    fn both_rings_expire() {
+        let mut d = empty();
+        d.insert(Instant(0), A, 1, true, false, Replay::EmptyAck);
+        d.insert(Instant(0), A, 2, false, false, Replay::Nothing);
+        let later = Instant(0).add_ms(EXCHANGE_LIFETIME_MS);
+        assert_eq!(d.lookup(later, A, 1, false), None);
+        assert_eq!(d.lookup(later, A, 2, false), None);
+        d.expire(later);
+        assert_eq!(d.con.iter().chain(d.non.iter()).filter(|e| e.kind != KIND_UNUSED).count(), 0);
+        // Expired entries are overwritten without counting as evictions.
+        for mid in 0..DEDUP_ENTRIES as u16 {
+            d.insert(later, B, mid, true, false, Replay::EmptyAck);
+        }
+        for mid in 0..DEDUP_NON_ENTRIES as u16 {
+            d.insert(later, B, 1000 + mid, false, false, Replay::Nothing);
+        }
+        assert_eq!(d.evicted_live(), 0);
     }
 }

@@ -215,7 +215,7 @@ impl Engine {
             (true, true) => Replay::EmptyAck,
             (true, false) => Replay::Reset,
         };
-        self.dedup.insert(now, from, msg.mid(), false, replay);
+        self.dedup.insert(now, from, msg.mid(), con, false, replay);
         let reply_len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
         Received { reply_len, event: session.map(|s| response_event(s, msg)) }
     }

@@ -123,7 +123,7 @@ impl Engine {
             (true, Some(_)) if msg.code() == Code::GET => Replay::RegenerateGet,
             (true, Some(a)) => a.summary(),
         };
-        self.dedup.insert(now, from, msg.mid(), via_multicast, summary);
+        self.dedup.insert(now, from, msg.mid(), con, via_multicast, summary);
         let len = answer.map_or(0, |a| self.write_answer(&a, msg, reply));
         (len, deleted.map(Event::ResourceDeleted))
     }
@@ -352,7 +352,7 @@ pub(crate) fn write_empty(t: MessageType, mid: u16, reply: &mut [u8]) -> usize {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, clippy::type_complexity)]
 mod tests {
     use super::*;
-    use crate::capacity::{DEDUP_ENTRIES, VALUE_MAX};
+    use crate::capacity::{DEDUP_ENTRIES, DEDUP_NON_ENTRIES, VALUE_MAX};
     use crate::codec::option::*;
     use crate::engine::params::EXCHANGE_LIFETIME_MS;
     use crate::engine::testutil::*;
@@ -672,8 +672,9 @@ mod tests {
         let (mut e, h) = server();
         let put = req(CON, Code::PUT, 1000, &[b"temp"], &[], b"p");
         ask(&mut e, &put);
+        // Only CON traffic evicts a CON entry (the oldest one).
         for mid in 0..DEDUP_ENTRIES as u16 {
-            ask(&mut e, &req(Non, Code::GET, mid, &[b"temp"], &[], b""));
+            ask(&mut e, &req(CON, Code::GET, mid, &[b"temp"], &[], b""));
         }
         assert_eq!(e.dedup_evictions(), 1);
         let r = ask(&mut e, &put);
@@ -686,6 +687,27 @@ mod tests {
         let r = exchange(&mut e, 10 + EXCHANGE_LIFETIME_MS, PEER, false, &put2).0.unwrap();
         assert_eq!(r.option(ETAG), Some(&[5u8][..]));
         assert_eq!(e.resources.get(h).unwrap().etag(), Some(5));
+    }
+
+    #[test]
+    fn non_flood_does_not_evict_a_con_put() {
+        // Issue 10: peer A's conditional PUT succeeds but its ACK is lost;
+        // another peer sends far more NON GETs than the cache holds; A's
+        // retransmission gets the same 2.04 and is not applied again.
+        let (mut e, h) = server();
+        assert_eq!(e.resources.get(h).unwrap().etag(), Some(1));
+        let put = req(CON, Code::PUT, 1000, &[b"temp"], &[(IF_MATCH, &[1])], b"p");
+        let first = exchange(&mut e, 0, PEER, false, &put).0.unwrap();
+        assert_eq!((first.code, first.option(ETAG)), (Code::CHANGED, Some(&[2u8][..])));
+        let other = Endpoint { port: 40001, ..PEER };
+        for mid in 0..(2 * (DEDUP_ENTRIES + DEDUP_NON_ENTRIES)) as u16 {
+            let r = exchange(&mut e, 1, other, false, &req(Non, Code::GET, mid, &[b"temp"], &[], b"")).0.unwrap();
+            assert_eq!(r.code, Code::CONTENT);
+        }
+        let again = exchange(&mut e, 2, PEER, false, &put).0.unwrap();
+        assert_eq!(again, first, "the cached 2.04");
+        assert_eq!(e.resources.get(h).unwrap().etag(), Some(2), "applied once");
+        assert_eq!(e.resource_value(h).unwrap(), b"p");
     }
 
     #[test]
