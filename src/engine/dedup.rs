@@ -116,14 +116,6 @@ impl Dedup {
             .find(|e| e.mid == mid && e.port == from.port && e.addr == from.addr && e.is_live(now))
     }
 
-    /// The live entry for a key, to update it.
-    fn find_mut(&mut self, now: Instant, from: Endpoint, mid: u16) -> Option<&mut Entry> {
-        self.con
-            .iter_mut()
-            .chain(self.non.iter_mut())
-            .find(|e| e.mid == mid && e.port == from.port && e.addr == from.addr && e.is_live(now))
-    }
-
     /// `Some(replay)` if `(from, mid)` was seen within EXCHANGE_LIFETIME;
     /// [`Replay::Nothing`] if it was seen on the other socket
     /// (`via_multicast` differs): the second copy of one datagram.
@@ -136,6 +128,10 @@ impl Dedup {
     /// Records `(from, mid)` of a CON (`con`) or NON message and the socket
     /// it arrived on; overwrites the oldest entry of that message type's ring
     /// when it is full.
+    ///
+    /// Callers insert only a key that [`Dedup::lookup`] has just found no
+    /// live entry for (both do: a hit is answered from the entry and never
+    /// inserted), so there is no second search here.
     pub(crate) fn insert(
         &mut self,
         now: Instant,
@@ -154,12 +150,6 @@ impl Dedup {
         };
         let kind = if via_multicast { kind | VIA_MULTICAST } else { kind };
         let entry = Entry { addr: from.addr, port: from.port, mid, at: now.0, kind, code, extra };
-        // A key already present (possible only if the caller inserts twice)
-        // is updated in place, so a key has at most one entry.
-        if let Some(slot) = self.find_mut(now, from, mid) {
-            *slot = entry;
-            return;
-        }
         let (ring, next): (&mut [Entry], &mut u8) =
             if con { (&mut self.con, &mut self.con_next) } else { (&mut self.non, &mut self.non_next) };
         let i = usize::from(*next) % ring.len();
@@ -258,15 +248,6 @@ mod tests {
         assert_eq!(d.lookup(Instant(1), A, 7, false), Some(Replay::Nothing));
         assert_eq!(d.lookup(Instant(1), A, 8, false), Some(Replay::RegenerateGet));
         assert_eq!(d.lookup(Instant(1), A, 8, true), Some(Replay::Nothing));
-    }
-
-    #[test]
-    fn reinsert_updates_in_place() {
-        let mut d = empty();
-        d.insert(Instant(0), A, 5, true, false, Replay::Nothing);
-        d.insert(Instant(0), A, 5, true, false, Replay::Reset);
-        assert_eq!(d.lookup(Instant(0), A, 5, false), Some(Replay::Reset));
-        assert_eq!(d.con.iter().chain(d.non.iter()).filter(|e| e.kind != KIND_UNUSED).count(), 1);
     }
 
     #[test]
