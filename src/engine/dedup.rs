@@ -41,6 +41,12 @@ use super::params::EXCHANGE_LIFETIME_MS;
 use super::{Endpoint, Instant};
 use crate::capacity::{DEDUP_ENTRIES, DEDUP_NON_ENTRIES};
 
+/// [`Dedup::expire`] sweeps at most this often (ms). The sweep only keeps
+/// expired entries from coming back to life when the clock wraps; every
+/// lookup checks an entry's age anyway, so sweeping on every datagram
+/// bought nothing.
+const SWEEP_INTERVAL_MS: i32 = 1000;
+
 /// What to send when a duplicate arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Replay {
@@ -104,6 +110,8 @@ pub(crate) struct Dedup {
     non_next: u8,
     /// Live entries overwritten before they expired (saturating).
     evicted_live: u32,
+    /// When [`Dedup::expire`] last swept.
+    last_sweep: u32,
 }
 
 impl Dedup {
@@ -164,8 +172,15 @@ impl Dedup {
 
     /// Frees entries older than EXCHANGE_LIFETIME, so that an entry cannot
     /// come back to life when the 32-bit clock wraps (as long as the engine
-    /// sees the clock at least every 24 days).
+    /// sees the clock at least every 24 days). Does nothing within
+    /// [`SWEEP_INTERVAL_MS`] after the last sweep; a clock reading before
+    /// the last sweep (a wrap of more than 2^31 ms) sweeps.
     pub(crate) fn expire(&mut self, now: Instant) {
+        let since = Instant(self.last_sweep).ms_until(now);
+        if (0..SWEEP_INTERVAL_MS).contains(&since) {
+            return;
+        }
+        self.last_sweep = now.0;
         for e in self.con.iter_mut().chain(self.non.iter_mut()) {
             if !e.is_live(now) {
                 e.kind = KIND_UNUSED;
@@ -191,6 +206,7 @@ mod tests {
             con_next: 0,
             non_next: 0,
             evicted_live: 0,
+            last_sweep: 0,
         }
     }
 
@@ -299,5 +315,28 @@ mod tests {
             d.insert(later, B, 1000 + mid, false, false, Replay::Nothing);
         }
         assert_eq!(d.evicted_live(), 0);
+    }
+
+    #[test]
+    fn sweeps_at_most_once_per_interval() {
+        let mut d = empty();
+        let t0 = Instant(5000);
+        d.insert(t0, A, 1, true, false, Replay::EmptyAck);
+        d.expire(t0);
+        let expired = t0.add_ms(EXCHANGE_LIFETIME_MS);
+        let live = |d: &Dedup| d.con.iter().chain(d.non.iter()).filter(|e| e.kind != KIND_UNUSED).count();
+        // Within the interval after a sweep: no sweep, but the lookup
+        // already treats the entry as gone.
+        d.last_sweep = expired.0.wrapping_sub(SWEEP_INTERVAL_MS as u32 - 1);
+        d.expire(expired);
+        assert_eq!((live(&d), d.lookup(expired, A, 1, false)), (1, None));
+        // Once the interval has passed, it is freed.
+        d.expire(expired.add_ms(1));
+        assert_eq!(live(&d), 0);
+        // A clock before the last sweep (wrapped) sweeps at once.
+        d.insert(t0, A, 2, true, false, Replay::EmptyAck);
+        d.last_sweep = expired.add_ms(10).0;
+        d.expire(expired);
+        assert_eq!(live(&d), 0);
     }
 }
