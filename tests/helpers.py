@@ -331,27 +331,21 @@ def value_max():
             return v
     if not _vmax:
         r = coap.add_resource("__probe__")
-
-        def fits(n):
-            try:
-                r.value(b"x" * n)
-                return True
-            except ValueError:
-                return False
-
-        _vmax.append(_largest(0, 4096, fits))
+        _vmax.append(_largest(0, 4096, lambda n: r.value(b"x" * n)))
         coap.remove_resource("__probe__")
     return _vmax[0]
 
 
-def _largest(lo, hi, accepted):
-    """The largest n in lo..hi that accepted(n) takes (it takes every n up to
-    some bound and none above), by bisection."""
+def _largest(lo, hi, probe):
+    """The largest n in lo..hi for which probe(n) does not raise ValueError
+    (it raises for every n above some bound and for none below), by
+    bisection."""
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if accepted(mid):
+        try:
+            probe(mid)
             lo = mid
-        else:
+        except ValueError:
             hi = mid - 1
     return lo
 
@@ -363,15 +357,7 @@ def message_max():
     """The largest datagram the module handles, found by probing _process()
     (which refuses longer ones) with a version-2 datagram (ignored)."""
     if not _mmax:
-
-        def handled(n):
-            try:
-                coap._process(b"\x80" * n)
-                return True
-            except ValueError:
-                return False
-
-        _mmax.append(_largest(4, 65536, handled))
+        _mmax.append(_largest(4, 65536, lambda n: coap._process(b"\x80" * n)))
     return _mmax[0]
 
 
