@@ -12,7 +12,9 @@
  *   allocate. Errors are returned as negative mpcoap_status values.
  * - The engine state is one block of mpcoap_engine_size() bytes, aligned to
  *   mpcoap_engine_align(), that the shim allocates (from the GC heap) and
- *   passes to every call. The shim serialises all calls with its own mutex.
+ *   passes to every call, plus the blocks the shim grants when a call asks
+ *   for storage (see "storage"). The shim serialises all calls with its
+ *   own mutex.
  * - Pointers inside an mpcoap_event_t point into the datagram passed to the
  *   call that produced it or into the engine block. They are valid only until
  *   the next call into the engine: copy them before unlocking.
@@ -34,37 +36,38 @@ enum {
     MPCOAP_OK = 0,
     MPCOAP_ERR_URI = -1,            /* uri empty, too long or not valid UTF-8 */
     MPCOAP_ERR_EXISTS = -2,         /* resource already exists */
-    MPCOAP_ERR_RESOURCES_FULL = -3, /* resource table full */
-    MPCOAP_ERR_TEXT_FULL = -4,      /* uri/attribute storage full, or
-                                     * /.well-known/core would not fit one
-                                     * message */
-    MPCOAP_ERR_VALUE_TOO_LARGE = -5,/* value larger than MPCOAP_VALUE_MAX */
-    MPCOAP_ERR_VALUES_FULL = -6,    /* value storage full */
-    MPCOAP_ERR_ATTRIBUTE = -7,      /* attribute name invalid */
-    MPCOAP_ERR_ATTRIBUTES_FULL = -8,/* attribute table full */
-    MPCOAP_ERR_STALE = -9,          /* handle refers to a removed object */
-    MPCOAP_ERR_METHOD = -10,        /* method is not exactly one REQUEST_* */
-    MPCOAP_ERR_OPERATION = -11,     /* operation mask has bits outside REQUEST_* */
-    MPCOAP_ERR_MEDIA_TYPE = -12,    /* media type / content format out of range */
-    MPCOAP_ERR_MAX_AGE = -13,       /* max_age out of range */
-    MPCOAP_ERR_TOKEN = -14,         /* token longer than 8 bytes */
-    MPCOAP_ERR_PAYLOAD_TOO_LARGE = -15, /* request does not fit one message */
-    MPCOAP_ERR_SESSIONS_FULL = -16, /* session table full */
-    MPCOAP_ERR_QUEUE_FULL = -17,    /* request queue/storage full (OSError) */
-    MPCOAP_ERR_BUFFER = -18,        /* caller's buffer too small */
-    MPCOAP_ERR_NOT_FOUND = -19,     /* no such resource/session */
-    MPCOAP_ERR_MEMORY = -20,        /* engine block too small or misaligned */
+    MPCOAP_ERR_VALUE_TOO_LARGE = -3,/* value larger than mpcoap_value_max() */
+    MPCOAP_ERR_ATTRIBUTE = -4,      /* attribute name invalid */
+    MPCOAP_ERR_STALE = -5,          /* handle refers to a removed object */
+    MPCOAP_ERR_METHOD = -6,         /* method is not exactly one REQUEST_* */
+    MPCOAP_ERR_OPERATION = -7,      /* operation mask has bits outside REQUEST_* */
+    MPCOAP_ERR_MEDIA_TYPE = -8,     /* media type / content format out of range */
+    MPCOAP_ERR_MAX_AGE = -9,        /* max_age out of range */
+    MPCOAP_ERR_TOKEN = -10,         /* token longer than 8 bytes */
+    MPCOAP_ERR_PAYLOAD_TOO_LARGE = -11, /* request does not fit one message */
+    MPCOAP_ERR_BUFFER = -12,        /* caller's buffer too small */
+    MPCOAP_ERR_NOT_FOUND = -13,     /* no such resource/session */
+    MPCOAP_ERR_MEMORY = -14,        /* engine block or granted block of the
+                                     * wrong size or alignment */
+    MPCOAP_ERR_NO_MEMORY = -15,     /* the heap could not supply (see
+                                     * "storage" below): MemoryError */
+    MPCOAP_NEED_STORAGE = -16,      /* not an error: supply storage and repeat
+                                     * the call (see "storage" below) */
 };
 
 enum {
     MPCOAP_KIND_VALUE = 1,   /* ValueError */
     MPCOAP_KIND_RUNTIME = 2, /* RuntimeError */
-    MPCOAP_KIND_OS = 3,      /* OSError (ENOBUFS) */
+    MPCOAP_KIND_MEMORY = 3,  /* MemoryError */
     MPCOAP_KIND_TYPE = 4,    /* TypeError */
 };
 
+/* mpcoap_status_message() returns a printf format: "%%" for a literal '%',
+ * and at most one "%u", to be filled with mpcoap_status_arg(status) (the
+ * capacity the message names, so that no number is written twice). */
 int32_t mpcoap_status_kind(int32_t status);
 const char *mpcoap_status_message(int32_t status);
+uint32_t mpcoap_status_arg(int32_t status);
 
 /* ---- constants of the Python API -------------------------------------- */
 
@@ -82,33 +85,83 @@ const char *mpcoap_status_message(int32_t status);
 /* "type" of the handler call for a request that gave up (Coap.TIMEOUT). */
 #define MPCOAP_TYPE_TIMEOUT 255
 
-/* Capacities the shim needs to know (src/capacity.rs is the one place they
- * are defined; the Rust side checks at compile time that these agree). */
+/* The one capacity the shim needs at compile time (its datagram buffer);
+ * src/capacity.rs defines it and a test there checks that this agrees. */
 #define MPCOAP_MESSAGE_MAX 1152 /* bytes in one datagram, both ways */
-#define MPCOAP_RESOURCES_MAX 16
-#define MPCOAP_SESSIONS_MAX 8
 
 /* ---- engine lifecycle -------------------------------------------------- */
 
 size_t mpcoap_engine_size(void);
 size_t mpcoap_engine_align(void);
 /* Initialise the engine in place in `mem` (len bytes). `seed` seeds the
- * engine's PRNG (message IDs, tokens, back-off jitter). */
-int32_t mpcoap_engine_init(void *mem, size_t len, uint32_t now_ms, uint32_t seed);
+ * engine's PRNG (message IDs, tokens, back-off jitter). `remote_budget`:
+ * bytes that remote peers may make the engine hold (values grown by
+ * PUT/POST beyond what the application stored); see
+ * mpcoap_remote_budget_default(). */
+int32_t mpcoap_engine_init(void *mem, size_t len, uint32_t now_ms, uint32_t seed,
+    uint32_t remote_budget);
 /* Largest value a resource can hold (fits one response). */
 size_t mpcoap_value_max(void);
+/* The default remote budget (Coap.REMOTE_BUDGET), bytes. */
+uint32_t mpcoap_remote_budget_default(void);
+
+/* Removes one resource (the oldest) or, when none is left, one session
+ * (the oldest, with its requests) and sets *user to the user word it was
+ * added with. Returns 1 if it removed one, 0 when nothing is left. For
+ * deinit(): call until it returns 0, then give the storage back. */
+int32_t mpcoap_engine_take_user(void *eng, uintptr_t *user);
+
+/* ---- storage ------------------------------------------------------------
+ * The engine never allocates. A call that needs storage returns
+ * MPCOAP_NEED_STORAGE and has changed nothing. The caller then allocates
+ * mpcoap_storage_need() bytes (aligned at least to a pointer), hands them
+ * over with mpcoap_storage_grant() and repeats the same call with the same
+ * arguments; a call may ask several times (one block each time). If the
+ * heap cannot supply, the caller calls mpcoap_storage_refuse() instead and
+ * repeats: the call then fails with MPCOAP_ERR_NO_MEMORY, having changed
+ * nothing (mpcoap_engine_receive answers the peer 5.03 instead and
+ * succeeds). No call asks for storage again after a refusal.
+ *
+ * After every engine call, free each block that mpcoap_storage_take()
+ * returns until it returns NULL: blocks no longer used (a removed resource,
+ * a smaller value, a finished request, a block granted but not used).
+ * Event and value pointers never point into such a block.
+ *
+ * The engine keeps only pointers to the start of granted blocks, stored at
+ * pointer-aligned offsets inside its own block or inside granted blocks: a
+ * conservative scan that starts at the engine block (MicroPython's GC)
+ * finds every block in use. Released blocks are cleared first. */
+size_t mpcoap_storage_need(void *eng);
+/* MPCOAP_ERR_MEMORY if the block is NULL, misaligned or not the size asked
+ * for; the caller keeps it (and frees it). */
+int32_t mpcoap_storage_grant(void *eng, void *block, size_t size);
+void mpcoap_storage_refuse(void *eng);
+void *mpcoap_storage_take(void *eng, size_t *size);
+
+typedef struct {
+    uint32_t blocks;        /* granted blocks the engine holds */
+    uint32_t bytes;         /* their sizes, summed */
+    uint32_t remote_bytes;  /* counted against the remote budget */
+    uint32_t remote_budget;
+} mpcoap_storage_stats_t;
+void mpcoap_storage_stats(void *eng, mpcoap_storage_stats_t *out);
 
 /* ---- resources (server) ------------------------------------------------ */
 
 /* media_type: -1 = absent, else 0..65535. max_age: -1 = absent, else
- * 0..2^32-1. A leading '/' in uri is ignored. On success *handle is set. */
+ * 0..2^32-1. A leading '/' in uri is ignored. `user` is stored with the
+ * resource (the shim's object: the engine's storage keeps it alive) and
+ * comes back in events and lookups. On success *handle is set. */
 int32_t mpcoap_resource_add(void *eng, const uint8_t *uri, size_t uri_len,
     int32_t media_type, int64_t max_age, const uint8_t *value, size_t value_len,
-    bool etag, uint32_t *handle);
+    bool etag, uintptr_t user, uint32_t *handle);
 /* MPCOAP_ERR_NOT_FOUND if no resource has that uri. */
-int32_t mpcoap_resource_find(void *eng, const uint8_t *uri, size_t uri_len, uint32_t *handle);
+int32_t mpcoap_resource_find(void *eng, const uint8_t *uri, size_t uri_len,
+    uint32_t *handle, uintptr_t *user);
+/* The user word of the index-th resource in the order added; 0 past the end. */
+uintptr_t mpcoap_resource_user(void *eng, size_t index);
 int32_t mpcoap_resource_remove(void *eng, uint32_t handle);
-/* *value points into the engine block; valid until the next engine call. */
+/* *value points into the engine's storage; valid until the next engine call. */
 int32_t mpcoap_resource_value(void *eng, uint32_t handle, const uint8_t **value, size_t *len);
 int32_t mpcoap_resource_set_value(void *eng, uint32_t handle, const uint8_t *value, size_t len);
 int32_t mpcoap_resource_add_attribute(void *eng, uint32_t handle,
@@ -135,7 +188,10 @@ typedef struct {
     bool include_options;
 } mpcoap_request_t;
 
-int32_t mpcoap_session_new(void *eng, const mpcoap_endpoint_t *peer, uint32_t *handle);
+/* `user` as for mpcoap_resource_add. */
+int32_t mpcoap_session_new(void *eng, const mpcoap_endpoint_t *peer, uintptr_t user, uint32_t *handle);
+/* The user word of the index-th session in the order created; 0 past the end. */
+uintptr_t mpcoap_session_user(void *eng, size_t index);
 /* Drops the session's queued and outstanding requests silently. */
 int32_t mpcoap_session_remove(void *eng, uint32_t handle);
 /* Queues a confirmable request; *mid receives its message ID. */
@@ -155,6 +211,7 @@ enum {
 typedef struct {
     uint32_t kind;            /* MPCOAP_EVENT_* */
     uint32_t handle;          /* session (RESPONSE) or resource (DELETED) */
+    uintptr_t user;           /* that session's or resource's user word */
     uint8_t code;             /* raw code byte, 2.05 -> 69; 0 for RST/timeout */
     uint8_t type;             /* MPCOAP_TYPE_* */
     uint16_t mid;             /* message ID of the received message, or of
