@@ -76,6 +76,7 @@ mod layout {
             &[
                 ("kind", Ty::U32),
                 ("handle", Ty::U32),
+                ("user", Ty::Size),
                 ("code", Ty::U8),
                 ("type", Ty::U8),
                 ("mid", Ty::U16),
@@ -84,6 +85,10 @@ mod layout {
                 ("payload", Ty::Ptr),
                 ("payload_len", Ty::Size),
             ],
+        ),
+        (
+            "mpcoap_storage_stats_t",
+            &[("blocks", Ty::U32), ("bytes", Ty::U32), ("remote_bytes", Ty::U32), ("remote_budget", Ty::U32)],
         ),
     ];
 

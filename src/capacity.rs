@@ -1,18 +1,19 @@
-//! Every capacity of the engine, in one place.
+//! Every capacity and limit of the engine, in one place.
 //!
-//! The defaults suit an ESP32 without PSRAM: the whole
-//! [`Engine`](crate::engine::Engine) stays within [`ENGINE_BUDGET`] bytes
-//! (checked at compile time below), which together with the shim's one
-//! transmit buffer of [`MESSAGE_MAX`] bytes and its object headers keeps the
-//! block that `init()` allocates under 8 KiB.
+//! What the application adds (resources, values, attributes, sessions,
+//! requests) has no capacity here: it lives in storage the caller grants
+//! on demand (`engine/store.rs`), bounded only by the heap, and what peers
+//! can make the engine hold is bounded by the remote budget
+//! ([`REMOTE_BUDGET`] by default). What stays fixed is the datagram size
+//! and the deduplication cache, which is a cache: when one of its two rings
+//! (CON, NON) is full it evicts that ring's oldest entry (see
+//! `docs/engine.md`). The whole [`Engine`](crate::engine::Engine) stays
+//! within [`ENGINE_BUDGET`] bytes (checked at compile time below).
 //!
-//! Going over any capacity is an error, never a silent drop, except for the
-//! deduplication cache, which is a cache: when one of its two rings (CON,
-//! NON) is full it evicts that ring's oldest entry (see `docs/engine.md`).
-//!
-//! `mod/mpcoap.h` repeats [`MESSAGE_MAX`], [`RESOURCES_MAX`] and
-//! [`SESSIONS_MAX`] for the C shim; a test below reads the header and fails
-//! if they disagree.
+//! `mod/mpcoap.h` repeats [`MESSAGE_MAX`] for the C shim's buffer; a test
+//! below reads the header and fails if they disagree. Nothing else is
+//! repeated: messages that name a capacity get it from
+//! `mpcoap_status_arg()`.
 //!
 //! ```
 //! use mpcoap::capacity::*;
@@ -43,35 +44,23 @@ pub const GET_RESPONSE_OVERHEAD_MAX: usize = 4 + 8 + 3 + 3 + 5 + 1;
 /// payloads get 4.13 with Size1 = `VALUE_MAX`.
 pub const VALUE_MAX: usize = MESSAGE_MAX - GET_RESPONSE_OVERHEAD_MAX;
 
-/// Largest `/.well-known/core` document (bytes): a response with an 8-byte
-/// token, Content-Format 40 (2 bytes) and the payload marker must fit one
-/// message. Adding a resource or an attribute that would make the unfiltered
-/// document longer is refused, so the document is never truncated.
-pub const WELL_KNOWN_CORE_MAX: usize = MESSAGE_MAX - (4 + 8 + 2 + 1);
+/// A value is rewritten in place when its block is at most this many bytes
+/// larger than a new block for it would be; otherwise it gets a block of
+/// its size and the old one is given back (so `"on"`/`"off"` never
+/// allocate, and storing 10 bytes over 1000 gives the memory back).
+pub const SHRINK_SLACK: usize = 32;
 
-/// Resources in the table.
-pub const RESOURCES_MAX: usize = 16;
+/// Default remote budget (bytes, `Coap.REMOTE_BUDGET`): what remote peers
+/// may make the engine hold together, counted as the value bytes PUT/POST
+/// stored beyond what the application stored last in each resource. Over
+/// it, a PUT/POST gets 4.13 with Size1. 8 KiB is about 7% of the heap of
+/// an ESP32 without PSRAM (56 KiB that may grow once to about 112 KiB).
+/// `init(remote_budget=...)` sets another.
+pub const REMOTE_BUDGET: u32 = 8192;
 
-/// Attributes over all resources.
-pub const ATTRIBUTES_MAX: usize = 32;
-
-/// Bytes for every resource's uri plus every attribute's name and value.
-pub const TEXT_BYTES: usize = 1024;
-
-/// Bytes for all resource values together.
-pub const VALUE_BYTES: usize = 2432;
-
-/// Client sessions.
-pub const SESSIONS_MAX: usize = 8;
-
-/// Client requests held at once, over all sessions: queued (waiting for
-/// NSTART=1), outstanding (being retransmitted) and acknowledged ones
-/// waiting for their separate response.
-pub const REQUESTS_MAX: usize = 8;
-
-/// Bytes of encoded requests held for sending and retransmission. At least
-/// one message of [`MESSAGE_MAX`] bytes.
-pub const REQUEST_BYTES: usize = 1152;
+/// Max-Age (seconds) of the 5.03 that a PUT/POST gets when the heap cannot
+/// supply the storage its value needs.
+pub const RETRY_AFTER_S: u32 = 5;
 
 /// Entries of the deduplication cache (RFC 7252 §4.5), 16 bytes each. Sized
 /// by RAM: at a steady rate of more than `DEDUP_ENTRIES` messages per
@@ -94,20 +83,14 @@ pub const DEDUP_ENTRIES: usize = 64;
 /// many other NON messages is handled again.
 pub const DEDUP_NON_ENTRIES: usize = 8;
 
-/// Most bytes `size_of::<Engine>()` may take: 6.5 KiB.
-pub const ENGINE_BUDGET: usize = 6656;
+/// Most bytes `size_of::<Engine>()` may take, on 32- and 64-bit targets
+/// (it holds a few pointers, so it is slightly larger on 64-bit).
+pub const ENGINE_BUDGET: usize = 1472;
 
-const _: () = assert!(REQUEST_BYTES >= MESSAGE_MAX);
-const _: () = assert!(VALUE_BYTES >= VALUE_MAX);
-// Arena offsets and lengths are u16.
-const _: () = assert!(TEXT_BYTES <= u16::MAX as usize);
-const _: () = assert!(VALUE_BYTES <= u16::MAX as usize);
-const _: () = assert!(REQUEST_BYTES <= u16::MAX as usize);
-const _: () = assert!(RESOURCES_MAX <= 255 && SESSIONS_MAX <= 255 && REQUESTS_MAX <= 255);
-const _: () = assert!(DEDUP_ENTRIES <= 255 && DEDUP_NON_ENTRIES <= 255 && ATTRIBUTES_MAX <= 255);
+// Encoded requests and their lengths are u16 in the request nodes.
+const _: () = assert!(MESSAGE_MAX + 16 <= u16::MAX as usize);
+const _: () = assert!(DEDUP_ENTRIES <= 255 && DEDUP_NON_ENTRIES <= 255);
 const _: () = assert!(DEDUP_ENTRIES > 0 && DEDUP_NON_ENTRIES > 0);
-// The Engine holds no pointers, so its size is the same on 32- and 64-bit
-// targets; this holds for the riscv32 firmware builds as for the host.
 const _: () = assert!(core::mem::size_of::<crate::engine::Engine>() <= ENGINE_BUDGET);
 
 #[cfg(test)]
@@ -129,14 +112,11 @@ mod tests {
     #[test]
     fn header_agrees() {
         assert_eq!(header_define("MPCOAP_MESSAGE_MAX"), MESSAGE_MAX);
-        assert_eq!(header_define("MPCOAP_RESOURCES_MAX"), RESOURCES_MAX);
-        assert_eq!(header_define("MPCOAP_SESSIONS_MAX"), SESSIONS_MAX);
     }
 
     #[test]
     fn value_max_arithmetic() {
         assert_eq!(GET_RESPONSE_OVERHEAD_MAX, 24);
         assert_eq!(VALUE_MAX, 1128);
-        assert_eq!(WELL_KNOWN_CORE_MAX, 1137);
     }
 }

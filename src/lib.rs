@@ -7,9 +7,14 @@
 //! - [`capacity`]: every capacity, in one place;
 //! - `ffi` (feature `micropython`): the C ABI of `mod/mpcoap.h`.
 //!
-//! `no_std`, no `alloc`: all state lives in one [`engine::Engine`] value
-//! whose size follows from [`capacity`].
-#![cfg_attr(not(test), no_std)]
+//! `no_std`, no `alloc`: the state lives in one [`engine::Engine`] value of
+//! fixed size, plus blocks the caller grants when a call asks for storage
+//! (`engine::Error::NeedStorage`). Feature `std` adds `engine::Heap`, a
+//! supply of such blocks for hosted use (tests, fuzzing, examples).
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+
+#[cfg(all(feature = "std", not(test)))]
+extern crate std;
 
 pub mod capacity;
 pub mod codec;

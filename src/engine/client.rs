@@ -12,22 +12,31 @@
 //! counts for NSTART (RFC 7252 §4.7: it is not outstanding), so the next
 //! request to that endpoint may go.
 
-use super::arena::{Arena, Span};
+use core::mem::size_of;
+
 use super::params::{EXCHANGE_LIFETIME_MS, MAX_RETRANSMIT};
+use super::store::{block_size, unlinked, Link, List, Node};
 use super::uri::{path_segments, percent_decode, query_args, split_request_uri, SEGMENT_MAX};
 use super::{Endpoint, Engine, Error, Event, Instant, Methods, Request, Response, SessionHandle, TYPE_TIMEOUT};
-use crate::capacity::{MESSAGE_MAX, REQUESTS_MAX, REQUEST_BYTES, SESSIONS_MAX};
+use crate::capacity::MESSAGE_MAX;
 use crate::codec::{option, Code, MessageType, MAX_TOKEN_LEN, PAYLOAD_MARKER};
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Session {
+/// A session's block.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct SessionNode {
+    next: Link,
+    /// The caller's word (the shim's Python object).
+    user: usize,
+    id: u32,
     addr: [u8; 4],
     port: u16,
-    generation: u16,
-    in_use: bool,
 }
 
-impl Session {
+// SAFETY: repr(C), `next` first; all-zero is valid.
+unsafe impl Node for SessionNode {}
+
+impl SessionNode {
     fn peer(&self) -> Endpoint {
         Endpoint { addr: self.addr, port: self.port }
     }
@@ -37,116 +46,77 @@ const QUEUED: u8 = 1;
 const OUTSTANDING: u8 = 2;
 const WAITING: u8 = 3;
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Pending {
-    session: u8,
-    state: u8,
-    retransmits: u8,
-    token_len: u8,
-    token: [u8; 8],
-    mid: u16,
-    bytes: Span,
+/// A request's block; its encoded CON is a block of its own, given back
+/// once the request is acknowledged.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct RequestNode {
+    next: Link,
+    /// The encoded CON (`bytes_cap` bytes), none once acknowledged.
+    bytes: Link,
+    session: u32,
     /// Next retransmission, give-up, or end of the wait for a separate
     /// response.
     deadline: u32,
     /// The current retransmission timeout (doubles each time).
     timeout: u32,
+    bytes_len: u16,
+    bytes_cap: u16,
+    mid: u16,
+    /// The session's peer, copied (sessions never change peer).
+    port: u16,
+    addr: [u8; 4],
+    state: u8,
+    retransmits: u8,
+    token_len: u8,
+    token: [u8; 8],
 }
 
-impl Pending {
+// SAFETY: repr(C), `next` first; all-zero is valid.
+unsafe impl Node for RequestNode {}
+
+impl RequestNode {
     fn token(&self) -> &[u8] {
         self.token.get(..usize::from(self.token_len)).unwrap_or(&[])
     }
+    fn peer(&self) -> Endpoint {
+        Endpoint { addr: self.addr, port: self.port }
+    }
+    fn encoded(&self) -> &[u8] {
+        match self.bytes {
+            // SAFETY: the bytes block holds `bytes_cap >= bytes_len` bytes.
+            Some(b) => unsafe { core::slice::from_raw_parts(b.as_ptr(), usize::from(self.bytes_len)) },
+            None => &[],
+        }
+    }
 }
 
+/// Sessions and requests (in the order queued).
 pub(crate) struct Client {
-    sessions: [Session; SESSIONS_MAX],
-    /// Requests in the order they were queued (the first `count`).
-    requests: [Pending; REQUESTS_MAX],
-    count: u8,
-    bytes: Arena<REQUEST_BYTES>,
+    sessions: List<SessionNode>,
+    requests: List<RequestNode>,
 }
 
 impl Client {
-    fn session(&self, h: SessionHandle) -> Result<&Session, Error> {
-        match self.sessions.get(h.slot()) {
-            Some(s) if s.in_use && s.generation == h.generation() => Ok(s),
-            _ => Err(Error::Stale),
-        }
-    }
-
-    fn handle(&self, slot: u8) -> SessionHandle {
-        let generation = self.sessions.get(usize::from(slot)).map_or(0, |s| s.generation);
-        SessionHandle::new(usize::from(slot), generation)
-    }
-
-    fn peer_of(&self, p: &Pending) -> Option<Endpoint> {
-        self.sessions.get(usize::from(p.session)).map(Session::peer)
-    }
-
-    fn live(&self) -> &[Pending] {
-        self.requests.get(..usize::from(self.count)).unwrap_or(&[])
-    }
-
-    fn remove(&mut self, i: usize) -> Option<Pending> {
-        let n = usize::from(self.count);
-        let p = *self.requests.get(i).filter(|_| i < n)?;
-        self.bytes.remove(p.bytes);
-        for other in self.requests.iter_mut() {
-            other.bytes = other.bytes.after_removal_of(p.bytes);
-        }
-        self.requests.copy_within(i + 1..n, i);
-        self.count -= 1;
-        Some(p)
-    }
-
-    /// Frees the bytes of request `i` (no more retransmissions needed).
-    fn free_bytes(&mut self, i: usize) {
-        let Some(span) = self.requests.get(i).map(|p| p.bytes) else { return };
-        self.bytes.remove(span);
-        for other in self.requests.iter_mut() {
-            other.bytes = other.bytes.after_removal_of(span);
-        }
-        if let Some(p) = self.requests.get_mut(i) {
-            p.bytes = Span::EMPTY;
-        }
+    fn session(&self, h: SessionHandle) -> Result<&SessionNode, Error> {
+        self.sessions.iter().find(|s| s.id == h.raw() && h.raw() != 0).ok_or(Error::Stale)
     }
 
     /// True if a CON to `peer` awaits its ACK, from any session (NSTART =
     /// 1 per destination endpoint, RFC 7252 §4.7).
     fn has_outstanding_to(&self, peer: Endpoint) -> bool {
-        self.live().iter().any(|p| p.state == OUTSTANDING && self.peer_of(p) == Some(peer))
+        self.requests.iter().any(|p| p.state == OUTSTANDING && p.peer() == peer)
     }
 
     /// True if queued request `p` may be sent now.
-    fn may_send(&self, p: &Pending) -> bool {
-        self.peer_of(p).is_some_and(|peer| !self.has_outstanding_to(peer))
+    fn may_send(&self, p: &RequestNode) -> bool {
+        !self.has_outstanding_to(p.peer())
     }
 
-    /// Marks request `i` acknowledged without a response: its bytes are
-    /// freed (no more retransmissions) and it waits up to
-    /// EXCHANGE_LIFETIME for a separate response.
-    fn acknowledge(&mut self, i: usize, now: Instant) {
-        self.free_bytes(i);
-        if let Some(p) = self.requests.get_mut(i) {
-            p.state = WAITING;
-            p.deadline = now.add_ms(EXCHANGE_LIFETIME_MS).0;
-        }
-    }
-
-    /// The index of the request that a response or RST from `from` with
-    /// `mid` answers: an outstanding CON with that Message ID.
-    fn by_mid(&self, from: Endpoint, mid: u16) -> Option<usize> {
-        self.live()
-            .iter()
-            .position(|p| p.state == OUTSTANDING && p.mid == mid && self.peer_of(p) == Some(from))
-    }
-
-    /// The request a separate response from `from` with `token` answers.
-    fn by_token(&self, from: Endpoint, token: &[u8]) -> Option<usize> {
-        self.live().iter().position(|p| {
-            matches!(p.state, OUTSTANDING | WAITING) && p.token() == token && self.peer_of(p) == Some(from)
-        })
+    /// Whether `p` is the outstanding CON that a response or RST from
+    /// `from` with `mid` answers.
+    fn answers_mid(p: &RequestNode, from: Endpoint, mid: u16) -> bool {
+        p.state == OUTSTANDING && p.mid == mid && p.peer() == from
     }
 }
 
@@ -226,81 +196,124 @@ fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request
 }
 
 impl Engine {
+    /// Releases a request's blocks (its bytes, if still held, and its node).
+    fn release_request(&mut self, block: core::ptr::NonNull<u8>, p: &RequestNode) {
+        if let Some(b) = p.bytes {
+            self.store.release(b, usize::from(p.bytes_cap));
+        }
+        self.store.release(block, block_size(size_of::<RequestNode>()));
+    }
+
+    /// Unlinks the first request `pred` accepts, releases its blocks, and
+    /// returns a copy of it.
+    fn take_request(&mut self, pred: impl FnMut(&RequestNode) -> bool) -> Option<RequestNode> {
+        let block = self.client.requests.unlink(pred)?;
+        let p: RequestNode = unlinked(block);
+        self.release_request(block, &p);
+        Some(p)
+    }
+
     /// Creates a client session to `peer` (`new_client_session`). Several
-    /// sessions may share a peer. [`Error::SessionsFull`] when the table is
-    /// full.
+    /// sessions may share a peer. Storage: one block
+    /// ([`Error::NeedStorage`] / [`Error::NoMemory`]).
     ///
     /// ```
     /// # use core::mem::MaybeUninit;
-    /// # use mpcoap::engine::{Endpoint, Engine, Error, Instant};
+    /// # use mpcoap::engine::{Endpoint, Engine, Error, Heap, Instant};
     /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
     /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
+    /// let mut heap = Heap::default();
     /// let peer = Endpoint { addr: [127, 0, 0, 1], port: 5683 };
-    /// let a = engine.new_session(peer)?;
-    /// let b = engine.new_session(peer)?;
+    /// let a = heap.run(engine, |e| e.new_session(peer))?;
+    /// let b = heap.run(engine, |e| e.new_session(peer))?;
     /// assert_ne!(a, b);
     /// assert_eq!(engine.session_peer(a)?, peer);
     /// # Ok::<(), Error>(())
     /// ```
     pub fn new_session(&mut self, peer: Endpoint) -> Result<SessionHandle, Error> {
-        let (slot, s) = self
-            .client
-            .sessions
-            .iter_mut()
-            .enumerate()
-            .find(|(_, s)| !s.in_use)
-            .ok_or(Error::SessionsFull)?;
-        let generation = match s.generation.wrapping_add(1) {
-            0 => 1,
-            g => g,
+        self.new_session_with_user(peer, 0)
+    }
+
+    /// [`Engine::new_session`], storing the caller's word `user` with the
+    /// session (see [`Engine::session_user`]).
+    pub fn new_session_with_user(&mut self, peer: Endpoint, user: usize) -> Result<SessionHandle, Error> {
+        let mut r = self.store.reserve(&[size_of::<SessionNode>()])?;
+        let Some((block, _)) = r.take(0) else { return Err(Error::NoMemory) };
+        let id = loop {
+            let id = self.next_id;
+            self.next_id = id.wrapping_add(1);
+            if id != 0 && !self.client.sessions.iter().any(|s| s.id == id) {
+                break id;
+            }
         };
-        *s = Session { addr: peer.addr, port: peer.port, generation, in_use: true };
-        Ok(SessionHandle::new(slot, generation))
+        let node = SessionNode { next: None, user, id, addr: peer.addr, port: peer.port };
+        self.client.sessions.append(block, node);
+        Ok(SessionHandle::from_raw(id))
     }
 
     /// The session's peer (`get_details`).
     pub fn session_peer(&self, h: SessionHandle) -> Result<Endpoint, Error> {
-        self.client.session(h).map(Session::peer)
+        self.client.session(h).map(SessionNode::peer)
+    }
+
+    /// The caller's word stored with session `h`.
+    pub fn session_user(&self, h: SessionHandle) -> Result<usize, Error> {
+        self.client.session(h).map(|s| s.user)
+    }
+
+    /// The word of the `index`-th session in the order created.
+    pub fn session_user_at(&self, index: usize) -> Option<usize> {
+        self.client.sessions.iter().nth(index).map(|s| s.user)
     }
 
     /// Removes a session; its queued and outstanding requests are dropped
-    /// silently (no events).
+    /// silently (no events). Its storage is given back.
     pub fn remove_session(&mut self, h: SessionHandle) -> Result<(), Error> {
         self.client.session(h)?;
-        let slot = h.slot() as u8;
-        let mut i = 0;
-        while i < usize::from(self.client.count) {
-            if self.client.requests.get(i).is_some_and(|p| p.session == slot) {
-                self.client.remove(i);
-            } else {
-                i += 1;
-            }
-        }
-        if let Some(s) = self.client.sessions.get_mut(h.slot()) {
-            s.in_use = false;
+        let id = h.raw();
+        while self.take_request(|p| p.session == id).is_some() {}
+        if let Some(block) = self.client.sessions.unlink(|s| s.id == id) {
+            self.store.release(block, block_size(size_of::<SessionNode>()));
         }
         Ok(())
+    }
+
+    /// Removes the oldest resource or, when none is left, the oldest
+    /// session, and returns the word it was added with; `None` when nothing
+    /// is left (`deinit`).
+    pub fn take_user(&mut self) -> Option<usize> {
+        if let Some(r) = self.resources.iter().next() {
+            let (h, user) = (r.handle(), r.user());
+            let _ = self.remove_resource(h);
+            return Some(user);
+        }
+        let s = self.client.sessions.first()?;
+        let (id, user) = (s.id, s.user);
+        let _ = self.remove_session(SessionHandle::from_raw(id));
+        Some(user)
     }
 
     /// Queues a confirmable request and returns its Message ID. It is sent
     /// by [`Engine::poll_transmit`] once no other CON to the same endpoint
     /// awaits an ACK, from any session (NSTART = 1, RFC 7252 §4.7).
+    /// Storage: the request's node and its encoded bytes.
     ///
     /// Errors, in the order checked: [`Error::Stale`], [`Error::Method`],
     /// [`Error::Token`], [`Error::Uri`], [`Error::PayloadTooLarge`] (more
-    /// than [`MESSAGE_MAX`] bytes), [`Error::QueueFull`] (the queue or its
-    /// byte storage is full).
+    /// than [`MESSAGE_MAX`] bytes), then [`Error::NeedStorage`] /
+    /// [`Error::NoMemory`].
     ///
     /// ```
     /// # use core::mem::MaybeUninit;
-    /// # use mpcoap::engine::{Endpoint, Engine, Error, Instant, Methods, Request};
+    /// # use mpcoap::engine::{Endpoint, Engine, Error, Heap, Instant, Methods, Request};
     /// use mpcoap::codec::{option, Message};
     /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
     /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
+    /// # let mut heap = Heap::default();
     /// let peer = Endpoint { addr: [10, 0, 0, 1], port: 5683 };
-    /// let s = engine.new_session(peer)?;
+    /// let s = heap.run(engine, |e| e.new_session(peer))?;
     /// let req = Request { uri: b"/a/b%20c?x=1&y=2", token: b"tk", ..Request::new(Methods::GET) };
-    /// let mid = engine.send_request(s, &req, Instant(0))?;
+    /// let mid = heap.run(engine, |e| e.send_request(s, &req, Instant(0)))?;
     /// let mut buf = [0u8; mpcoap::capacity::MESSAGE_MAX];
     /// let (to, n) = engine.poll_transmit(Instant(0), &mut buf)?.unwrap();
     /// let msg = Message::parse(&buf[..n]).unwrap();
@@ -311,7 +324,8 @@ impl Engine {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn send_request(&mut self, h: SessionHandle, req: &Request<'_>, now: Instant) -> Result<u16, Error> {
-        self.client.session(h)?;
+        let s = self.client.session(h)?;
+        let (peer, session) = (s.peer(), s.id);
         if !req.method.is_single() {
             return Err(Error::Method);
         }
@@ -325,37 +339,37 @@ impl Engine {
         if len > MESSAGE_MAX {
             return Err(Error::PayloadTooLarge);
         }
-        let n = usize::from(self.client.count);
-        if n >= REQUESTS_MAX || len > self.client.bytes.free() {
-            return Err(Error::QueueFull);
-        }
+        let mut r = self.store.reserve(&[size_of::<RequestNode>(), len])?;
+        let (Some((node_block, _)), Some((bytes, cap))) = (r.take(0), r.take(1)) else {
+            // Never happens: both were planned (a request is never empty).
+            return Err(Error::NoMemory);
+        };
         let mid = self.take_mid();
-        // Reserve the bytes, then encode into them.
-        let span = self.client.bytes.reserve(len).ok_or(Error::QueueFull)?;
-        let mut out = super::link_format::Out::new(self.client.bytes.get_mut(span));
-        if encode_request(&mut out, mid, req).is_err() || out.len() != len {
-            // Cannot happen (the dry run passed); never keep a half request.
-            self.client.bytes.remove(span);
-            return Err(Error::Uri);
-        }
+        // SAFETY: `bytes` is a fresh block of `cap >= len` bytes.
+        let mut out = super::link_format::Out::new(unsafe { core::slice::from_raw_parts_mut(bytes.as_ptr(), len) });
+        // Cannot fail: the dry run passed with the same request.
+        let _ = encode_request(&mut out, mid, req);
         let mut token = [0; 8];
         if let Some(t) = token.get_mut(..req.token.len()) {
             t.copy_from_slice(req.token);
         }
-        if let Some(p) = self.client.requests.get_mut(n) {
-            *p = Pending {
-                session: h.slot() as u8,
-                state: QUEUED,
-                retransmits: 0,
-                token_len: req.token.len() as u8,
-                token,
-                mid,
-                bytes: span,
-                deadline: now.0,
-                timeout: 0,
-            };
-            self.client.count += 1;
-        }
+        let node = RequestNode {
+            next: None,
+            bytes: Some(bytes),
+            session,
+            deadline: now.0,
+            timeout: 0,
+            bytes_len: len as u16,
+            bytes_cap: cap as u16,
+            mid,
+            port: peer.port,
+            addr: peer.addr,
+            state: QUEUED,
+            retransmits: 0,
+            token_len: req.token.len() as u8,
+            token,
+        };
+        self.client.requests.append(node_block, node);
         Ok(mid)
     }
 
@@ -373,53 +387,57 @@ impl Engine {
         if buf.len() < MESSAGE_MAX {
             return Err(Error::Buffer);
         }
-        for i in 0..usize::from(self.client.count) {
-            let Some(p) = self.client.requests.get(i).copied() else { break };
-            let send = match p.state {
-                QUEUED => self.client.may_send(&p),
-                OUTSTANDING => Instant(p.deadline).is_reached_by(now) && p.retransmits < MAX_RETRANSMIT,
-                _ => false,
-            };
-            if !send {
-                continue;
-            }
-            let timeout = if p.state == QUEUED {
-                let ack_timeout = self.ack_timeout_ms();
-                // ACK_RANDOM_FACTOR 1.5: up to half of ACK_TIMEOUT on top.
-                ack_timeout + self.rng.below_or_eq(ack_timeout / 2)
-            } else {
-                p.timeout.saturating_mul(2)
-            };
-            let Some(peer) = self.client.peer_of(&p) else { continue };
-            let bytes = self.client.bytes.get(p.bytes);
-            let Some(dst) = buf.get_mut(..bytes.len()) else { continue };
-            dst.copy_from_slice(bytes);
-            if let Some(q) = self.client.requests.get_mut(i) {
-                if q.state == OUTSTANDING {
-                    q.retransmits += 1;
-                }
-                q.state = OUTSTANDING;
-                q.timeout = timeout;
-                q.deadline = now.add_ms(timeout).0;
-            }
-            return Ok(Some((peer, bytes.len())));
+        let client = &self.client;
+        let due = client.requests.iter().enumerate().find(|(_, p)| match p.state {
+            QUEUED => client.may_send(p),
+            OUTSTANDING => Instant(p.deadline).is_reached_by(now) && p.retransmits < MAX_RETRANSMIT,
+            _ => false,
+        });
+        let Some((i, p)) = due else { return Ok(None) };
+        let (state, old_timeout) = (p.state, p.timeout);
+        let timeout = if state == QUEUED {
+            let ack_timeout = self.ack_timeout_ms();
+            // ACK_RANDOM_FACTOR 1.5: up to half of ACK_TIMEOUT on top.
+            ack_timeout + self.rng.below_or_eq(ack_timeout / 2)
+        } else {
+            old_timeout.saturating_mul(2)
+        };
+        let mut k = 0;
+        let Some(q) = self.client.requests.find_mut(|_| {
+            k += 1;
+            k == i + 1
+        }) else {
+            return Ok(None);
+        };
+        let bytes = q.encoded();
+        let len = bytes.len();
+        let Some(dst) = buf.get_mut(..len) else { return Ok(None) };
+        dst.copy_from_slice(bytes);
+        if q.state == OUTSTANDING {
+            q.retransmits += 1;
         }
-        Ok(None)
+        q.state = OUTSTANDING;
+        q.timeout = timeout;
+        q.deadline = now.add_ms(timeout).0;
+        Ok(Some((q.peer(), len)))
     }
 
     /// Events that arise from time passing: a request that gave up (after
     /// MAX_RETRANSMIT, or waiting EXCHANGE_LIFETIME for a separate
     /// response) is reported with code 0, type [`TYPE_TIMEOUT`], its
-    /// Message ID and token. Call until it returns `None`.
+    /// Message ID and token. Call until it returns `None`. The request's
+    /// storage is given back.
     ///
     /// ```
     /// # use core::mem::MaybeUninit;
-    /// use mpcoap::engine::{Endpoint, Engine, Error, Event, Instant, Methods, Request, TYPE_TIMEOUT};
+    /// use mpcoap::engine::{Endpoint, Engine, Error, Event, Heap, Instant, Methods, Request, TYPE_TIMEOUT};
     /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
     /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
+    /// # let mut heap = Heap::default();
     /// // A peer that never answers: 1 transmission, 4 retransmissions, give-up.
-    /// let s = engine.new_session(Endpoint { addr: [10, 0, 0, 1], port: 5683 })?;
-    /// let mid = engine.send_request(s, &Request { token: b"t", ..Request::new(Methods::GET) }, Instant(0))?;
+    /// let s = heap.run(engine, |e| e.new_session(Endpoint { addr: [10, 0, 0, 1], port: 5683 }))?;
+    /// let req = Request { token: b"t", ..Request::new(Methods::GET) };
+    /// let mid = heap.run(engine, |e| e.send_request(s, &req, Instant(0)))?;
     /// let mut buf = [0u8; mpcoap::capacity::MESSAGE_MAX];
     /// let (mut now, mut sent) = (Instant(0), 0);
     /// let gave_up = loop {
@@ -435,14 +453,14 @@ impl Engine {
     /// assert_eq!(sent, 5);
     /// assert!((62_000..=93_000).contains(&now.0));
     /// assert_eq!(engine.poll_timeout(now), None);
+    /// # heap.collect(engine);
     /// # Ok::<(), Error>(())
     /// ```
     pub fn poll_event(&mut self, now: Instant) -> Option<Event<'_>> {
-        let i = self.client.live().iter().position(|p| {
+        let p = self.take_request(|p| {
             Instant(p.deadline).is_reached_by(now)
                 && (p.state == WAITING || (p.state == OUTSTANDING && p.retransmits >= MAX_RETRANSMIT))
         })?;
-        let p = self.client.remove(i)?;
         Some(self.request_event(&p, TYPE_TIMEOUT))
     }
 
@@ -452,7 +470,7 @@ impl Engine {
     /// example of the loop that drives an engine.
     pub fn poll_timeout(&self, now: Instant) -> Option<u32> {
         self.client
-            .live()
+            .requests
             .iter()
             .filter_map(|p| match p.state {
                 QUEUED if self.client.may_send(p) => Some(0),
@@ -464,11 +482,10 @@ impl Engine {
 
     /// An RST/give-up event for request `p`; the token is kept in the
     /// engine so the event can borrow it.
-    fn request_event(&mut self, p: &Pending, message_type: u8) -> Event<'_> {
+    fn request_event(&mut self, p: &RequestNode, message_type: u8) -> Event<'_> {
         self.set_event_token(p.token());
-        let session = self.client.handle(p.session);
         Event::Response(Response {
-            session,
+            session: SessionHandle::from_raw(p.session),
             code: 0,
             message_type,
             mid: p.mid,
@@ -477,11 +494,24 @@ impl Engine {
         })
     }
 
+    /// Marks the request acknowledged without a response: its bytes are
+    /// given back (no more retransmissions) and it waits up to
+    /// EXCHANGE_LIFETIME for a separate response.
+    fn acknowledge(&mut self, from: Endpoint, mid: u16, now: Instant) {
+        let Some(p) = self.client.requests.find_mut(|p| Client::answers_mid(p, from, mid)) else { return };
+        let bytes = p.bytes.take().map(|b| (b, usize::from(p.bytes_cap)));
+        p.bytes_len = 0;
+        p.bytes_cap = 0;
+        p.state = WAITING;
+        p.deadline = now.add_ms(EXCHANGE_LIFETIME_MS).0;
+        if let Some((b, cap)) = bytes {
+            self.store.release(b, cap);
+        }
+    }
+
     /// An empty ACK: our CON arrived; wait for the separate response.
     pub(crate) fn on_empty_ack(&mut self, now: Instant, from: Endpoint, mid: u16) {
-        if let Some(i) = self.client.by_mid(from, mid) {
-            self.client.acknowledge(i, now);
-        }
+        self.acknowledge(from, mid, now);
     }
 
     /// An ACK with a code (a piggybacked response) from `from`. Matched by
@@ -491,19 +521,18 @@ impl Engine {
     /// acknowledges the CON but answers nothing: handled like an empty ACK,
     /// and the request waits for a separate response.
     pub(crate) fn on_piggybacked(&mut self, now: Instant, from: Endpoint, mid: u16, token: &[u8]) -> Option<SessionHandle> {
-        let i = self.client.by_mid(from, mid)?;
-        if self.client.requests.get(i)?.token() != token {
-            self.client.acknowledge(i, now);
+        let p = self.client.requests.iter().find(|p| Client::answers_mid(p, from, mid))?;
+        if p.token() != token {
+            self.acknowledge(from, mid, now);
             return None;
         }
-        let p = self.client.remove(i)?;
-        Some(self.client.handle(p.session))
+        let p = self.take_request(|p| Client::answers_mid(p, from, mid))?;
+        Some(SessionHandle::from_raw(p.session))
     }
 
     /// An RST: if it rejects our outstanding CON, report it (type 3).
     pub(crate) fn on_reset(&mut self, from: Endpoint, mid: u16) -> Option<Event<'_>> {
-        let i = self.client.by_mid(from, mid)?;
-        let p = self.client.remove(i)?;
+        let p = self.take_request(|p| Client::answers_mid(p, from, mid))?;
         Some(self.request_event(&p, MessageType::Rst.bits()))
     }
 
@@ -511,9 +540,10 @@ impl Engine {
     /// Returns the request's session if it answers one of ours (the request
     /// is then done), `None` if it matches nothing.
     pub(crate) fn match_separate(&mut self, from: Endpoint, token: &[u8]) -> Option<SessionHandle> {
-        let i = self.client.by_token(from, token)?;
-        let p = self.client.remove(i)?;
-        Some(self.client.handle(p.session))
+        let p = self.take_request(|p| {
+            matches!(p.state, OUTSTANDING | WAITING) && p.token() == token && p.peer() == from
+        })?;
+        Some(SessionHandle::from_raw(p.session))
     }
 }
 
@@ -592,28 +622,39 @@ mod tests {
         // Exactly one message is fine: 4 header + 1 marker.
         let fits = Request { payload: &payload[..MESSAGE_MAX - 5], ..Request::new(Methods::PUT) };
         e.send_request(s, &fits, Instant(0)).unwrap();
-        // Now the byte storage is full: QueueFull (OSError).
-        assert_eq!(bad(&mut e, &get(b"a", b"")), Error::QueueFull);
-        assert_eq!(e.client.count, 1);
+        // Storage refused (either block): NoMemory, nothing queued, no
+        // Message ID taken.
+        for fail in 1..=2 {
+            let mid = e.next_mid;
+            e.heap.fail_at = Some(e.heap.allocations() + fail);
+            assert_eq!(bad(&mut e, &get(b"a", b"")), Error::NoMemory);
+            assert_eq!((e.client.requests.iter().count(), e.next_mid), (1, mid));
+        }
+        e.collect();
+        assert_eq!(e.heap.live_blocks(), 3, "the session, and the request with its bytes");
         let stale = SessionHandle::from_raw(0);
         assert_eq!(e.send_request(stale, &get(b"a", b""), Instant(0)), Err(Error::Stale));
         assert_eq!(transmit(&mut e, 0).unwrap().1.payload.len(), MESSAGE_MAX - 5);
     }
 
     #[test]
-    fn queue_is_bounded() {
+    fn any_number_of_requests_queue_and_go_in_order() {
         let (mut e, s) = client();
-        for _ in 0..REQUESTS_MAX {
-            e.send_request(s, &get(b"a", b""), Instant(0)).unwrap();
+        let mids: Vec<u16> = (0..200).map(|_| e.send_request(s, &get(b"a", b""), Instant(0)).unwrap()).collect();
+        for (i, mid) in mids.iter().enumerate() {
+            let (_, r) = transmit(&mut e, i as u32).unwrap();
+            assert_eq!(r.mid, *mid);
+            assert!(transmit(&mut e, i as u32).is_none(), "NSTART = 1");
+            exchange(&mut e, i as u32, SERVER, false, &datagram(Ack, Code::CONTENT, *mid, b"", &[], b""));
         }
-        assert_eq!(e.send_request(s, &get(b"a", b""), Instant(0)), Err(Error::QueueFull));
+        e.collect();
+        assert_eq!(e.heap.live_blocks(), 1, "only the session is left");
     }
 
     #[test]
-    fn sessions_table() {
+    fn sessions_have_no_table_limit() {
         let mut e = Boxed::new(0, 1);
-        let hs: Vec<_> = (0..SESSIONS_MAX).map(|_| e.new_session(SERVER).unwrap()).collect();
-        assert_eq!(e.new_session(SERVER), Err(Error::SessionsFull));
+        let hs: Vec<_> = (0..100).map(|_| e.new_session(SERVER).unwrap()).collect();
         e.remove_session(hs[3]).unwrap();
         assert_eq!(e.session_peer(hs[3]), Err(Error::Stale));
         let again = e.new_session(SERVER).unwrap();
@@ -758,13 +799,13 @@ mod tests {
         assert_eq!(exchange(&mut e, 5, SERVER, false, &foreign), (None, None));
         // It acknowledged the CON (§4.2): its bytes are freed (no more
         // retransmissions) and the next request to the endpoint may go.
-        assert_eq!(e.client.live()[0].state, WAITING);
+        assert_eq!(e.client.requests.first().unwrap().state, WAITING);
         assert_eq!(transmit(&mut e, 5).unwrap().1.mid, next);
         // An empty token is not the request's token either.
         exchange(&mut e, 6, SERVER, false, &datagram(Ack, Code::CONTENT, next, b"", &[], b"x"));
-        assert_eq!(e.client.live().iter().map(|p| p.state).collect::<Vec<_>>(), [WAITING, WAITING]);
+        assert_eq!(e.client.requests.iter().map(|p| p.state).collect::<Vec<_>>(), [WAITING, WAITING]);
         assert!(transmit(&mut e, 60_000).is_none(), "nothing is retransmitted");
-        assert_eq!(e.client.bytes.used(), 0);
+        assert!(e.client.requests.iter().all(|p| p.bytes.is_none()), "acknowledged requests hold no bytes");
         // The right ACK after it: too late, ignored (a duplicate).
         let right = datagram(Ack, Code::CONTENT, mid, b"t1", &[], b"late ack");
         assert_eq!(exchange(&mut e, 7, SERVER, false, &right), (None, None));
@@ -931,8 +972,7 @@ mod tests {
         let keep = e.send_request(s2, &Request { payload: b"keep", ..Request::new(Methods::PUT) }, Instant(0)).unwrap();
         transmit(&mut e, 0).unwrap();
         e.remove_session(s).unwrap();
-        assert_eq!(e.client.count, 1);
-        assert_eq!(e.client.bytes.used(), 4 + 1 + 4);
+        assert_eq!(e.client.requests.iter().map(|p| p.bytes_len).collect::<Vec<_>>(), [4 + 1 + 4]);
         let (_, r) = transmit(&mut e, 0).unwrap();
         assert_eq!((r.mid, r.payload.as_slice()), (keep, &b"keep"[..]));
         for t in [3_000, 100_000, 1_000_000] {

@@ -21,8 +21,8 @@
 //! `=` asks for resources that have that attribute. Several queries must
 //! all match.
 
-use super::resources::Resources;
-use super::uri::{percent_encode, percent_encoded, percent_encoded_len};
+use super::resources::{ResourceNode, Resources};
+use super::uri::{percent_encode, percent_encoded};
 
 /// RFC 6690 ptokenchar.
 fn is_ptoken_char(b: u8) -> bool {
@@ -123,22 +123,8 @@ fn write_attribute(out: &mut Out<'_>, name: &[u8], value: &[u8]) {
     }
 }
 
-/// Bytes `;name=value` takes in the document.
-pub(crate) fn attribute_len(name: &[u8], value: &[u8]) -> usize {
-    let repr = match value_form(name, value) {
-        ValueForm::AsIs => value.len(),
-        ValueForm::Quote => 2 + value.len() + value.iter().filter(|b| needs_escape(**b)).count(),
-    };
-    2 + name.len() + repr
-}
-
-/// Bytes that adding a resource `uri` adds to the document.
-pub(crate) fn added_resource_len(res: &Resources, uri: &[u8]) -> usize {
-    let separator = usize::from(res.iter().next().is_some());
-    separator + 3 + percent_encoded_len(uri)
-}
-
 /// Length of the unfiltered document.
+#[cfg(test)]
 pub(crate) fn document_len(res: &Resources) -> usize {
     let mut out = Out::new(&mut []);
     // No queries, as an empty Values: the same instantiation the server uses.
@@ -152,9 +138,9 @@ where
     Q: Iterator<Item = &'q [u8]> + Clone,
 {
     let mut matched = 0;
-    for (h, r) in res.iter() {
-        let uri = res.uri(r);
-        if !queries.clone().all(|q| query_matches(res, h, uri, q)) {
+    for r in res.iter() {
+        let uri = r.uri();
+        if !queries.clone().all(|q| query_matches(r, uri, q)) {
             continue;
         }
         if matched > 0 {
@@ -162,7 +148,7 @@ where
         }
         matched += 1;
         write_link(out, uri);
-        for (name, value) in res.attributes(h) {
+        for (name, value) in r.attributes() {
             write_attribute(out, name, value);
         }
     }
@@ -238,7 +224,7 @@ fn href_matches(filter: &[u8], uri: &[u8]) -> bool {
     }
 }
 
-fn query_matches(res: &Resources, h: super::ResourceHandle, uri: &[u8], query: &[u8]) -> bool {
+fn query_matches(r: &ResourceNode, uri: &[u8], query: &[u8]) -> bool {
     let (name, filter) = match query.iter().position(|b| *b == b'=') {
         Some(i) => (query.get(..i).unwrap_or(&[]), Some(unquote(query.get(i + 1..).unwrap_or(&[])))),
         None => (query, None),
@@ -247,7 +233,7 @@ fn query_matches(res: &Resources, h: super::ResourceHandle, uri: &[u8], query: &
         return filter.is_none_or(|f| href_matches(f, uri));
     }
     let list = matches!(name, b"rt" | b"if" | b"rel");
-    res.attributes(h).filter(|(n, _)| *n == name).any(|(_, stored)| match filter {
+    r.attributes().filter(|(n, _)| *n == name).any(|(_, stored)| match filter {
         None => true,
         Some(f) if list => {
             stored_matches(f, stored)

@@ -67,7 +67,7 @@ impl Engine {
         if reply.len() < MESSAGE_MAX {
             return Err(Error::Buffer);
         }
-        let mut received = self.receive_inner(now, from, via_multicast, datagram, reply);
+        let mut received = self.receive_inner(now, from, via_multicast, datagram, reply)?;
         if via_multicast && is_error_or_reset(reply.get(..received.reply_len).unwrap_or(&[])) {
             // RFC 7252 §8.1: whatever the path (a fresh request, a
             // replayed duplicate, a stray response), nothing negative goes
@@ -84,7 +84,7 @@ impl Engine {
         via_multicast: bool,
         datagram: &'a [u8],
         reply: &mut [u8],
-    ) -> Received<'a> {
+    ) -> Result<Received<'a>, Error> {
         self.dedup.expire(now);
         let nothing = Received { reply_len: 0, event: None };
         // An oversize datagram: only its first MESSAGE_MAX bytes are read.
@@ -92,7 +92,7 @@ impl Engine {
         let datagram = datagram.get(..MESSAGE_MAX).unwrap_or(datagram);
         let msg = match Message::parse(datagram) {
             Ok(m) => m,
-            Err(FormatError::Version) => return nothing,
+            Err(FormatError::Version) => return Ok(nothing),
             Err(e) => {
                 // §4.2/§4.3: reject a CON whose header we can read; drop the
                 // rest. An oversize request whose options run past the
@@ -108,16 +108,16 @@ impl Engine {
                     }
                     _ => 0,
                 };
-                return Received { reply_len: len, event: None };
+                return Ok(Received { reply_len: len, event: None });
             }
         };
         if oversize {
             let len = self.oversize_reply(msg.header(), msg.token(), msg.payload().len(), reply);
-            return Received { reply_len: len, event: None };
+            return Ok(Received { reply_len: len, event: None });
         }
         let (t, code) = (msg.mtype(), msg.code());
         if code.is_empty() {
-            return match t {
+            return Ok(match t {
                 // A ping (§4.3).
                 MessageType::Con if !via_multicast => {
                     Received { reply_len: write_empty(MessageType::Rst, msg.mid(), reply), event: None }
@@ -129,20 +129,20 @@ impl Engine {
                 MessageType::Rst => Received { reply_len: 0, event: self.on_reset(from, msg.mid()) },
                 // An Empty NON is a format error (§4.3): dropped.
                 _ => nothing,
-            };
+            });
         }
         if code.is_request() {
-            return match t {
+            return Ok(match t {
                 MessageType::Con | MessageType::Non => {
-                    let (reply_len, event) = self.handle_request(now, from, via_multicast, &msg, reply);
+                    let (reply_len, event) = self.handle_request(now, from, via_multicast, &msg, reply)?;
                     Received { reply_len, event }
                 }
                 // A request in an ACK or RST is a format error: dropped.
                 _ => nothing,
-            };
+            });
         }
         // A response (class 2, 4 or 5; reserved classes failed parsing).
-        match t {
+        Ok(match t {
             MessageType::Rst => nothing, // RST must be Empty: format error
             // §5.4.1: a piggybacked response with an unrecognised critical
             // option is rejected, and rejecting an ACK means ignoring it
@@ -156,7 +156,7 @@ impl Engine {
                 None => nothing,
             },
             MessageType::Con | MessageType::Non => self.separate_response(now, from, &msg, reply),
-        }
+        })
     }
 
     /// The answer to an oversize datagram whose first [`MESSAGE_MAX`]

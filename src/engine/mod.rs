@@ -25,11 +25,15 @@
 //! ```
 //! use core::mem::MaybeUninit;
 //! use mpcoap::codec::{option, Code, Message, MessageRepr, MessageType};
-//! use mpcoap::engine::{Endpoint, Engine, Instant, Methods};
+//! use mpcoap::engine::{Endpoint, Engine, Heap, Instant, Methods};
 //!
 //! let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
 //! let engine = Engine::init_in_place(&mut slot, Instant(0), 42);
-//! let temp = engine.add_resource(b"/temp", Some(0), None, b"21.5", false)?;
+//! // The engine never allocates: a call that needs storage asks for it
+//! // (Error::NeedStorage), and Heap::run supplies it and repeats the call,
+//! // as the C shim does with MicroPython's heap.
+//! let mut heap = Heap::default();
+//! let temp = heap.run(engine, |e| e.add_resource(b"/temp", Some(0), None, b"21.5", false))?;
 //! engine.set_methods(temp, Methods::GET, true)?;
 //!
 //! // A client's GET /temp, CON, Message ID 7, token "t".
@@ -48,7 +52,6 @@
 //! # Ok::<(), mpcoap::engine::Error>(())
 //! ```
 
-mod arena;
 mod client;
 mod dedup;
 mod link_format;
@@ -57,6 +60,7 @@ mod options;
 mod resources;
 mod rng;
 mod server;
+mod store;
 mod time;
 mod uri;
 
@@ -66,6 +70,9 @@ mod tests_e2e;
 use core::fmt;
 use core::mem::MaybeUninit;
 
+pub use store::StorageStats;
+#[cfg(any(test, feature = "std"))]
+pub use store::Heap;
 pub use time::Instant;
 
 use client::Client;
@@ -107,15 +114,17 @@ pub struct Endpoint {
     pub port: u16,
 }
 
-/// A resource in the table: slot and generation, so a handle to a removed
-/// resource is detected ([`Error::Stale`]) even after the slot is reused.
+/// A resource: a number (never 0) that no other live resource has, taken
+/// from a counter, so a handle to a removed resource is detected
+/// ([`Error::Stale`]).
 ///
 /// ```
 /// # use core::mem::MaybeUninit;
 /// # use mpcoap::engine::{Engine, Error, Instant};
 /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
 /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
-/// let h = engine.add_resource(b"a", None, None, b"0", false)?;
+/// # let mut heap = mpcoap::engine::Heap::default();
+/// let h = heap.run(engine, |e| e.add_resource(b"a", None, None, b"0", false))?;
 /// assert_eq!(ResourceHandle::from_raw(h.raw()), h);
 /// engine.remove_resource(h)?;
 /// assert_eq!(engine.resource_value(h), Err(Error::Stale));
@@ -135,25 +144,17 @@ impl ResourceHandle {
     pub const fn from_raw(raw: u32) -> Self {
         ResourceHandle(raw)
     }
-    pub(crate) const fn new(slot: usize, generation: u16) -> Self {
-        ResourceHandle((generation as u32) << 16 | (slot as u32 & 0xFFFF))
-    }
-    pub(crate) const fn slot(self) -> usize {
-        (self.0 & 0xFFFF) as usize
-    }
-    pub(crate) const fn generation(self) -> u16 {
-        (self.0 >> 16) as u16
-    }
 }
 
-/// A client session: slot and generation, like [`ResourceHandle`].
+/// A client session: a number, like [`ResourceHandle`].
 ///
 /// ```
 /// # use core::mem::MaybeUninit;
 /// # use mpcoap::engine::{Endpoint, Engine, Error, Instant, SessionHandle};
 /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
 /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
-/// let s = engine.new_session(Endpoint { addr: [127, 0, 0, 1], port: 5683 })?;
+/// # let mut heap = mpcoap::engine::Heap::default();
+/// let s = heap.run(engine, |e| e.new_session(Endpoint { addr: [127, 0, 0, 1], port: 5683 }))?;
 /// assert_eq!(SessionHandle::from_raw(s.raw()), s);
 /// engine.remove_session(s)?;
 /// assert_eq!(engine.remove_session(s), Err(Error::Stale));
@@ -170,15 +171,6 @@ impl SessionHandle {
     /// A handle from [`SessionHandle::raw`].
     pub const fn from_raw(raw: u32) -> Self {
         SessionHandle(raw)
-    }
-    pub(crate) const fn new(slot: usize, generation: u16) -> Self {
-        SessionHandle((generation as u32) << 16 | (slot as u32 & 0xFFFF))
-    }
-    pub(crate) const fn slot(self) -> usize {
-        (self.0 & 0xFFFF) as usize
-    }
-    pub(crate) const fn generation(self) -> u16 {
-        (self.0 >> 16) as u16
     }
 }
 
@@ -260,8 +252,9 @@ impl<'a> Request<'a> {
 pub enum Event<'a> {
     /// A response to one of our requests, or its RST or give-up.
     Response(Response<'a>),
-    /// A remote DELETE removed this resource (its handle is now stale).
-    ResourceDeleted(ResourceHandle),
+    /// A remote DELETE removed this resource (its handle is now stale);
+    /// with the word it was added with.
+    ResourceDeleted(ResourceHandle, usize),
 }
 
 /// What the response handler is called with: `cb(code, id, type, token,
@@ -302,21 +295,12 @@ pub enum Error {
     /// A resource with this uri already exists (or the uri is reserved:
     /// `.well-known/core`).
     Exists,
-    /// The resource table is full ([`RESOURCES_MAX`](crate::capacity::RESOURCES_MAX)).
-    ResourcesFull,
-    /// Uri/attribute storage is full, or `/.well-known/core` would no longer
-    /// fit one message.
-    TextFull,
     /// The value is larger than [`VALUE_MAX`](crate::capacity::VALUE_MAX).
     ValueTooLarge,
-    /// Value storage ([`VALUE_BYTES`](crate::capacity::VALUE_BYTES)) is full.
-    ValuesFull,
     /// The attribute name is empty, longer than 255 bytes or not an RFC 6690
     /// `parmname` (letters, digits and the RFC 5987 attr-chars other than
-    /// `*`, `'` and `%`).
+    /// `*`, `'` and `%`), or the value is longer than 65535 bytes.
     Attribute,
-    /// The attribute table is full.
-    AttributesFull,
     /// The handle refers to a removed resource or session.
     Stale,
     /// The request's method is not exactly one [`Methods`] flag.
@@ -327,12 +311,15 @@ pub enum Error {
     Token,
     /// The request does not fit one message.
     PayloadTooLarge,
-    /// The session table is full.
-    SessionsFull,
-    /// The request queue or its byte storage is full (OSError).
-    QueueFull,
-    /// The caller's buffer is shorter than [`MESSAGE_MAX`](crate::capacity::MESSAGE_MAX).
+    /// The caller's buffer is shorter than [`MESSAGE_MAX`](crate::capacity::MESSAGE_MAX),
+    /// or a block granted is not what was asked for.
     Buffer,
+    /// Not an error: the call needs a block of
+    /// [`Engine::storage_need`] bytes. Nothing changed; grant it
+    /// ([`Engine::storage_grant`]) and repeat the call.
+    NeedStorage,
+    /// The storage the call needs was refused ([`Engine::storage_refuse`]).
+    NoMemory,
 }
 
 impl fmt::Display for Error {
@@ -340,20 +327,16 @@ impl fmt::Display for Error {
         f.write_str(match self {
             Error::Uri => "uri is empty, not UTF-8, has a segment over 255 bytes or a bad %XX",
             Error::Exists => "resource already exists or cannot be created",
-            Error::ResourcesFull => "resource table is full",
-            Error::TextFull => "uri/attribute storage is full or /.well-known/core would not fit one message",
             Error::ValueTooLarge => "value is larger than one response can carry",
-            Error::ValuesFull => "value storage is full",
-            Error::Attribute => "attribute name must be 1-255 RFC 6690 token characters",
-            Error::AttributesFull => "attribute table is full",
+            Error::Attribute => "attribute name must be 1-255 RFC 6690 token characters, its value at most 65535 bytes",
             Error::Stale => "the object was removed",
             Error::Method => "method must be exactly one REQUEST_* constant",
             Error::Operation => "operation has bits outside REQUEST_*",
             Error::Token => "token is longer than 8 bytes",
             Error::PayloadTooLarge => "request does not fit one message",
-            Error::SessionsFull => "session table is full",
-            Error::QueueFull => "request queue is full",
-            Error::Buffer => "buffer is shorter than one message",
+            Error::Buffer => "buffer is shorter than one message, or not the block asked for",
+            Error::NeedStorage => "storage needed: grant it and repeat the call",
+            Error::NoMemory => "the storage this call needs could not be supplied",
         })
     }
 }
@@ -361,14 +344,19 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 /// The whole state of the CoAP endpoint: resources, sessions, requests,
-/// deduplication cache, clock-driven timers. Fixed size, no pointers.
+/// deduplication cache, clock-driven timers. Of fixed size: what the
+/// application and peers add lives in blocks the caller grants (see
+/// [`Error::NeedStorage`] and `store.rs`), linked from here.
 ///
-/// Every field is an integer, a `bool`, or an array or struct of those, so
-/// all-zero bytes are a valid (empty) `Engine`; [`Engine::init_in_place`]
-/// relies on it.
+/// Every field is an integer, a `bool`, an `Option<NonNull<_>>`, or an
+/// array or struct of those, so all-zero bytes are a valid (empty)
+/// `Engine`; [`Engine::init_in_place`] relies on it.
 pub struct Engine {
     rng: Rng,
     next_mid: u16,
+    /// Next resource or session handle number.
+    next_id: u32,
+    store: store::Store,
     /// Token of the last RST/give-up event; events borrow it.
     event_token: [u8; 8],
     event_token_len: u8,
@@ -395,7 +383,8 @@ impl Engine {
     /// ```
     pub fn init_in_place(slot: &mut MaybeUninit<Engine>, now: Instant, seed: u32) -> &mut Engine {
         // SAFETY: `slot` is valid for writes of one `Engine`. Every field of
-        // `Engine` (recursively) is an integer, a bool or an array of those,
+        // `Engine` (recursively) is an integer, a bool, an
+        // `Option<NonNull<_>>` (all-zero is `None`) or an array of those,
         // for which the all-zero bit pattern is a valid value, so after
         // zeroing the memory it holds an initialised `Engine`.
         let engine = unsafe {
@@ -405,6 +394,8 @@ impl Engine {
         engine.rng = Rng::new(seed, now.0);
         // RFC 7252 §4.4: the first Message ID is randomised.
         engine.next_mid = engine.rng.next_u32() as u16;
+        engine.next_id = 1;
+        engine.store.remote_budget = crate::capacity::REMOTE_BUDGET;
         engine
     }
 
@@ -475,14 +466,76 @@ pub(crate) mod testutil {
     use std::boxed::Box;
     use std::vec::Vec;
 
-    /// An engine on the heap (it is several KiB).
-    pub(crate) struct Boxed(Box<MaybeUninit<Engine>>);
+    /// An engine on the heap with a [`Heap`] that supplies its storage.
+    /// The methods named like the engine's that can ask for storage are
+    /// wrapped here (inherent methods win over `Deref`), so tests call
+    /// them as on a bare engine.
+    pub(crate) struct Boxed {
+        engine: Box<MaybeUninit<Engine>>,
+        pub(crate) heap: Heap,
+    }
 
     impl Boxed {
         pub(crate) fn new(now: u32, seed: u32) -> Boxed {
-            let mut b = Boxed(Box::new(MaybeUninit::uninit()));
-            Engine::init_in_place(&mut b.0, Instant(now), seed);
+            let mut b = Boxed { engine: Box::new(MaybeUninit::uninit()), heap: Heap::default() };
+            Engine::init_in_place(&mut b.engine, Instant(now), seed);
             b
+        }
+
+        /// The engine and the heap, borrowed apart.
+        pub(crate) fn parts(&mut self) -> (&mut Engine, &mut Heap) {
+            // SAFETY: initialised by `Boxed::new`.
+            (unsafe { self.engine.assume_init_mut() }, &mut self.heap)
+        }
+
+        /// Frees what the engine released.
+        pub(crate) fn collect(&mut self) {
+            let (e, h) = self.parts();
+            h.collect(e);
+        }
+
+        pub(crate) fn add_resource(
+            &mut self,
+            uri: &[u8],
+            media_type: Option<u16>,
+            max_age: Option<u32>,
+            value: &[u8],
+            etag: bool,
+        ) -> Result<ResourceHandle, Error> {
+            let (e, h) = self.parts();
+            h.run(e, |e| e.add_resource(uri, media_type, max_age, value, etag))
+        }
+
+        pub(crate) fn set_resource_value(&mut self, r: ResourceHandle, value: &[u8]) -> Result<(), Error> {
+            let (e, h) = self.parts();
+            h.run(e, |e| e.set_resource_value(r, value))
+        }
+
+        pub(crate) fn add_attribute(&mut self, r: ResourceHandle, name: &[u8], value: &[u8]) -> Result<(), Error> {
+            let (e, h) = self.parts();
+            h.run(e, |e| e.add_attribute(r, name, value))
+        }
+
+        pub(crate) fn new_session(&mut self, peer: Endpoint) -> Result<SessionHandle, Error> {
+            let (e, h) = self.parts();
+            h.run(e, |e| e.new_session(peer))
+        }
+
+        pub(crate) fn send_request(&mut self, s: SessionHandle, req: &Request<'_>, now: Instant) -> Result<u16, Error> {
+            let (e, h) = self.parts();
+            h.run(e, |e| e.send_request(s, req, now))
+        }
+
+        pub(crate) fn receive<'a>(
+            &'a mut self,
+            now: Instant,
+            from: Endpoint,
+            via_multicast: bool,
+            datagram: &'a [u8],
+            reply: &mut [u8],
+        ) -> Result<Received<'a>, Error> {
+            let (e, h) = self.parts();
+            h.receive(e, now, from, via_multicast, datagram, reply)
         }
     }
 
@@ -490,14 +543,14 @@ pub(crate) mod testutil {
         type Target = Engine;
         fn deref(&self) -> &Engine {
             // SAFETY: initialised by `Boxed::new`.
-            unsafe { self.0.assume_init_ref() }
+            unsafe { self.engine.assume_init_ref() }
         }
     }
 
     impl core::ops::DerefMut for Boxed {
         fn deref_mut(&mut self) -> &mut Engine {
             // SAFETY: initialised by `Boxed::new`.
-            unsafe { self.0.assume_init_mut() }
+            unsafe { self.engine.assume_init_mut() }
         }
     }
 
@@ -554,7 +607,7 @@ pub(crate) mod testutil {
     /// Runs one datagram through `engine`; returns the parsed reply (if
     /// any) and the event, copied.
     pub(crate) fn exchange(
-        engine: &mut Engine,
+        engine: &mut Boxed,
         now: u32,
         from: Endpoint,
         multicast: bool,
@@ -584,7 +637,7 @@ pub(crate) mod testutil {
                     token: r.token.to_vec(),
                     payload: r.payload.to_vec(),
                 },
-                Event::ResourceDeleted(h) => OwnedEvent::Deleted(h),
+                Event::ResourceDeleted(h, _) => OwnedEvent::Deleted(h),
             }
         }
     }
@@ -596,11 +649,12 @@ mod size_tests {
     fn engine_size() {
         use core::mem::size_of;
         std::println!(
-            "Engine {} = resources {} + dedup {} + client {} + rest",
+            "Engine {} = resources {} + dedup {} + client {} + store {} + rest",
             size_of::<super::Engine>(),
             size_of::<super::Resources>(),
             size_of::<super::Dedup>(),
-            size_of::<super::Client>()
+            size_of::<super::Client>(),
+            size_of::<super::store::Store>()
         );
         assert!(size_of::<super::Engine>() <= crate::capacity::ENGINE_BUDGET);
     }

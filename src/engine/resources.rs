@@ -1,15 +1,24 @@
-//! The resource table: resources, their attributes, and two byte arenas
-//! (uris and attribute text; values), all of fixed capacity.
+//! The resources: a list of nodes in granted storage (see `store.rs`), in
+//! the order added.
+//!
+//! Each resource is one block: a [`ResourceNode`] header followed by its
+//! uri and its attributes (`[name_len: u8][value_len: u16 LE][name][value]`
+//! each, in the order added). Its value is a block of its own, so storing
+//! a value never moves the node, and adding an attribute (rare, at setup)
+//! replaces the node by a larger copy. No block is larger than one item,
+//! whatever the number of items.
 
-use super::arena::{Arena, Span};
+use core::marker::PhantomData;
+use core::mem::size_of;
+use core::ptr::NonNull;
+
+#[cfg(test)]
 use super::link_format;
+use super::store::{block_size, Link, Reserved};
 use super::uri::{strip_slash, valid_resource_uri};
 use super::{Engine, Error, Methods, ResourceHandle};
-use crate::capacity::{
-    ATTRIBUTES_MAX, RESOURCES_MAX, TEXT_BYTES, VALUE_BYTES, VALUE_MAX, WELL_KNOWN_CORE_MAX,
-};
+use crate::capacity::{SHRINK_SLACK, VALUE_MAX};
 
-const IN_USE: u8 = 1;
 const HAS_MEDIA_TYPE: u8 = 2;
 const HAS_MAX_AGE: u8 = 4;
 const ETAG_ENABLED: u8 = 8;
@@ -17,19 +26,42 @@ const ETAG_ENABLED: u8 = 8;
 /// The uri reserved for the generated discovery document.
 pub(crate) const WELL_KNOWN_CORE: &[u8] = b".well-known/core";
 
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Resource {
-    uri: Span,
-    value: Span,
+/// A resource's block starts with this; its uri and attributes follow.
+/// `next` is the first field: the GC's mark loop then follows the list
+/// without filling its mark stack (docs/internals.md, "Memory").
+#[repr(C)]
+pub(crate) struct ResourceNode {
+    next: Link,
+    /// The caller's word (the shim's Python object).
+    user: usize,
+    /// The value's block (`value_cap` bytes), or none for an empty value.
+    value: Link,
+    id: u32,
     max_age: u32,
+    value_len: u32,
+    value_cap: u32,
+    /// The value length the application stored last (remote budget).
+    app_len: u32,
+    uri_len: u32,
+    /// Bytes after the header: uri, then attribute records.
+    text_len: u32,
     media_type: u16,
     etag: u16,
-    generation: u16,
     flags: u8,
     methods: u8,
 }
 
-impl Resource {
+const HEADER: usize = size_of::<ResourceNode>();
+/// Bytes of an attribute record before its name and value.
+const ATTRIBUTE_HEADER: usize = 3;
+
+impl ResourceNode {
+    pub(crate) fn handle(&self) -> ResourceHandle {
+        ResourceHandle::from_raw(self.id)
+    }
+    pub(crate) fn user(&self) -> usize {
+        self.user
+    }
     pub(crate) fn media_type(&self) -> Option<u16> {
         (self.flags & HAS_MEDIA_TYPE != 0).then_some(self.media_type)
     }
@@ -42,6 +74,54 @@ impl Resource {
     }
     pub(crate) fn allows(&self, method: Methods) -> bool {
         u32::from(self.methods) & method.0 != 0
+    }
+
+    /// The bytes after the header: uri, then attribute records.
+    fn text(&self) -> &[u8] {
+        // SAFETY: a node is the start of a block of `HEADER + text_len`
+        // bytes (`commit_node` writes it so), alive while `self` is.
+        unsafe { core::slice::from_raw_parts((self as *const Self).cast::<u8>().add(HEADER), self.text_len as usize) }
+    }
+
+    pub(crate) fn uri(&self) -> &[u8] {
+        self.text().get(..self.uri_len as usize).unwrap_or(&[])
+    }
+
+    pub(crate) fn value(&self) -> &[u8] {
+        match self.value {
+            // SAFETY: the value block holds `value_cap >= value_len` bytes.
+            Some(v) => unsafe { core::slice::from_raw_parts(v.as_ptr(), self.value_len as usize) },
+            None => &[],
+        }
+    }
+
+    /// The attributes, `(name, value)`, in the order added.
+    pub(crate) fn attributes(&self) -> Attributes<'_> {
+        Attributes(self.text().get(self.uri_len as usize..).unwrap_or(&[]))
+    }
+
+    /// This resource's share of the remote budget.
+    fn remote_share(&self) -> u32 {
+        self.value_len.saturating_sub(self.app_len)
+    }
+
+    fn block_len(&self) -> usize {
+        block_size(HEADER + self.text_len as usize)
+    }
+}
+
+/// The attribute records of a node.
+pub(crate) struct Attributes<'a>(&'a [u8]);
+
+impl<'a> Iterator for Attributes<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        let (&[n, lo, hi], rest) = self.0.split_first_chunk::<ATTRIBUTE_HEADER>()?;
+        let (n, v) = (usize::from(n), usize::from(u16::from_le_bytes([lo, hi])));
+        let name = rest.get(..n)?;
+        let value = rest.get(n..n + v)?;
+        self.0 = rest.get(n + v..).unwrap_or(&[]);
+        Some((name, value))
     }
 }
 
@@ -63,26 +143,6 @@ pub(crate) fn etag_bytes(etag: u16, buf: &mut [u8; 2]) -> &[u8] {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Attribute {
-    resource: u8,
-    name_len: u8,
-    /// name followed by value, in the text arena
-    text: Span,
-}
-
-pub(crate) struct Resources {
-    slots: [Resource; RESOURCES_MAX],
-    /// Slots of the live resources, in the order they were added.
-    order: [u8; RESOURCES_MAX],
-    count: u8,
-    /// Attributes in the order they were added.
-    attributes: [Attribute; ATTRIBUTES_MAX],
-    attribute_count: u8,
-    text: Arena<TEXT_BYTES>,
-    values: Arena<VALUE_BYTES>,
-}
-
 /// RFC 6690 `parmname`: RFC 5987 attr-char without `*`, `'` and `%`.
 fn valid_attribute_name(name: &[u8]) -> bool {
     !name.is_empty()
@@ -90,158 +150,199 @@ fn valid_attribute_name(name: &[u8]) -> bool {
         && name.iter().all(|b| b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(b))
 }
 
+/// The list head; the nodes live in granted blocks.
+pub(crate) struct Resources {
+    head: Link,
+}
+
+/// Resources in the order added.
+pub(crate) struct Iter<'a> {
+    next: Link,
+    _list: PhantomData<&'a Resources>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a ResourceNode;
+    fn next(&mut self) -> Option<&'a ResourceNode> {
+        let p = self.next?;
+        // SAFETY: every link of the list points at a live node block (see
+        // `node`), which the list (borrowed for 'a) keeps.
+        let n = unsafe { node(p) };
+        self.next = n.next;
+        Some(n)
+    }
+}
+
+/// The node at `p`.
+///
+/// # Safety
+/// `p` is a link of the resource list (a block that starts with a
+/// [`ResourceNode`] written by `commit_node`), and stays linked for 'a.
+unsafe fn node<'a>(p: NonNull<u8>) -> &'a ResourceNode {
+    // SAFETY: per the function's contract; blocks are word-aligned.
+    unsafe { &*p.as_ptr().cast::<ResourceNode>() }
+}
+
+/// A node found by a lookup, kept across a `&mut Engine` call that does
+/// not change the list (a served GET takes its Message ID in between).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NodeRef(NonNull<u8>);
+
+impl NodeRef {
+    /// # Safety
+    /// The node has not been unlinked since the lookup that made `self`.
+    pub(crate) unsafe fn get<'a>(self) -> &'a ResourceNode {
+        // SAFETY: per the function's contract.
+        unsafe { node(self.0) }
+    }
+}
+
 impl Resources {
-    pub(crate) fn get(&self, h: ResourceHandle) -> Result<&Resource, Error> {
-        match self.slots.get(h.slot()) {
-            Some(r) if r.flags & IN_USE != 0 && r.generation == h.generation() => Ok(r),
-            _ => Err(Error::Stale),
+    pub(crate) fn iter(&self) -> Iter<'_> {
+        Iter { next: self.head, _list: PhantomData }
+    }
+
+    /// The resource `h`.
+    pub(crate) fn get(&self, h: ResourceHandle) -> Result<&ResourceNode, Error> {
+        self.iter().find(|r| r.id == h.raw() && h.raw() != 0).ok_or(Error::Stale)
+    }
+
+    /// The link slot that points at the node `id` (for unlinking or
+    /// replacing it), and the node.
+    fn slot_of(&mut self, id: u32) -> Option<(*mut Link, NonNull<u8>)> {
+        let mut slot: *mut Link = &mut self.head;
+        loop {
+            // SAFETY: `slot` is the list head or the `next` field of a live
+            // node; both are valid for reads and writes.
+            let p = unsafe { *slot }?;
+            // SAFETY: `p` is a link of the list.
+            let n = unsafe { node(p) };
+            if n.id == id && id != 0 {
+                return Some((slot, p));
+            }
+            // SAFETY: `p` is a live node block; `next` is its first field.
+            slot = unsafe { &raw mut (*p.as_ptr().cast::<ResourceNode>()).next };
         }
     }
 
-    fn get_mut(&mut self, h: ResourceHandle) -> Result<&mut Resource, Error> {
-        match self.slots.get_mut(h.slot()) {
-            Some(r) if r.flags & IN_USE != 0 && r.generation == h.generation() => Ok(r),
-            _ => Err(Error::Stale),
-        }
-    }
-
-    /// Live resources in the order added.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (ResourceHandle, &Resource)> {
-        self.order.iter().take(usize::from(self.count)).filter_map(|&slot| {
-            let r = self.slots.get(usize::from(slot))?;
-            Some((ResourceHandle::new(usize::from(slot), r.generation), r))
-        })
-    }
-
-    pub(crate) fn uri(&self, r: &Resource) -> &[u8] {
-        self.text.get(r.uri)
-    }
-
-    pub(crate) fn value(&self, r: &Resource) -> &[u8] {
-        self.values.get(r.value)
-    }
-
-    /// The attributes of `h`, `(name, value)`, in the order added.
-    pub(crate) fn attributes(&self, h: ResourceHandle) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let slot = h.slot();
-        self.attributes
-            .iter()
-            .take(usize::from(self.attribute_count))
-            .filter(move |a| usize::from(a.resource) == slot)
-            .map(|a| {
-                let text = self.text.get(a.text);
-                let (name, value) = text.split_at(usize::from(a.name_len).min(text.len()));
-                (name, value)
-            })
+    fn get_mut(&mut self, h: ResourceHandle) -> Result<&mut ResourceNode, Error> {
+        let (_, p) = self.slot_of(h.raw()).ok_or(Error::Stale)?;
+        // SAFETY: `p` is a live node, reached through `&mut self`.
+        Ok(unsafe { &mut *p.as_ptr().cast::<ResourceNode>() })
     }
 
     /// The resource whose uri is `uri` (leading `/` already stripped).
-    pub(crate) fn find(&self, uri: &[u8]) -> Option<ResourceHandle> {
-        self.iter().find(|(_, r)| self.uri(r) == uri).map(|(h, _)| h)
+    pub(crate) fn find(&self, uri: &[u8]) -> Option<&ResourceNode> {
+        self.iter().find(|r| r.uri() == uri)
     }
 
     /// The resource whose uri equals the Uri-Path values joined by `/`.
-    pub(crate) fn find_by_path<'a, I>(&self, segments: I) -> Option<ResourceHandle>
+    pub(crate) fn find_by_path<'a, I>(&self, segments: I) -> Option<NodeRef>
     where
         I: Iterator<Item = &'a [u8]> + Clone,
     {
-        self.iter()
-            .find(|(_, r)| super::uri::path_matches(segments.clone(), self.uri(r)))
-            .map(|(h, _)| h)
-    }
-
-    /// Length of the unfiltered `/.well-known/core` document.
-    pub(crate) fn document_len(&self) -> usize {
-        link_format::document_len(self)
-    }
-
-    /// Stores `value` as the value of `h` and bumps its ETag.
-    pub(crate) fn store_value(&mut self, h: ResourceHandle, value: &[u8]) -> Result<(), Error> {
-        let old = self.get(h)?.value;
-        if value.len() > VALUE_MAX {
-            return Err(Error::ValueTooLarge);
-        }
-        if value.len() > self.values.free() + old.len() {
-            return Err(Error::ValuesFull);
-        }
-        self.values.remove(old);
-        for r in self.slots.iter_mut() {
-            r.value = r.value.after_removal_of(old);
-        }
-        let span = self.values.push(&[value]).ok_or(Error::ValuesFull)?;
-        let r = self.get_mut(h)?;
-        r.value = span;
-        r.etag = next_etag(r.etag);
-        Ok(())
-    }
-
-    /// The most value bytes `h` could hold now (for Size1 in 4.13).
-    pub(crate) fn value_room(&self, h: ResourceHandle) -> usize {
-        let old = self.get(h).map(|r| r.value.len()).unwrap_or(0);
-        (self.values.free() + old).min(VALUE_MAX)
-    }
-
-    fn remove(&mut self, h: ResourceHandle) -> Result<(), Error> {
-        let r = *self.get(h)?;
-        let slot = h.slot();
-        // Text: the uri, then each attribute of this resource.
-        self.cut_text(r.uri);
-        let mut i = 0;
-        while i < usize::from(self.attribute_count) {
-            match self.attributes.get(i).copied() {
-                Some(a) if usize::from(a.resource) == slot => {
-                    self.cut_text(a.text);
-                    let n = usize::from(self.attribute_count);
-                    self.attributes.copy_within(i + 1..n, i);
-                    self.attribute_count -= 1;
-                }
-                _ => i += 1,
+        let mut next = self.head;
+        while let Some(p) = next {
+            // SAFETY: `p` is a link of the list.
+            let n = unsafe { node(p) };
+            if super::uri::path_matches(segments.clone(), n.uri()) {
+                return Some(NodeRef(p));
             }
+            next = n.next;
         }
-        self.values.remove(r.value);
-        for other in self.slots.iter_mut() {
-            other.value = other.value.after_removal_of(r.value);
-        }
-        let count = usize::from(self.count);
-        if let Some(pos) = self.order.iter().take(count).position(|s| usize::from(*s) == slot) {
-            self.order.copy_within(pos + 1..count, pos);
-            self.count -= 1;
-        }
-        if let Some(s) = self.slots.get_mut(slot) {
-            s.flags = 0;
-            s.uri = Span::EMPTY;
-            s.value = Span::EMPTY;
-        }
-        Ok(())
+        None
     }
 
-    fn cut_text(&mut self, span: Span) {
-        self.text.remove(span);
-        for r in self.slots.iter_mut() {
-            r.uri = r.uri.after_removal_of(span);
+    fn contains(&self, id: u32) -> bool {
+        self.iter().any(|r| r.id == id)
+    }
+
+    /// The last link slot (to append).
+    fn tail_slot(&mut self) -> *mut Link {
+        let mut slot: *mut Link = &mut self.head;
+        // SAFETY: as in `slot_of`.
+        while let Some(p) = unsafe { *slot } {
+            slot = unsafe { &raw mut (*p.as_ptr().cast::<ResourceNode>()).next };
         }
-        for a in self.attributes.iter_mut() {
-            a.text = a.text.after_removal_of(span);
+        slot
+    }
+}
+
+/// Copies `value` into a fresh value block, or in place; returns the
+/// old block to release, if any. `r` is the reservation of a plan made by
+/// [`value_plan`], taken at index `i`.
+fn commit_value(n: &mut ResourceNode, value: &[u8], r: &mut Reserved, i: usize) -> Option<(NonNull<u8>, usize)> {
+    let old = n.value.map(|b| (b, n.value_cap as usize));
+    let (dst, cap, old) = match (value_plan(n, value.len()), n.value) {
+        (0, Some(b)) if !value.is_empty() => (b, n.value_cap as usize, None),
+        (0, _) => {
+            n.value = None;
+            n.value_cap = 0;
+            n.value_len = 0;
+            n.etag = next_etag(n.etag);
+            return old;
         }
+        (_, _) => match r.take(i) {
+            Some((b, size)) => (b, size, old),
+            // Never happens: the plan asked for this block.
+            None => return None,
+        },
+    };
+    // SAFETY: `dst` is a value block of `cap >= value.len()` bytes (the plan
+    // sized it, or the in-place rule checked it), not aliased by `value`
+    // (which is the caller's or a datagram's bytes).
+    unsafe {
+        core::ptr::copy_nonoverlapping(value.as_ptr(), dst.as_ptr(), value.len());
+        // Clear what a shorter value leaves behind (the GC scans it).
+        dst.as_ptr().add(value.len()).write_bytes(0, cap - value.len());
+    }
+    n.value = Some(dst);
+    n.value_cap = cap as u32;
+    n.value_len = value.len() as u32;
+    n.etag = next_etag(n.etag);
+    old
+}
+
+/// The block a value of `len` bytes needs, or 0 when it needs none: empty,
+/// or stored in place (the current block holds it and is not more than
+/// [`SHRINK_SLACK`] larger than a new one would be).
+fn value_plan(n: &ResourceNode, len: usize) -> usize {
+    let cap = n.value_cap as usize;
+    if len == 0 || (n.value.is_some() && len <= cap && cap < block_size(len) + SHRINK_SLACK) {
+        0
+    } else {
+        block_size(len)
     }
 }
 
 impl Engine {
+    /// A fresh handle number for a resource: never 0, never one in use.
+    fn fresh_resource_id(&mut self) -> u32 {
+        loop {
+            let id = self.next_id;
+            self.next_id = id.wrapping_add(1);
+            if id != 0 && !self.resources.contains(id) {
+                return id;
+            }
+        }
+    }
+
     /// Adds a resource (`add_resource`). One leading `/` of `uri` is
     /// ignored. It answers 4.05 to every method until enabled with
     /// [`Engine::set_methods`]. Its ETag starts at 1 (the initial store).
+    /// Storage: the node and the value block ([`Error::NeedStorage`]).
     ///
     /// Errors, in the order checked: [`Error::Uri`], [`Error::Exists`] (also
-    /// for `.well-known/core`), [`Error::ValueTooLarge`],
-    /// [`Error::ResourcesFull`], [`Error::TextFull`] (storage, or the
-    /// discovery document would not fit one message), [`Error::ValuesFull`].
+    /// for `.well-known/core`), [`Error::ValueTooLarge`], then
+    /// [`Error::NeedStorage`] / [`Error::NoMemory`].
     ///
     /// ```
     /// # use core::mem::MaybeUninit;
-    /// # use mpcoap::engine::{Engine, Error, Instant};
+    /// # use mpcoap::engine::{Engine, Error, Heap, Instant};
     /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
     /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
-    /// let h = engine.add_resource(b"/sensors/temp", Some(0), Some(60), b"0", true)?;
+    /// let mut heap = Heap::default();
+    /// let h = heap.run(engine, |e| e.add_resource(b"/sensors/temp", Some(0), Some(60), b"0", true))?;
     /// assert_eq!(engine.find_resource(b"sensors/temp"), Some(h));
     /// assert_eq!(engine.add_resource(b"sensors/temp", None, None, b"", false), Err(Error::Exists));
     /// # Ok::<(), Error>(())
@@ -254,34 +355,36 @@ impl Engine {
         value: &[u8],
         etag: bool,
     ) -> Result<ResourceHandle, Error> {
+        self.add_resource_with_user(uri, media_type, max_age, value, etag, 0)
+    }
+
+    /// [`Engine::add_resource`], storing the caller's word `user` with the
+    /// resource (see [`Engine::resource_user`]).
+    pub fn add_resource_with_user(
+        &mut self,
+        uri: &[u8],
+        media_type: Option<u16>,
+        max_age: Option<u32>,
+        value: &[u8],
+        etag: bool,
+        user: usize,
+    ) -> Result<ResourceHandle, Error> {
         let uri = strip_slash(uri);
-        if !valid_resource_uri(uri) {
+        if !valid_resource_uri(uri) || uri.len() > u32::MAX as usize / 2 {
             return Err(Error::Uri);
         }
-        let res = &mut self.resources;
-        if uri == WELL_KNOWN_CORE || res.find(uri).is_some() {
+        if uri == WELL_KNOWN_CORE || self.resources.find(uri).is_some() {
             return Err(Error::Exists);
         }
         if value.len() > VALUE_MAX {
             return Err(Error::ValueTooLarge);
         }
-        let slot = res.slots.iter().position(|r| r.flags & IN_USE == 0).ok_or(Error::ResourcesFull)?;
-        if uri.len() > res.text.free()
-            || res.document_len() + link_format::added_resource_len(res, uri) > WELL_KNOWN_CORE_MAX
-        {
-            return Err(Error::TextFull);
-        }
-        if value.len() > res.values.free() {
-            return Err(Error::ValuesFull);
-        }
-        let uri_span = res.text.push(&[uri]).ok_or(Error::TextFull)?;
-        let value_span = res.values.push(&[value]).ok_or(Error::ValuesFull)?;
-        let r = res.slots.get_mut(slot).ok_or(Error::ResourcesFull)?;
-        let generation = match r.generation.wrapping_add(1) {
-            0 => 1,
-            g => g,
-        };
-        let mut flags = IN_USE;
+        let node_len = HEADER + uri.len();
+        let value_len = if value.is_empty() { 0 } else { block_size(value.len()) };
+        let mut r = self.store.reserve(&[node_len, value_len])?;
+        let Some((block, _)) = r.take(0) else { return Err(Error::NoMemory) };
+        let id = self.fresh_resource_id();
+        let mut flags = 0;
         if media_type.is_some() {
             flags |= HAS_MEDIA_TYPE;
         }
@@ -291,104 +394,200 @@ impl Engine {
         if etag {
             flags |= ETAG_ENABLED;
         }
-        *r = Resource {
-            uri: uri_span,
-            value: value_span,
+        let header = ResourceNode {
+            next: None,
+            user,
+            value: None,
+            id,
             max_age: max_age.unwrap_or(0),
+            value_len: 0,
+            value_cap: 0,
+            app_len: value.len() as u32,
+            uri_len: uri.len() as u32,
+            text_len: uri.len() as u32,
             media_type: media_type.unwrap_or(0),
-            etag: 1,
-            generation,
+            // The initial store below makes it 1.
+            etag: 0,
             flags,
             methods: 0,
         };
-        if let Some(o) = res.order.get_mut(usize::from(res.count)) {
-            *o = slot as u8;
-            res.count += 1;
-        }
-        Ok(ResourceHandle::new(slot, generation))
+        // SAFETY: `block` is a fresh, zeroed, word-aligned block of at least
+        // `HEADER + uri.len()` bytes.
+        let n = unsafe {
+            let p = block.as_ptr();
+            p.cast::<ResourceNode>().write(header);
+            core::ptr::copy_nonoverlapping(uri.as_ptr(), p.add(HEADER), uri.len());
+            &mut *p.cast::<ResourceNode>()
+        };
+        let _ = commit_value(n, value, &mut r, 1);
+        n.etag = 1;
+        let tail = self.resources.tail_slot();
+        // SAFETY: `tail` is the list's last link slot (the head or a live
+        // node's `next`).
+        unsafe { *tail = Some(block) };
+        Ok(ResourceHandle::from_raw(id))
     }
 
     /// The resource with this uri (one leading `/` ignored), if any.
     pub fn find_resource(&self, uri: &[u8]) -> Option<ResourceHandle> {
-        self.resources.find(strip_slash(uri))
+        self.resources.find(strip_slash(uri)).map(ResourceNode::handle)
     }
 
-    /// Removes a resource; its handle becomes stale. (A remote DELETE does
-    /// the same and reports [`Event::ResourceDeleted`](super::Event).)
+    /// The caller's word stored with resource `h`.
+    pub fn resource_user(&self, h: ResourceHandle) -> Result<usize, Error> {
+        self.resources.get(h).map(ResourceNode::user)
+    }
+
+    /// The word of the `index`-th resource in the order added.
+    pub fn resource_user_at(&self, index: usize) -> Option<usize> {
+        self.resources.iter().nth(index).map(ResourceNode::user)
+    }
+
+    /// Removes a resource; its handle becomes stale, its storage is given
+    /// back ([`Engine::storage_take`]). (A remote DELETE does the same and
+    /// reports [`Event::ResourceDeleted`](super::Event).)
     ///
     /// ```
     /// # use core::mem::MaybeUninit;
-    /// # use mpcoap::engine::{Engine, Error, Instant};
+    /// # use mpcoap::engine::{Engine, Error, Heap, Instant};
     /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
     /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
-    /// let h = engine.add_resource(b"a", None, None, b"0", false)?;
+    /// # let mut heap = Heap::default();
+    /// let h = heap.run(engine, |e| e.add_resource(b"a", None, None, b"0", false))?;
     /// engine.remove_resource(h)?;
     /// assert_eq!(engine.find_resource(b"a"), None);
     /// assert_eq!(engine.remove_resource(h), Err(Error::Stale));
+    /// assert!(engine.storage_take().is_some());
+    /// # heap.collect(engine);
     /// # Ok::<(), Error>(())
     /// ```
     pub fn remove_resource(&mut self, h: ResourceHandle) -> Result<(), Error> {
-        self.resources.remove(h)
+        let (slot, p) = self.resources.slot_of(h.raw()).ok_or(Error::Stale)?;
+        // SAFETY: `slot` points at `p`; unlinking it makes `p` unreachable.
+        let n = unsafe {
+            let n = &*p.as_ptr().cast::<ResourceNode>();
+            *slot = n.next;
+            n
+        };
+        self.store.remote_used = self.store.remote_used.saturating_sub(n.remote_share());
+        let (value, cap, len) = (n.value, n.value_cap as usize, n.block_len());
+        if let Some(v) = value {
+            self.store.release(v, cap);
+        }
+        self.store.release(p, len);
+        Ok(())
     }
 
     /// The resource's current value.
     ///
     /// ```
     /// # use core::mem::MaybeUninit;
-    /// # use mpcoap::engine::{Engine, Error, Instant};
+    /// # use mpcoap::engine::{Engine, Error, Heap, Instant};
     /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
     /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
-    /// let h = engine.add_resource(b"a", None, None, b"0", false)?;
-    /// engine.set_resource_value(h, b"on")?;
+    /// # let mut heap = Heap::default();
+    /// let h = heap.run(engine, |e| e.add_resource(b"a", None, None, b"0", false))?;
+    /// heap.run(engine, |e| e.set_resource_value(h, b"on"))?;
     /// assert_eq!(engine.resource_value(h)?, b"on");
     /// # Ok::<(), Error>(())
     /// ```
     pub fn resource_value(&self, h: ResourceHandle) -> Result<&[u8], Error> {
-        let r = self.resources.get(h)?;
-        Ok(self.resources.value(r))
+        self.resources.get(h).map(ResourceNode::value)
     }
 
     /// Replaces the value; every store increments the ETag, even with the
-    /// same bytes. Errors: [`Error::Stale`], [`Error::ValueTooLarge`],
-    /// [`Error::ValuesFull`].
+    /// same bytes. Errors: [`Error::Stale`], [`Error::ValueTooLarge`], then
+    /// [`Error::NeedStorage`] / [`Error::NoMemory`] (a value that grows, or
+    /// shrinks by more than [`SHRINK_SLACK`], gets a new block). The
+    /// application's store resets the resource's share of the remote budget.
     pub fn set_resource_value(&mut self, h: ResourceHandle, value: &[u8]) -> Result<(), Error> {
-        self.resources.store_value(h, value)
+        self.store_value(h, value, true)
+    }
+
+    /// Stores a value: by the application (`app`) or by a peer (PUT/POST,
+    /// whose budget the caller has checked).
+    pub(crate) fn store_value(&mut self, h: ResourceHandle, value: &[u8], app: bool) -> Result<(), Error> {
+        let n = self.resources.get(h)?;
+        if value.len() > VALUE_MAX {
+            return Err(Error::ValueTooLarge);
+        }
+        let plan = value_plan(n, value.len());
+        let mut r = self.store.reserve(&[plan])?;
+        let n = self.resources.get_mut(h)?;
+        let before = n.remote_share();
+        if let Some((b, size)) = commit_value(n, value, &mut r, 0) {
+            if app {
+                n.app_len = value.len() as u32;
+            }
+            let after = n.remote_share();
+            self.store.release(b, size);
+            self.store.remote_used = self.store.remote_used.saturating_sub(before).saturating_add(after);
+        } else {
+            if app {
+                n.app_len = value.len() as u32;
+            }
+            let after = n.remote_share();
+            self.store.remote_used = self.store.remote_used.saturating_sub(before).saturating_add(after);
+        }
+        Ok(())
+    }
+
+    /// The largest value a peer may store in `h` now (Size1 of 4.13): the
+    /// remote budget left, plus what the application stored last, plus the
+    /// resource's own share; at most [`VALUE_MAX`].
+    pub(crate) fn remote_room(&self, n: &ResourceNode) -> usize {
+        let others = self.store.remote_used.saturating_sub(n.remote_share());
+        let room = self.store.remote_budget.saturating_sub(others) as usize + n.app_len as usize;
+        room.min(VALUE_MAX)
     }
 
     /// Adds an attribute shown in `/.well-known/core` (in the order added).
-    /// Errors: [`Error::Stale`], [`Error::Attribute`],
-    /// [`Error::AttributesFull`], [`Error::TextFull`].
+    /// Storage: the resource's node is replaced by a larger copy.
+    /// Errors: [`Error::Stale`], [`Error::Attribute`] (a bad name, or a
+    /// value over 65535 bytes), then [`Error::NeedStorage`] /
+    /// [`Error::NoMemory`].
     ///
     /// ```
     /// # use core::mem::MaybeUninit;
-    /// # use mpcoap::engine::{Engine, Error, Instant};
+    /// # use mpcoap::engine::{Engine, Error, Heap, Instant};
     /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
     /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
-    /// let h = engine.add_resource(b"a", None, None, b"0", false)?;
-    /// engine.add_attribute(h, b"ct", b"0")?;
+    /// # let mut heap = Heap::default();
+    /// let h = heap.run(engine, |e| e.add_resource(b"a", None, None, b"0", false))?;
+    /// heap.run(engine, |e| e.add_attribute(h, b"ct", b"0"))?;
     /// assert_eq!(engine.add_attribute(h, b"bad name", b"x"), Err(Error::Attribute));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn add_attribute(&mut self, h: ResourceHandle, name: &[u8], value: &[u8]) -> Result<(), Error> {
-        let res = &mut self.resources;
-        res.get(h)?;
-        if !valid_attribute_name(name) {
+        let old = self.resources.get(h)?;
+        if !valid_attribute_name(name) || value.len() > usize::from(u16::MAX) {
             return Err(Error::Attribute);
         }
-        let n = usize::from(res.attribute_count);
-        if n >= ATTRIBUTES_MAX {
-            return Err(Error::AttributesFull);
-        }
-        if name.len() + value.len() > res.text.free()
-            || res.document_len() + link_format::attribute_len(name, value) > WELL_KNOWN_CORE_MAX
-        {
-            return Err(Error::TextFull);
-        }
-        let text = res.text.push(&[name, value]).ok_or(Error::TextFull)?;
-        if let Some(a) = res.attributes.get_mut(n) {
-            *a = Attribute { resource: h.slot() as u8, name_len: name.len() as u8, text };
-            res.attribute_count += 1;
-        }
+        let text_len = old.text_len as usize + ATTRIBUTE_HEADER + name.len() + value.len();
+        let mut r = self.store.reserve(&[HEADER + text_len])?;
+        let Some((block, _)) = r.take(0) else { return Err(Error::NoMemory) };
+        let (slot, p) = self.resources.slot_of(h.raw()).ok_or(Error::Stale)?;
+        // SAFETY: `p` is the live node (`HEADER + text_len` bytes), `block`
+        // a fresh, zeroed block of at least `HEADER + text_len` bytes (the
+        // new length); they do not overlap. The node is moved: its header
+        // and text are copied, the attribute appended, and the link that
+        // pointed at the old block now points at the new one.
+        let old_len = unsafe {
+            let old = &*p.as_ptr().cast::<ResourceNode>();
+            let old_text = HEADER + old.text_len as usize;
+            let old_len = old.block_len();
+            core::ptr::copy_nonoverlapping(p.as_ptr(), block.as_ptr(), old_text);
+            let mut at = block.as_ptr().add(old_text);
+            let [lo, hi] = (value.len() as u16).to_le_bytes();
+            for part in [&[name.len() as u8, lo, hi][..], name, value] {
+                core::ptr::copy_nonoverlapping(part.as_ptr(), at, part.len());
+                at = at.add(part.len());
+            }
+            (*block.as_ptr().cast::<ResourceNode>()).text_len = text_len as u32;
+            *slot = Some(block);
+            old_len
+        };
+        self.store.release(p, old_len);
         Ok(())
     }
 
@@ -397,10 +596,11 @@ impl Engine {
     ///
     /// ```
     /// # use core::mem::MaybeUninit;
-    /// # use mpcoap::engine::{Engine, Error, Instant, Methods};
+    /// # use mpcoap::engine::{Engine, Error, Heap, Instant, Methods};
     /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
     /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
-    /// let h = engine.add_resource(b"a", None, None, b"0", false)?;
+    /// # let mut heap = Heap::default();
+    /// let h = heap.run(engine, |e| e.add_resource(b"a", None, None, b"0", false))?;
     /// engine.set_methods(h, Methods::ALL, true)?;
     /// engine.set_methods(h, Methods::DELETE, false)?;
     /// assert_eq!(engine.set_methods(h, Methods(16), true), Err(Error::Operation));
@@ -418,6 +618,12 @@ impl Engine {
             r.methods &= !bits;
         }
         Ok(())
+    }
+
+    /// Length of the unfiltered `/.well-known/core` document.
+    #[cfg(test)]
+    pub(crate) fn document_len(&self) -> usize {
+        link_format::document_len(&self.resources)
     }
 }
 
@@ -438,6 +644,11 @@ mod tests {
     }
 
     #[test]
+    fn next_is_the_first_field() {
+        assert_eq!(core::mem::offset_of!(ResourceNode, next), 0);
+    }
+
+    #[test]
     fn add_find_remove_and_handles() {
         let mut e = Boxed::new(0, 1);
         assert_eq!(e.add_resource(b"", None, None, b"", false), Err(Error::Uri));
@@ -447,14 +658,13 @@ mod tests {
         let a = e.add_resource(b"/a", Some(50), Some(9), b"0", true).unwrap();
         assert_eq!(e.add_resource(b"a", None, None, b"", false), Err(Error::Exists));
         assert_eq!(e.find_resource(b"/a"), Some(a));
-        let r = *e.resources.get(a).unwrap();
+        let r = e.resources.get(a).unwrap();
         assert_eq!((r.media_type(), r.max_age(), r.etag()), (Some(50), Some(9), Some(1)));
         e.remove_resource(a).unwrap();
         assert_eq!(e.resource_value(a), Err(Error::Stale));
         assert_eq!(e.set_methods(a, Methods::GET, true), Err(Error::Stale));
-        // The slot is reused with a new generation: the old handle stays stale.
+        // A new resource gets a new handle: the old one stays stale.
         let b = e.add_resource(b"b", None, None, b"1", false).unwrap();
-        assert_eq!(b.slot(), a.slot());
         assert_ne!(a, b);
         assert_eq!(e.resource_value(a), Err(Error::Stale));
         assert_eq!(e.resource_value(b).unwrap(), b"1");
@@ -469,10 +679,15 @@ mod tests {
         e.set_resource_value(a, b"x").unwrap();
         e.set_resource_value(a, b"x").unwrap();
         assert_eq!(e.resources.get(a).unwrap().etag(), Some(3));
+        // Empty and back.
+        e.set_resource_value(a, b"").unwrap();
+        e.set_resource_value(a, b"yy").unwrap();
+        assert_eq!(e.resources.get(a).unwrap().etag(), Some(5));
+        assert_eq!(e.resource_value(a).unwrap(), b"yy");
     }
 
     #[test]
-    fn removal_compacts_arenas_and_keeps_order() {
+    fn removal_keeps_order_and_gives_storage_back() {
         let mut e = Boxed::new(0, 1);
         let a = e.add_resource(b"a", None, None, b"AAAA", false).unwrap();
         let b = e.add_resource(b"bb", None, None, b"BB", false).unwrap();
@@ -482,79 +697,56 @@ mod tests {
         e.add_attribute(c, b"if", b"z").unwrap();
         e.add_attribute(a, b"ct", b"0").unwrap();
         e.remove_resource(a).unwrap();
-        assert_eq!(e.resources.text.used(), 2 + 3 + 3 + 3);
-        assert_eq!(e.resources.values.used(), 3);
         assert_eq!(e.resource_value(b).unwrap(), b"BB");
         assert_eq!(e.resource_value(c).unwrap(), b"C");
-        let order: Vec<&[u8]> = e.resources.iter().map(|(_, r)| e.resources.uri(r)).collect();
+        let order: Vec<&[u8]> = e.resources.iter().map(|r| r.uri()).collect();
         assert_eq!(order, [&b"bb"[..], b"ccc"]);
-        let attrs: Vec<_> = e.resources.attributes(c).collect();
+        let attrs: Vec<_> = e.resources.get(c).unwrap().attributes().collect();
         assert_eq!(attrs, [(&b"if"[..], &b"z"[..])]);
-        // Value replacement moves the value to the end; the others stay.
         e.set_resource_value(b, b"bbbbb").unwrap();
         assert_eq!(e.resource_value(c).unwrap(), b"C");
         assert_eq!(e.resource_value(b).unwrap(), b"bbbbb");
         // A new resource lands at the end of the order.
         let d = e.add_resource(b"d", None, None, b"", false).unwrap();
-        assert_eq!(e.resources.iter().last().map(|(h, _)| h), Some(d));
+        assert_eq!(e.resources.iter().last().map(|r| r.handle()), Some(d));
+        for h in [b, c, d] {
+            e.remove_resource(h).unwrap();
+        }
+        e.collect();
+        assert_eq!((e.heap.live_blocks(), e.storage_stats().blocks, e.storage_stats().bytes), (0, 0, 0));
     }
 
     #[test]
-    fn capacities_are_errors_and_change_nothing() {
+    fn no_table_limits() {
         let mut e = Boxed::new(0, 1);
         assert_eq!(
             e.add_resource(b"big", None, None, &[0; VALUE_MAX + 1], false),
             Err(Error::ValueTooLarge)
         );
-        let mut handles = Vec::new();
-        for i in 0..RESOURCES_MAX {
-            handles.push(e.add_resource(format!("r{i}").as_bytes(), None, None, b"0", false).unwrap());
-        }
-        assert_eq!(e.add_resource(b"one-more", None, None, b"0", false), Err(Error::ResourcesFull));
-        // Values: fill the arena.
         let big = vec![7u8; VALUE_MAX];
-        e.set_resource_value(handles[0], &big).unwrap();
-        e.set_resource_value(handles[1], &big).unwrap();
-        let room = e.resources.value_room(handles[2]);
-        assert!(room < VALUE_MAX);
-        assert_eq!(e.set_resource_value(handles[2], &big), Err(Error::ValuesFull));
-        assert_eq!(e.resource_value(handles[2]).unwrap(), b"0");
-        e.set_resource_value(handles[2], &big[..room]).unwrap();
-        assert_eq!(e.resources.values.free(), 0);
-        // Attributes.
-        for i in 0..ATTRIBUTES_MAX {
-            e.add_attribute(handles[i % RESOURCES_MAX], b"n", b"v").unwrap();
+        let mut handles = Vec::new();
+        for i in 0..200 {
+            let h = e.add_resource(format!("r{i}").as_bytes(), None, None, &big, false).unwrap();
+            e.add_attribute(h, b"rt", &[b'x'; 200]).unwrap();
+            handles.push(h);
         }
-        assert_eq!(e.add_attribute(handles[0], b"n", b"v"), Err(Error::AttributesFull));
-        assert_eq!(e.add_attribute(handles[0], b"", b"v"), Err(Error::Attribute));
-        assert_eq!(e.add_attribute(handles[0], b"a b", b"v"), Err(Error::Attribute));
+        for (i, h) in handles.iter().enumerate() {
+            assert_eq!(e.resource_value(*h).unwrap(), &big[..]);
+            assert_eq!(e.find_resource(format!("r{i}").as_bytes()), Some(*h));
+        }
+        // The unfiltered document is longer than one message now.
+        assert!(e.document_len() > crate::capacity::MESSAGE_MAX);
     }
 
     #[test]
-    fn discovery_document_is_bounded() {
+    fn values_shrink_in_place_only_within_the_slack() {
         let mut e = Boxed::new(0, 1);
-        let a = e.add_resource(b"a", None, None, b"0", false).unwrap();
-        // Each '"' is stored once but written escaped, so the document, not
-        // the text storage, is what runs out.
-        let quotes = [b'"'; 50];
-        let mut added = 0;
-        loop {
-            match e.add_attribute(a, b"t", &quotes) {
-                Ok(()) => added += 1,
-                Err(err) => {
-                    assert_eq!(err, Error::TextFull);
-                    break;
-                }
-            }
-        }
-        assert_eq!(added, 10);
-        assert!(e.resources.text.free() > 500);
-        assert_eq!(e.resources.document_len(), 4 + 10 * (3 + 102));
-        // A uri that would overflow it is refused as well.
-        let uri = [b'u'; 200];
-        assert_eq!(e.add_resource(&uri, None, None, b"", false), Err(Error::TextFull));
-        assert_eq!(e.resources.iter().count(), 1);
-        e.add_resource(&uri[..70], None, None, b"", false).unwrap();
-        assert_eq!(e.resources.document_len(), 1054 + 1 + 73);
+        let a = e.add_resource(b"a", None, None, &[1; 100], false).unwrap();
+        let blocks = e.heap.allocations();
+        e.set_resource_value(a, &[2; 90]).unwrap();
+        assert_eq!(e.heap.allocations(), blocks, "in place");
+        e.set_resource_value(a, b"x").unwrap();
+        assert_eq!(e.heap.allocations(), blocks + 1, "a much smaller value gets a smaller block");
+        assert_eq!(e.resource_value(a).unwrap(), b"x");
     }
 }

@@ -4,9 +4,10 @@
 use super::dedup::Replay;
 use super::link_format::{self, Out};
 use super::options::{self, BadOption, RequestOptions};
-use super::resources::{etag_bytes, WELL_KNOWN_CORE};
+use super::resources::{etag_bytes, NodeRef, ResourceNode, WELL_KNOWN_CORE};
 use super::uri::path_matches;
-use super::{Endpoint, Engine, Event, Instant, Methods, ResourceHandle};
+use super::{Endpoint, Engine, Error, Event, Instant, Methods, ResourceHandle};
+use crate::capacity::{MESSAGE_MAX, RETRY_AFTER_S};
 use crate::codec::option::{self as opt, content_format};
 use crate::codec::{Code, Message, MessageRepr, MessageType, PAYLOAD_MARKER};
 
@@ -16,11 +17,20 @@ pub(crate) enum Body {
     Empty,
     /// The reason phrase of the code (error responses).
     Reason,
-    /// The value of this resource.
-    Value(ResourceHandle),
+    /// The value of this resource (found by this request: nothing has
+    /// unlinked it since).
+    Value(NodeRef),
     /// `/.well-known/core`, filtered by the request's Uri-Query options.
     Discovery,
+    /// 5.00: the discovery document does not fit one message.
+    DocumentTooLong,
 }
+
+/// The diagnostic payload of [`Body::DocumentTooLong`].
+pub(crate) const DOCUMENT_TOO_LONG: &[u8] = b"/.well-known/core does not fit one message";
+
+/// A resource a remote DELETE removed: its handle and the caller's word.
+pub(crate) type Deleted = Option<(ResourceHandle, usize)>;
 
 /// A response before it is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +59,8 @@ impl Answer {
         let mut a = Answer::new(code, if code.class() >= 4 { Body::Reason } else { Body::Empty });
         if code == Code::REQUEST_ENTITY_TOO_LARGE {
             a.size1 = Some(u32::from(extra));
+        } else if code == Code::SERVICE_UNAVAILABLE {
+            a.max_age = Some(u32::from(extra));
         } else if extra != 0 {
             a.etag = Some(extra);
         }
@@ -57,10 +69,11 @@ impl Answer {
 
     /// The dedup summary of this answer to a non-GET request.
     fn summary(&self) -> Replay {
-        let extra = match (self.size1, self.etag) {
-            (Some(s), _) => s as u16,
-            (None, Some(e)) => e,
-            (None, None) => 0,
+        let extra = match (self.size1, self.etag, self.max_age) {
+            (Some(s), _, _) => s as u16,
+            (None, Some(e), _) => e,
+            (None, None, Some(m)) if self.code == Code::SERVICE_UNAVAILABLE => m as u16,
+            _ => 0,
         };
         Replay::Response { code: self.code.0, extra }
     }
@@ -78,6 +91,7 @@ pub(crate) fn reason(code: Code) -> &'static [u8] {
         Code::REQUEST_ENTITY_TOO_LARGE => b"Request Entity Too Large",
         Code::UNSUPPORTED_CONTENT_FORMAT => b"Unsupported Content-Format",
         Code::INTERNAL_SERVER_ERROR => b"Internal Server Error",
+        Code::SERVICE_UNAVAILABLE => b"Service Unavailable",
         Code::PROXYING_NOT_SUPPORTED => b"Proxying Not Supported",
         _ => b"",
     }
@@ -95,6 +109,8 @@ fn method_flag(code: Code) -> Option<Methods> {
 
 impl Engine {
     /// Handles a CON or NON request: deduplication, dispatch, reply.
+    /// [`Error::NeedStorage`] (a PUT or POST that needs a larger value
+    /// block) before anything changed: the caller supplies and repeats.
     pub(crate) fn handle_request(
         &mut self,
         now: Instant,
@@ -102,22 +118,22 @@ impl Engine {
         via_multicast: bool,
         msg: &Message<'_>,
         reply: &mut [u8],
-    ) -> (usize, Option<Event<'static>>) {
+    ) -> Result<(usize, Option<Event<'static>>), Error> {
         let con = msg.mtype() == MessageType::Con;
         match self.dedup.lookup(now, from, msg.mid(), via_multicast) {
             None => {}
             // A duplicate: answered from the cache, never applied again.
             Some(Replay::RegenerateGet) => {
-                let answer = if con { self.answer_get_again(msg, via_multicast) } else { None };
-                return (answer.map_or(0, |a| self.write_answer(&a, msg, reply)), None);
+                let answer = if con { self.answer_get_again(msg, via_multicast)? } else { None };
+                return Ok((answer.map_or(0, |a| self.write_answer(&a, msg, reply)), None));
             }
             Some(Replay::Response { code, extra }) if con => {
                 let a = Answer::from_summary(code, extra);
-                return (self.write_answer(&a, msg, reply), None);
+                return Ok((self.write_answer(&a, msg, reply), None));
             }
-            Some(replay) => return (if con { self.write_replay(replay, msg.mid(), reply) } else { 0 }, None),
+            Some(replay) => return Ok((if con { self.write_replay(replay, msg.mid(), reply) } else { 0 }, None)),
         }
-        let (answer, deleted) = self.serve(msg, via_multicast);
+        let (answer, deleted) = self.serve(msg, via_multicast)?;
         let summary = match (con, answer) {
             (false, _) | (true, None) => Replay::Nothing,
             (true, Some(_)) if msg.code() == Code::GET => Replay::RegenerateGet,
@@ -125,138 +141,113 @@ impl Engine {
         };
         self.dedup.insert(now, from, msg.mid(), con, via_multicast, summary);
         let len = answer.map_or(0, |a| self.write_answer(&a, msg, reply));
-        (len, deleted.map(Event::ResourceDeleted))
+        Ok((len, deleted.map(|(h, user)| Event::ResourceDeleted(h, user))))
     }
 
     /// A duplicate GET's answer, computed again (GET changes nothing).
-    fn answer_get_again(&mut self, msg: &Message<'_>, via_multicast: bool) -> Option<Answer> {
+    fn answer_get_again(&mut self, msg: &Message<'_>, via_multicast: bool) -> Result<Option<Answer>, Error> {
         if msg.code() != Code::GET {
-            return None;
+            return Ok(None);
         }
-        self.serve(msg, via_multicast).0
+        Ok(self.serve(msg, via_multicast)?.0)
     }
 
     /// Decides the answer to a fresh request and applies it; `None` means
     /// no reply. Also returns the resource a DELETE removed.
-    pub(crate) fn serve(
-        &mut self,
-        msg: &Message<'_>,
-        via_multicast: bool,
-    ) -> (Option<Answer>, Option<ResourceHandle>) {
-        let (answer, deleted) = self.dispatch(msg, via_multicast);
+    pub(crate) fn serve(&mut self, msg: &Message<'_>, via_multicast: bool) -> Result<(Option<Answer>, Deleted), Error> {
+        let (answer, deleted) = self.dispatch(msg, via_multicast)?;
         // RFC 7252 §8.1: no error responses to multicast requests.
         let answer = answer.filter(|a| !(via_multicast && a.code.class() >= 4));
-        (answer, deleted)
+        Ok((answer, deleted))
     }
 
-    fn dispatch(&mut self, msg: &Message<'_>, via_multicast: bool) -> (Option<Answer>, Option<ResourceHandle>) {
+    fn dispatch(&mut self, msg: &Message<'_>, via_multicast: bool) -> Result<(Option<Answer>, Deleted), Error> {
         let con = msg.mtype() == MessageType::Con;
         let opts = match RequestOptions::scan(msg) {
             Ok(o) => o,
             // §5.4.1: 4.02 for CON; a NON one is rejected silently.
-            Err(BadOption(_)) => return (con.then_some(Answer::error(Code::BAD_OPTION)), None),
+            Err(BadOption(_)) => return Ok((con.then_some(Answer::error(Code::BAD_OPTION)), None)),
         };
         if opts.proxy {
-            return (Some(Answer::error(Code::PROXYING_NOT_SUPPORTED)), None);
+            return Ok((Some(Answer::error(Code::PROXYING_NOT_SUPPORTED)), None));
         }
         // Until block-wise lands: Block2 block 0 gets the whole
         // representation; any other block request is not understood.
         if opts.block1.is_some() || opts.block2.is_some_and(|b| b.num != 0) {
-            return (Some(Answer::error(Code::BAD_OPTION)), None);
+            return Ok((Some(Answer::error(Code::BAD_OPTION)), None));
         }
         let Some(method) = method_flag(msg.code()) else {
-            return (Some(Answer::error(Code::METHOD_NOT_ALLOWED)), None);
+            return Ok((Some(Answer::error(Code::METHOD_NOT_ALLOWED)), None));
         };
         let path = options::values(msg, opt::URI_PATH);
         if path_matches(path.clone(), WELL_KNOWN_CORE) {
-            return (self.discovery(msg, &opts, method, via_multicast), None);
+            return Ok((self.discovery(msg, &opts, method, via_multicast), None));
         }
-        let Some(h) = self.resources.find_by_path(path) else {
+        let Some(found) = self.resources.find_by_path(path) else {
             // §5.8.4: DELETE is idempotent, deleting nothing succeeds.
             let code = if method == Methods::DELETE { Code::DELETED } else { Code::NOT_FOUND };
             let body = if method == Methods::DELETE { Body::Empty } else { Body::Reason };
-            return (Some(Answer::new(code, body)), None);
+            return Ok((Some(Answer::new(code, body)), None));
         };
-        let Ok(r) = self.resources.get(h).copied() else {
-            return (Some(Answer::error(Code::NOT_FOUND)), None);
-        };
+        // SAFETY: found just now; nothing below unlinks it before its last
+        // use (DELETE reads what it needs first).
+        let r = unsafe { found.get() };
         if !r.allows(method) {
-            return (Some(Answer::error(Code::METHOD_NOT_ALLOWED)), None);
+            return Ok((Some(Answer::error(Code::METHOD_NOT_ALLOWED)), None));
         }
         match method {
-            Methods::GET => (Some(self.get(msg, &opts, h)), None),
+            Methods::GET => Ok((Some(get(msg, &opts, r, found)), None)),
             Methods::DELETE => {
-                let _ = self.resources_remove(h);
-                (Some(Answer::new(Code::DELETED, Body::Empty)), Some(h))
+                let (h, user) = (r.handle(), r.user());
+                let _ = self.remove_resource(h);
+                Ok((Some(Answer::new(Code::DELETED, Body::Empty)), Some((h, user))))
             }
-            _ => (Some(self.put_or_post(msg, &opts, h)), None),
+            _ => Ok((Some(self.put_or_post(msg, &opts, r)?), None)),
         }
     }
 
-    fn resources_remove(&mut self, h: ResourceHandle) -> Result<(), super::Error> {
-        self.remove_resource(h)
-    }
-
-    fn get(&self, msg: &Message<'_>, opts: &RequestOptions, h: ResourceHandle) -> Answer {
-        let Ok(r) = self.resources.get(h) else {
-            return Answer::error(Code::NOT_FOUND);
-        };
-        if let (Some(media), Some(accept)) = (r.media_type(), opts.accept) {
-            if media != accept {
-                return Answer::error(Code::NOT_ACCEPTABLE);
-            }
-        }
-        let mut a = Answer::new(Code::CONTENT, Body::Value(h));
-        a.etag = r.etag();
-        a.content_format = r.media_type();
-        a.max_age = r.max_age();
-        if let (Some(etag), true) = (r.etag(), opts.has_etag) {
-            let mut buf = [0; 2];
-            let current = etag_bytes(etag, &mut buf);
-            // ETags are opaque: compared byte for byte (§5.10.6).
-            if options::values(msg, opt::ETAG).any(|v| v == current) {
-                a.code = Code::VALID;
-                a.body = Body::Empty;
-                a.content_format = None;
-            }
-        }
-        a
-    }
-
-    fn put_or_post(&mut self, msg: &Message<'_>, opts: &RequestOptions, h: ResourceHandle) -> Answer {
-        let Ok(r) = self.resources.get(h).copied() else {
-            return Answer::error(Code::NOT_FOUND);
-        };
+    /// A PUT or POST: checks, then the store. A value that needs a new
+    /// block asks for it ([`Error::NeedStorage`]) before anything changes;
+    /// refused, the answer is 5.03 with Max-Age [`RETRY_AFTER_S`]. A value
+    /// over the remote budget gets 4.13 with Size1 = the largest the
+    /// resource takes now.
+    fn put_or_post(&mut self, msg: &Message<'_>, opts: &RequestOptions, r: &ResourceNode) -> Result<Answer, Error> {
         if let (Some(media), Some(cf)) = (r.media_type(), opts.content_format) {
             if media != cf {
-                return Answer::error(Code::UNSUPPORTED_CONTENT_FORMAT);
+                return Ok(Answer::error(Code::UNSUPPORTED_CONTENT_FORMAT));
             }
         }
-        let room = self.resources.value_room(h);
+        let room = self.remote_room(r);
         if msg.payload().len() > room {
             let mut a = Answer::error(Code::REQUEST_ENTITY_TOO_LARGE);
             a.size1 = Some(room as u32);
-            return a;
+            return Ok(a);
         }
         if opts.if_none_match {
             // The resource exists, so If-None-Match always fails.
-            return Answer::error(Code::PRECONDITION_FAILED);
+            return Ok(Answer::error(Code::PRECONDITION_FAILED));
         }
         if opts.has_if_match {
             let mut buf = [0; 2];
             let current = r.etag().map(|e| etag_bytes(e, &mut buf));
             let pass = options::values(msg, opt::IF_MATCH).any(|v| v.is_empty() || Some(v) == current);
             if !pass {
-                return Answer::error(Code::PRECONDITION_FAILED);
+                return Ok(Answer::error(Code::PRECONDITION_FAILED));
             }
         }
-        if self.resources.store_value(h, msg.payload()).is_err() {
-            // Unreachable: the room was checked above.
-            return Answer::error(Code::INTERNAL_SERVER_ERROR);
+        let h = r.handle();
+        match self.store_value(h, msg.payload(), false) {
+            Ok(()) => {}
+            Err(Error::NeedStorage) => return Err(Error::NeedStorage),
+            Err(_) => {
+                let mut a = Answer::error(Code::SERVICE_UNAVAILABLE);
+                a.max_age = Some(RETRY_AFTER_S);
+                return Ok(a);
+            }
         }
         let mut a = Answer::new(Code::CHANGED, Body::Empty);
-        a.etag = self.resources.get(h).ok().and_then(|r| r.etag());
-        a
+        a.etag = self.resources.get(h).ok().and_then(ResourceNode::etag);
+        Ok(a)
     }
 
     fn discovery(
@@ -273,11 +264,16 @@ impl Engine {
             return Some(Answer::error(Code::NOT_ACCEPTABLE));
         }
         let queries = options::values(msg, opt::URI_QUERY);
-        let matched = link_format::write_document(&self.resources, queries, &mut Out::new(&mut []));
+        let mut measure = Out::new(&mut []);
+        let matched = link_format::write_document(&self.resources, queries, &mut measure);
         // RFC 7252 §8.2 / RFC 6690 §4.1: a multicast query that matches
         // nothing gets no response.
         if matched == 0 && via_multicast {
             return None;
+        }
+        // Header, token, Content-Format 40 (2 bytes), payload marker.
+        if measure.len() > MESSAGE_MAX - (4 + msg.token().len() + 2 + 1) {
+            return Some(Answer::new(Code::INTERNAL_SERVER_ERROR, Body::DocumentTooLong));
         }
         let mut a = Answer::new(Code::CONTENT, Body::Discovery);
         a.content_format = Some(content_format::LINK_FORMAT);
@@ -308,7 +304,11 @@ impl Engine {
         }
         repr.payload = match answer.body {
             Body::Reason => reason(answer.code),
-            Body::Value(h) => self.resources.get(h).map(|r| self.resources.value(r)).unwrap_or(&[]),
+            // SAFETY: the node was found by this request's `serve`, and
+            // nothing unlinked it since (only a DELETE does, and its answer
+            // has no body).
+            Body::Value(n) => unsafe { n.get() }.value(),
+            Body::DocumentTooLong => DOCUMENT_TOO_LONG,
             Body::Empty | Body::Discovery => &[],
         };
         let Ok(n) = repr.emit(reply) else { return 0 };
@@ -325,8 +325,8 @@ impl Engine {
                 *marker = PAYLOAD_MARKER;
                 n + 1 + len
             }
-            // Cannot happen: the capacities keep the document within one
-            // message. Never send a truncated one.
+            // Cannot happen: `discovery` measured it. Never send a
+            // truncated document.
             _ => 0,
         }
     }
@@ -340,6 +340,30 @@ impl Engine {
         };
         write_empty(t, mid, reply)
     }
+}
+
+/// A GET of resource `r` (found as `found`).
+fn get(msg: &Message<'_>, opts: &RequestOptions, r: &ResourceNode, found: NodeRef) -> Answer {
+    if let (Some(media), Some(accept)) = (r.media_type(), opts.accept) {
+        if media != accept {
+            return Answer::error(Code::NOT_ACCEPTABLE);
+        }
+    }
+    let mut a = Answer::new(Code::CONTENT, Body::Value(found));
+    a.etag = r.etag();
+    a.content_format = r.media_type();
+    a.max_age = r.max_age();
+    if let (Some(etag), true) = (r.etag(), opts.has_etag) {
+        let mut buf = [0; 2];
+        let current = etag_bytes(etag, &mut buf);
+        // ETags are opaque: compared byte for byte (§5.10.6).
+        if options::values(msg, opt::ETAG).any(|v| v == current) {
+            a.code = Code::VALID;
+            a.body = Body::Empty;
+            a.content_format = None;
+        }
+    }
+    a
 }
 
 /// Writes an Empty message (ACK or RST) with `mid`.
@@ -517,14 +541,62 @@ mod tests {
         let d = datagram(CON, Code::GET, 3, b"12345678", &[(URI_PATH, b"temp")], b"");
         let r = ask(&mut e, &d);
         assert_eq!((r.code, r.payload.len()), (Code::CONTENT, VALUE_MAX));
-        // Value storage nearly full: Size1 says what fits.
-        e.add_resource(b"o", None, None, &big[..VALUE_MAX], false).unwrap();
-        let other = e.add_resource(b"p", None, None, b"1", false).unwrap();
-        e.set_methods(other, Methods::PUT, true).unwrap();
-        let room = e.resources.value_room(other);
-        let r = ask(&mut e, &req(CON, Code::PUT, 4, &[b"p"], &[], &big[..VALUE_MAX]));
-        assert!(room < VALUE_MAX);
-        assert_eq!(r.option(SIZE1).map(crate::codec::option::decode_uint), Some(room as u32));
+    }
+
+    #[test]
+    fn remote_budget_bounds_what_peers_store() {
+        let (mut e, h) = server();
+        e.set_remote_budget(100);
+        let big = [b'x'; 200];
+        // "21.5" was stored by the application: a peer may store 4 + 100.
+        let r = ask(&mut e, &req(CON, Code::PUT, 1, &[b"temp"], &[], &big[..105]));
+        assert_eq!((r.code, r.option(SIZE1).map(crate::codec::option::decode_uint)), (Code::REQUEST_ENTITY_TOO_LARGE, Some(104)));
+        assert_eq!(e.resource_value(h).unwrap(), b"21.5");
+        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 2, &[b"temp"], &[], &big[..104])).code, Code::CHANGED);
+        assert_eq!(e.storage_stats().remote_bytes, 100);
+        // Another resource: the budget is spent, only its own length fits.
+        let o = e.add_resource(b"o", None, None, b"abc", false).unwrap();
+        e.set_methods(o, Methods::ALL, true).unwrap();
+        let r = ask(&mut e, &req(CON, Code::PUT, 3, &[b"o"], &[], &big[..4]));
+        assert_eq!(r.option(SIZE1).map(crate::codec::option::decode_uint), Some(3));
+        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 4, &[b"o"], &[], &big[..3])).code, Code::CHANGED);
+        // An application store resets the share; a DELETE gives it back.
+        e.set_resource_value(h, b"1").unwrap();
+        assert_eq!(e.storage_stats().remote_bytes, 0);
+        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 5, &[b"o"], &[], &big[..50])).code, Code::CHANGED);
+        assert_eq!(e.storage_stats().remote_bytes, 47);
+        assert_eq!(ask(&mut e, &req(CON, Code::DELETE, 6, &[b"o"], &[], b"")).code, Code::DELETED);
+        assert_eq!(e.storage_stats().remote_bytes, 0);
+    }
+
+    #[test]
+    fn a_value_the_heap_cannot_supply_gets_5_03() {
+        let (mut e, h) = server();
+        let long = [b'v'; 100];
+        e.heap.fail_at = Some(e.heap.allocations() + 1);
+        let r = ask(&mut e, &req(CON, Code::PUT, 1, &[b"temp"], &[], &long));
+        assert_eq!((r.code, r.option(MAX_AGE)), (Code::SERVICE_UNAVAILABLE, Some(&[RETRY_AFTER_S as u8][..])));
+        assert_eq!(e.resource_value(h).unwrap(), b"21.5");
+        assert_eq!(e.resources.get(h).unwrap().etag(), Some(1));
+        // A retransmission gets the same answer from the cache.
+        let r = ask(&mut e, &req(CON, Code::PUT, 1, &[b"temp"], &[], &long));
+        assert_eq!(r.code, Code::SERVICE_UNAVAILABLE);
+        // The next PUT is served.
+        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 2, &[b"temp"], &[], &long)).code, Code::CHANGED);
+        assert_eq!(e.resource_value(h).unwrap(), &long[..]);
+    }
+
+    #[test]
+    fn discovery_longer_than_a_message_gets_5_00() {
+        let mut e = Boxed::new(0, 1);
+        for i in 0..60 {
+            let h = e.add_resource(format!("sensors/{i:03}").as_bytes(), None, None, b"", false).unwrap();
+            e.add_attribute(h, b"rt", if i == 7 { b"seven" } else { b"other" }).unwrap();
+        }
+        let r = ask(&mut e, &req(CON, Code::GET, 1, &[b".well-known", b"core"], &[], b""));
+        assert_eq!((r.code, r.payload.as_slice()), (Code::INTERNAL_SERVER_ERROR, DOCUMENT_TOO_LONG));
+        let r = ask(&mut e, &req(CON, Code::GET, 2, &[b".well-known", b"core"], &[(URI_QUERY, b"rt=seven")], b""));
+        assert_eq!((r.code, r.payload.as_slice()), (Code::CONTENT, &b"</sensors/007>;rt=seven"[..]));
     }
 
     #[test]

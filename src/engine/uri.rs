@@ -103,6 +103,7 @@ pub(crate) fn percent_encoded(path: &[u8]) -> impl Iterator<Item = u8> + '_ {
 }
 
 /// Length of [`percent_encode`]'s output.
+#[cfg(test)]
 pub(crate) fn percent_encoded_len(path: &[u8]) -> usize {
     path.iter().map(|b| if is_path_char(*b) { 1 } else { 3 }).sum()
 }

@@ -3,7 +3,7 @@
 //! they are checked against the bindgen (clang) types as Rust lays them out.
 
 use core::mem::{align_of, offset_of, size_of};
-use micropython_sys::{mpcoap_endpoint_t, mpcoap_event_t, mpcoap_request_t};
+use micropython_sys::{mpcoap_endpoint_t, mpcoap_event_t, mpcoap_request_t, mpcoap_storage_stats_t};
 
 mod expected {
     include!(concat!(env!("OUT_DIR"), "/layout.rs"));
@@ -32,6 +32,7 @@ const _: () = {
     assert!(align_of::<mpcoap_event_t>() == MPCOAP_EVENT_ALIGN);
     assert!(offset_of!(mpcoap_event_t, kind) == MPCOAP_EVENT_KIND_OFFSET);
     assert!(offset_of!(mpcoap_event_t, handle) == MPCOAP_EVENT_HANDLE_OFFSET);
+    assert!(offset_of!(mpcoap_event_t, user) == MPCOAP_EVENT_USER_OFFSET);
     assert!(offset_of!(mpcoap_event_t, code) == MPCOAP_EVENT_CODE_OFFSET);
     assert!(offset_of!(mpcoap_event_t, type_) == MPCOAP_EVENT_TYPE_OFFSET);
     assert!(offset_of!(mpcoap_event_t, mid) == MPCOAP_EVENT_MID_OFFSET);
@@ -39,4 +40,11 @@ const _: () = {
     assert!(offset_of!(mpcoap_event_t, token_len) == MPCOAP_EVENT_TOKEN_LEN_OFFSET);
     assert!(offset_of!(mpcoap_event_t, payload) == MPCOAP_EVENT_PAYLOAD_OFFSET);
     assert!(offset_of!(mpcoap_event_t, payload_len) == MPCOAP_EVENT_PAYLOAD_LEN_OFFSET);
+
+    assert!(size_of::<mpcoap_storage_stats_t>() == MPCOAP_STORAGE_STATS_SIZE);
+    assert!(align_of::<mpcoap_storage_stats_t>() == MPCOAP_STORAGE_STATS_ALIGN);
+    assert!(offset_of!(mpcoap_storage_stats_t, blocks) == MPCOAP_STORAGE_STATS_BLOCKS_OFFSET);
+    assert!(offset_of!(mpcoap_storage_stats_t, bytes) == MPCOAP_STORAGE_STATS_BYTES_OFFSET);
+    assert!(offset_of!(mpcoap_storage_stats_t, remote_bytes) == MPCOAP_STORAGE_STATS_REMOTE_BYTES_OFFSET);
+    assert!(offset_of!(mpcoap_storage_stats_t, remote_budget) == MPCOAP_STORAGE_STATS_REMOTE_BUDGET_OFFSET);
 };

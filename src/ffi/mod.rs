@@ -12,10 +12,11 @@
 //! drift apart silently.
 
 mod layout;
-// Only where the crate is built with panic = "abort" (the staticlib, plain
-// builds): test, doctest and bench builds are forced to unwind and link std,
-// which brings its own handler.
-#[cfg(all(not(test), panic = "abort"))]
+// Only where the crate is built with panic = "abort" and without std (the
+// staticlib, plain builds): test, doctest and bench builds are forced to
+// unwind and link std, and feature `std` links it too; std brings its own
+// handler.
+#[cfg(all(not(test), not(feature = "std"), panic = "abort"))]
 mod panic;
 mod status;
 #[cfg(test)]
@@ -26,12 +27,12 @@ use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr;
 
 use micropython_sys as sys;
-use micropython_sys::{mpcoap_endpoint_t, mpcoap_event_t, mpcoap_request_t};
+use micropython_sys::{mpcoap_endpoint_t, mpcoap_event_t, mpcoap_request_t, mpcoap_storage_stats_t};
 
 use crate::capacity;
 use crate::engine::{Endpoint, Engine, Event, Instant, Methods, Request, ResourceHandle, SessionHandle};
 
-pub use status::{mpcoap_status_kind, mpcoap_status_message};
+pub use status::{mpcoap_status_arg, mpcoap_status_kind, mpcoap_status_message};
 
 type Status = i32;
 
@@ -45,10 +46,8 @@ const ERR_BUFFER: Status = sys::MPCOAP_ERR_BUFFER;
 const ERR_NOT_FOUND: Status = sys::MPCOAP_ERR_NOT_FOUND;
 const ERR_MEMORY: Status = sys::MPCOAP_ERR_MEMORY;
 
-// The header repeats these capacities for the shim.
+// The header repeats this capacity for the shim's buffer.
 const _: () = assert!(sys::MPCOAP_MESSAGE_MAX as usize == capacity::MESSAGE_MAX);
-const _: () = assert!(sys::MPCOAP_RESOURCES_MAX as usize == capacity::RESOURCES_MAX);
-const _: () = assert!(sys::MPCOAP_SESSIONS_MAX as usize == capacity::SESSIONS_MAX);
 const _: () = assert!(sys::MPCOAP_TYPE_TIMEOUT == crate::engine::TYPE_TIMEOUT as u32);
 const _: () = assert!(sys::MPCOAP_REQUEST_GET == Methods::GET.0);
 const _: () = assert!(sys::MPCOAP_REQUEST_PUT == Methods::PUT.0);
@@ -71,20 +70,30 @@ macro_rules! same_signature {
 same_signature! {
     mpcoap_status_kind: unsafe extern "C" fn(i32) -> i32;
     mpcoap_status_message: unsafe extern "C" fn(i32) -> *const c_char;
+    mpcoap_status_arg: unsafe extern "C" fn(i32) -> u32;
     mpcoap_engine_size: unsafe extern "C" fn() -> usize;
     mpcoap_engine_align: unsafe extern "C" fn() -> usize;
-    mpcoap_engine_init: unsafe extern "C" fn(*mut c_void, usize, u32, u32) -> i32;
+    mpcoap_engine_init: unsafe extern "C" fn(*mut c_void, usize, u32, u32, u32) -> i32;
     mpcoap_value_max: unsafe extern "C" fn() -> usize;
+    mpcoap_remote_budget_default: unsafe extern "C" fn() -> u32;
+    mpcoap_engine_take_user: unsafe extern "C" fn(*mut c_void, *mut usize) -> i32;
+    mpcoap_storage_need: unsafe extern "C" fn(*mut c_void) -> usize;
+    mpcoap_storage_grant: unsafe extern "C" fn(*mut c_void, *mut c_void, usize) -> i32;
+    mpcoap_storage_refuse: unsafe extern "C" fn(*mut c_void);
+    mpcoap_storage_take: unsafe extern "C" fn(*mut c_void, *mut usize) -> *mut c_void;
+    mpcoap_storage_stats: unsafe extern "C" fn(*mut c_void, *mut mpcoap_storage_stats_t);
     mpcoap_resource_add: unsafe extern "C" fn(
-        *mut c_void, *const u8, usize, i32, i64, *const u8, usize, bool, *mut u32) -> i32;
-    mpcoap_resource_find: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut u32) -> i32;
+        *mut c_void, *const u8, usize, i32, i64, *const u8, usize, bool, usize, *mut u32) -> i32;
+    mpcoap_resource_find: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut u32, *mut usize) -> i32;
+    mpcoap_resource_user: unsafe extern "C" fn(*mut c_void, usize) -> usize;
     mpcoap_resource_remove: unsafe extern "C" fn(*mut c_void, u32) -> i32;
     mpcoap_resource_value: unsafe extern "C" fn(*mut c_void, u32, *mut *const u8, *mut usize) -> i32;
     mpcoap_resource_set_value: unsafe extern "C" fn(*mut c_void, u32, *const u8, usize) -> i32;
     mpcoap_resource_add_attribute: unsafe extern "C" fn(
         *mut c_void, u32, *const u8, usize, *const u8, usize) -> i32;
     mpcoap_resource_set_methods: unsafe extern "C" fn(*mut c_void, u32, u32, bool) -> i32;
-    mpcoap_session_new: unsafe extern "C" fn(*mut c_void, *const mpcoap_endpoint_t, *mut u32) -> i32;
+    mpcoap_session_new: unsafe extern "C" fn(*mut c_void, *const mpcoap_endpoint_t, usize, *mut u32) -> i32;
+    mpcoap_session_user: unsafe extern "C" fn(*mut c_void, usize) -> usize;
     mpcoap_session_remove: unsafe extern "C" fn(*mut c_void, u32) -> i32;
     mpcoap_session_request: unsafe extern "C" fn(
         *mut c_void, u32, u32, *const mpcoap_request_t, *mut u16) -> i32;
@@ -199,6 +208,7 @@ fn empty_event() -> mpcoap_event_t {
     mpcoap_event_t {
         kind: sys::MPCOAP_EVENT_NONE,
         handle: 0,
+        user: 0,
         code: 0,
         type_: 0,
         mid: 0,
@@ -214,6 +224,8 @@ fn c_event(ev: &Event<'_>) -> mpcoap_event_t {
         Event::Response(r) => mpcoap_event_t {
             kind: sys::MPCOAP_EVENT_RESPONSE,
             handle: r.session.raw(),
+            // Filled in by `with_session_user` once the event's borrow ends.
+            user: 0,
             code: r.code,
             type_: r.message_type,
             mid: r.mid,
@@ -222,12 +234,21 @@ fn c_event(ev: &Event<'_>) -> mpcoap_event_t {
             payload: r.payload.as_ptr(),
             payload_len: r.payload.len(),
         },
-        Event::ResourceDeleted(h) => mpcoap_event_t {
+        Event::ResourceDeleted(h, user) => mpcoap_event_t {
             kind: sys::MPCOAP_EVENT_RESOURCE_DELETED,
             handle: h.raw(),
+            user: *user,
             ..empty_event()
         },
     }
+}
+
+/// A response event with its session's user word.
+fn with_session_user(e: &Engine, mut ev: mpcoap_event_t) -> mpcoap_event_t {
+    if ev.kind == sys::MPCOAP_EVENT_RESPONSE {
+        ev.user = e.session_user(SessionHandle::from_raw(ev.handle)).unwrap_or(0);
+    }
+    ev
 }
 
 /// Collapses a body's result into the C return value.
@@ -254,7 +275,7 @@ pub extern "C" fn mpcoap_engine_align() -> usize {
 /// # Safety
 /// `mem` is null or points at `len` writable bytes owned by the caller.
 #[no_mangle]
-pub unsafe extern "C" fn mpcoap_engine_init(mem: *mut c_void, len: usize, now_ms: u32, seed: u32) -> i32 {
+pub unsafe extern "C" fn mpcoap_engine_init(mem: *mut c_void, len: usize, now_ms: u32, seed: u32, remote_budget: u32) -> i32 {
     let p = mem.cast::<MaybeUninit<Engine>>();
     if p.is_null() || !p.is_aligned() || len < size_of::<Engine>() {
         return ERR_MEMORY;
@@ -263,7 +284,7 @@ pub unsafe extern "C" fn mpcoap_engine_init(mem: *mut c_void, len: usize, now_ms
     // (checked), writable and owned by the caller (contract); MaybeUninit
     // makes no claim about the current contents.
     let slot = unsafe { &mut *p };
-    Engine::init_in_place(slot, Instant(now_ms), seed);
+    Engine::init_in_place(slot, Instant(now_ms), seed).set_remote_budget(remote_budget);
     OK
 }
 
@@ -271,6 +292,114 @@ pub unsafe extern "C" fn mpcoap_engine_init(mem: *mut c_void, len: usize, now_ms
 #[no_mangle]
 pub extern "C" fn mpcoap_value_max() -> usize {
     capacity::VALUE_MAX
+}
+
+/// The default remote budget.
+#[no_mangle]
+pub extern "C" fn mpcoap_remote_budget_default() -> u32 {
+    capacity::REMOTE_BUDGET
+}
+
+/// Removes the oldest resource, else the oldest session; 1 and its user
+/// word in `*user`, or 0 when nothing is left.
+///
+/// # Safety
+/// `eng` an initialised block, `user` writable.
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_engine_take_user(eng: *mut c_void, user: *mut usize) -> i32 {
+    ret((|| {
+        let user = Out::new(user)?;
+        // SAFETY: the caller's contract.
+        let e = unsafe { engine(eng)? };
+        match e.take_user() {
+            None => Ok(0),
+            Some(u) => {
+                // SAFETY: checked by Out::new, writable by contract.
+                unsafe { user.set(u) };
+                Ok(1)
+            }
+        }
+    })())
+}
+
+// ---- storage ---------------------------------------------------------------------
+
+/// Bytes the last call asked for (`MPCOAP_NEED_STORAGE`); 0 for a bad block.
+///
+/// # Safety
+/// `eng` is an initialised engine block.
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_storage_need(eng: *mut c_void) -> usize {
+    // SAFETY: the caller's contract.
+    unsafe { engine(eng) }.map_or(0, |e| e.storage_need())
+}
+
+/// Grants the block the last call asked for; `MPCOAP_ERR_MEMORY` (and the
+/// caller keeps it) if it is null, misaligned or not the size asked for.
+///
+/// # Safety
+/// `eng` an initialised block; `block` valid for reads and writes of `size`
+/// bytes and used by nobody else until `mpcoap_storage_take` returns it.
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_storage_grant(eng: *mut c_void, block: *mut c_void, size: usize) -> i32 {
+    ret((|| {
+        // SAFETY: the caller's contract.
+        let e = unsafe { engine(eng)? };
+        let block = ptr::NonNull::new(block.cast::<u8>()).ok_or(ERR_MEMORY)?;
+        // SAFETY: the caller's contract (see the function's docs).
+        unsafe { e.storage_grant(block, size) }.map_err(|_| ERR_MEMORY)?;
+        Ok(OK)
+    })())
+}
+
+/// The heap cannot supply: the repeated call fails (or answers 5.03).
+///
+/// # Safety
+/// `eng` is an initialised engine block.
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_storage_refuse(eng: *mut c_void) {
+    // SAFETY: the caller's contract.
+    if let Ok(e) = unsafe { engine(eng) } {
+        e.storage_refuse();
+    }
+}
+
+/// A block the engine no longer uses (its size in `*size`), or null.
+///
+/// # Safety
+/// `eng` an initialised block, `size` writable.
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_storage_take(eng: *mut c_void, size: *mut usize) -> *mut c_void {
+    let Ok(size) = Out::new(size) else { return ptr::null_mut() };
+    // SAFETY: the caller's contract.
+    let Ok(e) = (unsafe { engine(eng) }) else { return ptr::null_mut() };
+    match e.storage_take() {
+        None => ptr::null_mut(),
+        Some((b, n)) => {
+            // SAFETY: checked by Out::new, writable by contract.
+            unsafe { size.set(n) };
+            b.as_ptr().cast()
+        }
+    }
+}
+
+/// What the engine holds (all zero for a bad block).
+///
+/// # Safety
+/// `eng` an initialised block, `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_storage_stats(eng: *mut c_void, out: *mut mpcoap_storage_stats_t) {
+    let Ok(out) = Out::new(out) else { return };
+    // SAFETY: the caller's contract.
+    let s = unsafe { engine(eng) }.map(|e| e.storage_stats()).unwrap_or_default();
+    let c = mpcoap_storage_stats_t {
+        blocks: s.blocks,
+        bytes: s.bytes,
+        remote_bytes: s.remote_bytes,
+        remote_budget: s.remote_budget,
+    };
+    // SAFETY: checked by Out::new, writable by contract.
+    unsafe { out.set(c) };
 }
 
 // ---- resources -----------------------------------------------------------------
@@ -291,6 +420,7 @@ pub unsafe extern "C" fn mpcoap_resource_add(
     value: *const u8,
     value_len: usize,
     etag: bool,
+    user: usize,
     handle: *mut u32,
 ) -> i32 {
     ret((|| {
@@ -302,7 +432,7 @@ pub unsafe extern "C" fn mpcoap_resource_add(
         };
         // SAFETY: the caller's contract (see the function's docs).
         let (e, uri, value) = unsafe { (engine(eng)?, bytes(uri, uri_len, ERR_URI)?, bytes(value, value_len, ERR_BUFFER)?) };
-        let h = e.add_resource(uri, media_type, max_age, value, etag).map_err(status::of)?;
+        let h = e.add_resource_with_user(uri, media_type, max_age, value, etag, user).map_err(status::of)?;
         // SAFETY: checked by Out::new, writable by contract.
         unsafe { handle.set(h.raw()) };
         Ok(OK)
@@ -314,16 +444,37 @@ pub unsafe extern "C" fn mpcoap_resource_add(
 /// # Safety
 /// As [`mpcoap_resource_add`].
 #[no_mangle]
-pub unsafe extern "C" fn mpcoap_resource_find(eng: *mut c_void, uri: *const u8, uri_len: usize, handle: *mut u32) -> i32 {
+pub unsafe extern "C" fn mpcoap_resource_find(
+    eng: *mut c_void,
+    uri: *const u8,
+    uri_len: usize,
+    handle: *mut u32,
+    user: *mut usize,
+) -> i32 {
     ret((|| {
-        let handle = Out::new(handle)?;
+        let (handle, user) = (Out::new(handle)?, Out::new(user)?);
         // SAFETY: the caller's contract.
         let (e, uri) = unsafe { (engine(eng)?, bytes(uri, uri_len, ERR_URI)?) };
         let h = e.find_resource(uri).ok_or(ERR_NOT_FOUND)?;
+        let u = e.resource_user(h).map_err(status::of)?;
         // SAFETY: checked by Out::new, writable by contract.
-        unsafe { handle.set(h.raw()) };
+        unsafe {
+            handle.set(h.raw());
+            user.set(u);
+        }
         Ok(OK)
     })())
+}
+
+/// The user word of the `index`-th resource in the order added; 0 past
+/// the end (or for a bad block).
+///
+/// # Safety
+/// `eng` is an initialised engine block.
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_resource_user(eng: *mut c_void, index: usize) -> usize {
+    // SAFETY: the caller's contract.
+    unsafe { engine(eng) }.ok().and_then(|e| e.resource_user_at(index)).unwrap_or(0)
 }
 
 /// Removes a resource.
@@ -417,16 +568,32 @@ pub unsafe extern "C" fn mpcoap_resource_set_methods(eng: *mut c_void, handle: u
 /// # Safety
 /// `eng` an initialised block, `peer` readable, `handle` writable.
 #[no_mangle]
-pub unsafe extern "C" fn mpcoap_session_new(eng: *mut c_void, peer: *const mpcoap_endpoint_t, handle: *mut u32) -> i32 {
+pub unsafe extern "C" fn mpcoap_session_new(
+    eng: *mut c_void,
+    peer: *const mpcoap_endpoint_t,
+    user: usize,
+    handle: *mut u32,
+) -> i32 {
     ret((|| {
         let handle = Out::new(handle)?;
         // SAFETY: the caller's contract.
         let (e, peer) = unsafe { (engine(eng)?, read(peer)?) };
-        let h = e.new_session(endpoint(&peer)).map_err(status::of)?;
+        let h = e.new_session_with_user(endpoint(&peer), user).map_err(status::of)?;
         // SAFETY: checked by Out::new, writable by contract.
         unsafe { handle.set(h.raw()) };
         Ok(OK)
     })())
+}
+
+/// The user word of the `index`-th session in the order created; 0 past
+/// the end (or for a bad block).
+///
+/// # Safety
+/// `eng` is an initialised engine block.
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_session_user(eng: *mut c_void, index: usize) -> usize {
+    // SAFETY: the caller's contract.
+    unsafe { engine(eng) }.ok().and_then(|e| e.session_user_at(index)).unwrap_or(0)
 }
 
 /// Removes a client session and its requests.
@@ -516,13 +683,15 @@ pub unsafe extern "C" fn mpcoap_engine_receive(
         let got = e
             .receive(Instant(now_ms), endpoint(&from), via_multicast, data, reply)
             .map_err(status::of)?;
+        let n = got.reply_len;
         let (c_ev, filled) = match &got.event {
             Some(ev) => (c_event(ev), 1),
             None => (empty_event(), 0),
         };
+        let c_ev = with_session_user(e, c_ev);
         // SAFETY: checked by Out::new, writable by contract.
         unsafe {
-            reply_len.set(got.reply_len);
+            reply_len.set(n);
             event.set(c_ev);
         }
         Ok(filled)
@@ -567,14 +736,11 @@ pub unsafe extern "C" fn mpcoap_engine_poll_event(eng: *mut c_void, now_ms: u32,
         let event = Out::new(event)?;
         // SAFETY: the caller's contract.
         let e = unsafe { engine(eng)? };
-        match e.poll_event(Instant(now_ms)) {
-            None => Ok(0),
-            Some(ev) => {
-                // SAFETY: checked by Out::new, writable by contract.
-                unsafe { event.set(c_event(&ev)) };
-                Ok(1)
-            }
-        }
+        let Some(c_ev) = e.poll_event(Instant(now_ms)).map(|ev| c_event(&ev)) else { return Ok(0) };
+        let c_ev = with_session_user(e, c_ev);
+        // SAFETY: checked by Out::new, writable by contract.
+        unsafe { event.set(c_ev) };
+        Ok(1)
     })())
 }
 

@@ -13,58 +13,43 @@ pub(super) fn of(e: Error) -> i32 {
     match e {
         Error::Uri => sys::MPCOAP_ERR_URI,
         Error::Exists => sys::MPCOAP_ERR_EXISTS,
-        Error::ResourcesFull => sys::MPCOAP_ERR_RESOURCES_FULL,
-        Error::TextFull => sys::MPCOAP_ERR_TEXT_FULL,
         Error::ValueTooLarge => sys::MPCOAP_ERR_VALUE_TOO_LARGE,
-        Error::ValuesFull => sys::MPCOAP_ERR_VALUES_FULL,
         Error::Attribute => sys::MPCOAP_ERR_ATTRIBUTE,
-        Error::AttributesFull => sys::MPCOAP_ERR_ATTRIBUTES_FULL,
         Error::Stale => sys::MPCOAP_ERR_STALE,
         Error::Method => sys::MPCOAP_ERR_METHOD,
         Error::Operation => sys::MPCOAP_ERR_OPERATION,
         Error::Token => sys::MPCOAP_ERR_TOKEN,
         Error::PayloadTooLarge => sys::MPCOAP_ERR_PAYLOAD_TOO_LARGE,
-        Error::SessionsFull => sys::MPCOAP_ERR_SESSIONS_FULL,
-        Error::QueueFull => sys::MPCOAP_ERR_QUEUE_FULL,
         Error::Buffer => sys::MPCOAP_ERR_BUFFER,
+        Error::NeedStorage => sys::MPCOAP_NEED_STORAGE,
+        Error::NoMemory => sys::MPCOAP_ERR_NO_MEMORY,
     }
 }
 
 const VALUE: i32 = sys::MPCOAP_KIND_VALUE as i32;
 const RUNTIME: i32 = sys::MPCOAP_KIND_RUNTIME as i32;
-const OS: i32 = sys::MPCOAP_KIND_OS as i32;
+const MEMORY: i32 = sys::MPCOAP_KIND_MEMORY as i32;
 
 /// (status, kind, message), row `i` for status `-i`, then the row for
-/// unknown statuses. The numbers in the messages are those of
-/// `src/capacity.rs`; the asserts below fail the build if one changes.
+/// unknown statuses. Messages are printf formats: `%%` for `%`, and at most
+/// one `%u`, filled with [`mpcoap_status_arg`] (a capacity named in
+/// `src/capacity.rs`, so no number is written twice).
 /// Only read at compile time: firmware holds [`MESSAGES`], [`OFFSETS`]
 /// and [`KINDS`] instead of a match or fat pointers (flash budget).
-const STATUSES: [(i32, i32, &CStr); 22] = [
+const STATUSES: [(i32, i32, &CStr); 18] = [
     (0, 0, c"ok"),
     (
         sys::MPCOAP_ERR_URI,
         VALUE,
-        c"\"uri\"/\"uri_path\" segments must be at most 255 bytes; \"uri\" must be non-empty UTF-8, \"uri_path\" have valid %XX escapes",
+        c"\"uri\"/\"uri_path\" segments must be at most 255 bytes; \"uri\" must be non-empty UTF-8, \"uri_path\" have valid %%XX escapes",
     ),
     (sys::MPCOAP_ERR_EXISTS, RUNTIME, c"Resource already exists or cannot be created!"),
-    (
-        sys::MPCOAP_ERR_RESOURCES_FULL,
-        RUNTIME,
-        c"Resource already exists or cannot be created! (resource table full: 16 resources)",
-    ),
-    (
-        sys::MPCOAP_ERR_TEXT_FULL,
-        RUNTIME,
-        c"no room for this \"uri\" or attribute: text storage (1024 bytes) is full or /.well-known/core would exceed one message",
-    ),
-    (sys::MPCOAP_ERR_VALUE_TOO_LARGE, VALUE, c"\"value\" must be at most 1128 bytes (one response)"),
-    (sys::MPCOAP_ERR_VALUES_FULL, RUNTIME, c"value storage (2432 bytes over all resources) is full"),
+    (sys::MPCOAP_ERR_VALUE_TOO_LARGE, VALUE, c"\"value\" must be at most %u bytes (Coap.VALUE_MAX)"),
     (
         sys::MPCOAP_ERR_ATTRIBUTE,
         VALUE,
-        c"attribute \"name\" must be 1..255 characters of letters, digits and !#$&+-.^_`|~",
+        c"attribute \"name\" must be 1..255 characters of letters, digits and !#$&+-.^_`|~, \"value\" at most %u bytes",
     ),
-    (sys::MPCOAP_ERR_ATTRIBUTES_FULL, RUNTIME, c"attribute table is full (32 attributes)"),
     (sys::MPCOAP_ERR_STALE, RUNTIME, c"the resource or session was removed"),
     (sys::MPCOAP_ERR_METHOD, VALUE, c"Invalid \"method\" parameter value!"),
     (
@@ -78,21 +63,17 @@ const STATUSES: [(i32, i32, &CStr); 22] = [
     (
         sys::MPCOAP_ERR_PAYLOAD_TOO_LARGE,
         VALUE,
-        c"request must fit one message (1152 bytes): \"payload\" or \"uri_path\" too long",
+        c"request must fit one message (%u bytes): \"payload\" or \"uri_path\" too long",
     ),
-    (sys::MPCOAP_ERR_SESSIONS_FULL, RUNTIME, c"session table is full (8 sessions)"),
-    (sys::MPCOAP_ERR_QUEUE_FULL, OS, c"request queue is full (8 requests)"),
-    (
-        sys::MPCOAP_ERR_BUFFER,
-        RUNTIME,
-        c"buffer must be non-NULL and at least MPCOAP_MESSAGE_MAX (1152) bytes",
-    ),
+    (sys::MPCOAP_ERR_BUFFER, RUNTIME, c"buffer must be non-NULL and at least %u bytes (one message)"),
     (sys::MPCOAP_ERR_NOT_FOUND, RUNTIME, c"no such resource or session"),
     (
         sys::MPCOAP_ERR_MEMORY,
         RUNTIME,
-        c"engine block must be mpcoap_engine_size() bytes aligned to mpcoap_engine_align()",
+        c"engine block must be mpcoap_engine_size() bytes aligned to mpcoap_engine_align(), and a granted block what was asked for",
     ),
+    (sys::MPCOAP_ERR_NO_MEMORY, MEMORY, c"memory allocation failed: the heap cannot supply the storage this needs"),
+    (sys::MPCOAP_NEED_STORAGE, RUNTIME, c"internal: the engine asked for storage that was not supplied"),
     (i32::MIN, RUNTIME, c"unknown coap engine status"),
 ];
 
@@ -164,14 +145,17 @@ fn row(status: i32) -> usize {
     }
 }
 
-const _: () = assert!(capacity::RESOURCES_MAX == 16);
-const _: () = assert!(capacity::TEXT_BYTES == 1024);
-const _: () = assert!(capacity::VALUE_MAX == 1128);
-const _: () = assert!(capacity::VALUE_BYTES == 2432);
-const _: () = assert!(capacity::ATTRIBUTES_MAX == 32);
-const _: () = assert!(capacity::MESSAGE_MAX == 1152);
-const _: () = assert!(capacity::SESSIONS_MAX == 8);
-const _: () = assert!(capacity::REQUESTS_MAX == 8);
+/// The number a status's message names with `%u` (0 if none).
+#[no_mangle]
+pub extern "C" fn mpcoap_status_arg(status: i32) -> u32 {
+    let n = match status {
+        sys::MPCOAP_ERR_VALUE_TOO_LARGE => capacity::VALUE_MAX,
+        sys::MPCOAP_ERR_ATTRIBUTE => u16::MAX as usize,
+        sys::MPCOAP_ERR_PAYLOAD_TOO_LARGE | sys::MPCOAP_ERR_BUFFER => capacity::MESSAGE_MAX,
+        _ => 0,
+    };
+    n as u32
+}
 
 /// The Python exception kind (`MPCOAP_KIND_*`) of a negative status; 0 for
 /// success.
@@ -201,19 +185,25 @@ mod tests {
     #[test]
     fn every_code_has_its_own_message_and_a_kind() {
         let mut seen = std::collections::HashSet::new();
-        for s in sys::MPCOAP_ERR_MEMORY..=sys::MPCOAP_ERR_URI {
+        for s in sys::MPCOAP_NEED_STORAGE..=sys::MPCOAP_ERR_URI {
             let (kind, msg) = describe(s);
             assert!((1..=4).contains(&kind), "{s}");
+            // A printf format: "%%", and "%u" exactly when there is a number.
+            let text = msg.to_str().unwrap_or_default();
+            let units = text.matches("%u").count();
+            assert_eq!(units, usize::from(mpcoap_status_arg(s) != 0), "{s}: {text}");
+            assert_eq!(text.replace("%%", "").replace("%u", "").matches('%').count(), 0, "{s}: {text}");
             assert_ne!(msg, c"unknown coap engine status", "{s}");
             assert!(seen.insert(msg), "{s} repeats a message");
             assert_eq!(Some(&(s, kind, msg)), STATUSES.get(s.unsigned_abs() as usize), "{s}");
         }
-        for s in [-21, -1000, i32::MIN] {
+        for s in [sys::MPCOAP_NEED_STORAGE - 1, -1000, i32::MIN] {
             assert_eq!(describe(s), (RUNTIME, c"unknown coap engine status"));
         }
         for s in [0, 1, i32::MAX] {
             assert_eq!(describe(s), (0, c"ok"));
         }
-        assert_eq!(describe(sys::MPCOAP_ERR_QUEUE_FULL).1, c"request queue is full (8 requests)");
+        assert_eq!(describe(sys::MPCOAP_ERR_NO_MEMORY).0, MEMORY);
+        assert_eq!(mpcoap_status_arg(sys::MPCOAP_ERR_VALUE_TOO_LARGE), capacity::VALUE_MAX as u32);
     }
 }

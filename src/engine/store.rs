@@ -1,0 +1,510 @@
+//! Storage the engine is given: the "need n bytes" protocol of
+//! `mod/mpcoap.h` ("storage") and the blocks it hands back.
+//!
+//! The engine never allocates. Every item the application or a peer adds
+//! (a resource with its uri and attributes, a value, a session, a request
+//! and its encoded bytes) lives in a block of its own that the caller
+//! grants. A call that needs blocks runs in three phases, and the types keep
+//! them apart:
+//!
+//! 1. **check and plan**, changing nothing: every error the call can return,
+//!    then the sizes of the blocks it needs (at most [`PLAN_MAX`]);
+//! 2. **reserve** ([`Store::reserve`]): if a planned block has not been
+//!    granted yet, the call returns [`Error::NeedStorage`] with
+//!    [`Store::need`] set, still having changed nothing; the caller grants a
+//!    block of that size ([`Engine::storage_grant`]) and repeats the call;
+//!    after [`Engine::storage_refuse`], the repeat returns
+//!    [`Error::NoMemory`]. This is the last point where the call can fail;
+//! 3. **commit**: functions that take the [`Reserved`] blocks return no
+//!    `Result`, so nothing after the first write can fail.
+//!
+//! Blocks no longer used are cleared and put on the released chain (linked
+//! through their own first word); the caller takes them back with
+//! [`Engine::storage_take`] after each call. The engine keeps pointers only
+//! to the start of granted blocks, in pointer-aligned fields of its own
+//! block or of granted blocks: a conservative scan that starts at the
+//! engine (MicroPython's GC) reaches every block in use.
+
+use core::ptr::NonNull;
+
+use super::{Engine, Error};
+
+/// A pointer to a granted block, or none.
+pub(crate) type Link = Option<NonNull<u8>>;
+
+/// Most blocks one call asks for: a resource and its value, or a request
+/// and its encoded bytes.
+pub(crate) const PLAN_MAX: usize = 2;
+
+const WORD: usize = core::mem::size_of::<usize>();
+
+/// The size of the block that holds `n` bytes: whole words, and at least
+/// two (a released block holds its chain link and its size).
+pub(crate) const fn block_size(n: usize) -> usize {
+    let n = n.div_ceil(WORD) * WORD;
+    if n < 2 * WORD {
+        2 * WORD
+    } else {
+        n
+    }
+}
+
+/// A node type kept in a [`List`].
+///
+/// # Safety
+/// The type is `#[repr(C)]` with `next: Link` as its first field (offset
+/// 0), and the all-zero bit pattern is a valid value. `next` first also
+/// keeps the GC's mark stack shallow along a long list (docs/internals.md,
+/// "Memory").
+pub(crate) unsafe trait Node: Sized {}
+
+/// A singly linked list of nodes of type `T` in granted blocks, in the
+/// order appended. The list owns its blocks: a node is alive while linked.
+pub(crate) struct List<T: Node> {
+    head: Link,
+    _t: core::marker::PhantomData<T>,
+}
+
+impl<T: Node> List<T> {
+    /// The first node.
+    pub(crate) fn first(&self) -> Option<&T> {
+        self.iter().next()
+    }
+
+    pub(crate) fn iter(&self) -> ListIter<'_, T> {
+        ListIter { next: self.head, _list: core::marker::PhantomData }
+    }
+
+    /// The first node that `pred` accepts, writable.
+    pub(crate) fn find_mut(&mut self, mut pred: impl FnMut(&T) -> bool) -> Option<&mut T> {
+        let mut next = self.head;
+        while let Some(p) = next {
+            // SAFETY: every link of the list is a live block that starts with
+            // a `T` (`Node`), reached through `&mut self`.
+            let n = unsafe { &mut *p.as_ptr().cast::<T>() };
+            if pred(n) {
+                return Some(n);
+            }
+            next = link_of(p);
+        }
+        None
+    }
+
+    /// Writes `node` at the start of `block` and appends it.
+    pub(crate) fn append(&mut self, block: NonNull<u8>, node: T) -> &mut T {
+        let mut slot: *mut Link = &mut self.head;
+        // SAFETY: `slot` is the head or the `next` field (offset 0) of a
+        // live node: valid for reads and writes.
+        unsafe {
+            while let Some(p) = *slot {
+                slot = p.as_ptr().cast::<Link>();
+            }
+            *slot = Some(block);
+        }
+        // SAFETY: `block` is a fresh, word-aligned block of at least
+        // `size_of::<T>()` bytes (the caller reserved it so).
+        unsafe {
+            let n = block.as_ptr().cast::<T>();
+            n.write(node);
+            let n = &mut *n;
+            // A node's own `next` is always none when appended.
+            block.as_ptr().cast::<Link>().write(None);
+            n
+        }
+    }
+
+    /// Unlinks the first node that `pred` accepts and returns its block
+    /// (still holding the node, for the caller to read and release).
+    pub(crate) fn unlink(&mut self, mut pred: impl FnMut(&T) -> bool) -> Option<NonNull<u8>> {
+        let mut slot: *mut Link = &mut self.head;
+        loop {
+            // SAFETY: as in `append`.
+            let p = unsafe { *slot }?;
+            // SAFETY: `p` is a live node of the list.
+            if pred(unsafe { &*p.as_ptr().cast::<T>() }) {
+                // SAFETY: `slot` points at `p`; skipping `p` unlinks it.
+                unsafe { *slot = link_of(p) };
+                return Some(p);
+            }
+            slot = p.as_ptr().cast::<Link>();
+        }
+    }
+}
+
+/// The `next` link of the node at `p`.
+fn link_of(p: NonNull<u8>) -> Link {
+    // SAFETY: `p` is a live node block; `next` is its first field.
+    unsafe { p.as_ptr().cast::<Link>().read() }
+}
+
+/// The nodes of a [`List`], in order.
+pub(crate) struct ListIter<'a, T: Node> {
+    next: Link,
+    _list: core::marker::PhantomData<&'a List<T>>,
+}
+
+impl<'a, T: Node> Iterator for ListIter<'a, T> {
+    type Item = &'a T;
+    fn next(&mut self) -> Option<&'a T> {
+        let p = self.next?;
+        self.next = link_of(p);
+        // SAFETY: a live node of the list, which is borrowed for 'a.
+        Some(unsafe { &*p.as_ptr().cast::<T>() })
+    }
+}
+
+/// The node in block `p`, unlinked by [`List::unlink`] and not yet released.
+pub(crate) fn unlinked<T: Node + Copy>(p: NonNull<u8>) -> T {
+    // SAFETY: `p` came from `List::unlink` of a `List<T>`.
+    unsafe { p.as_ptr().cast::<T>().read() }
+}
+
+/// What the engine holds: blocks granted and not yet taken back, the
+/// remote budget and its use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StorageStats {
+    /// Granted blocks the engine holds (in use, spare or released).
+    pub blocks: u32,
+    /// Their sizes, summed.
+    pub bytes: u32,
+    /// Bytes counted against the remote budget.
+    pub remote_bytes: u32,
+    /// The remote budget.
+    pub remote_budget: u32,
+}
+
+/// The storage state inside the [`Engine`]. All-zero is a valid, empty
+/// store (no spares, nothing released).
+pub(crate) struct Store {
+    /// Blocks granted for the call being repeated, in plan order.
+    spare: [Link; PLAN_MAX],
+    spare_size: [u32; PLAN_MAX],
+    /// Blocks to give back, linked through their first word.
+    released: Link,
+    /// Size of the block the last call asked for.
+    need: u32,
+    /// The caller could not supply: the repeated call fails.
+    refused: bool,
+    blocks: u32,
+    bytes: u32,
+    /// Bytes counted against the remote budget (see `resources.rs`).
+    pub(crate) remote_used: u32,
+    pub(crate) remote_budget: u32,
+}
+
+/// Blocks reserved for one call's commit, in plan order. Each is zeroed and
+/// at least as large as planned ([`block_size`]).
+pub(crate) struct Reserved {
+    blocks: [Link; PLAN_MAX],
+    sizes: [u32; PLAN_MAX],
+}
+
+impl Reserved {
+    /// Planned block `i` and its size. Commit code takes every block it
+    /// planned, so none is lost; a block not taken is a bug that leaks.
+    pub(crate) fn take(&mut self, i: usize) -> Option<(NonNull<u8>, usize)> {
+        let b = self.blocks.get_mut(i)?.take()?;
+        Some((b, self.sizes.get(i).map_or(0, |s| *s as usize)))
+    }
+}
+
+impl Store {
+    /// Reserves blocks of the planned sizes (see the module docs). Sizes
+    /// of 0 are skipped (nothing to store) and give `None` at commit.
+    pub(crate) fn reserve(&mut self, plan: &[usize]) -> Result<Reserved, Error> {
+        if self.refused {
+            self.refused = false;
+            self.release_spares();
+            return Err(Error::NoMemory);
+        }
+        for (i, &n) in plan.iter().enumerate().take(PLAN_MAX) {
+            if n == 0 {
+                continue;
+            }
+            let size = block_size(n) as u32;
+            let (Some(slot), Some(slot_size)) = (self.spare.get_mut(i), self.spare_size.get(i)) else {
+                break;
+            };
+            match slot {
+                Some(_) if *slot_size == size => continue,
+                Some(b) => {
+                    // Granted for another plan (the caller did not repeat
+                    // the same call): give it back and ask again.
+                    let (b, old) = (*b, *slot_size);
+                    *slot = None;
+                    self.release(b, old as usize);
+                }
+                None => {}
+            }
+            self.need = size;
+            return Err(Error::NeedStorage);
+        }
+        let mut r = Reserved { blocks: [None; PLAN_MAX], sizes: [0; PLAN_MAX] };
+        for (i, &n) in plan.iter().enumerate().take(PLAN_MAX) {
+            if n == 0 {
+                continue;
+            }
+            if let (Some(dst), Some(size), Some(src), Some(src_size)) =
+                (r.blocks.get_mut(i), r.sizes.get_mut(i), self.spare.get_mut(i), self.spare_size.get(i))
+            {
+                *dst = src.take();
+                *size = *src_size;
+            }
+        }
+        self.release_spares();
+        self.need = 0;
+        Ok(r)
+    }
+
+    /// Gives back spares no plan uses (a call that did not repeat).
+    fn release_spares(&mut self) {
+        for i in 0..PLAN_MAX {
+            if let (Some(slot), Some(size)) = (self.spare.get_mut(i), self.spare_size.get(i)) {
+                if let Some(b) = slot.take() {
+                    let size = *size as usize;
+                    self.release(b, size);
+                }
+            }
+        }
+    }
+
+    /// Clears a block no longer used and puts it on the released chain.
+    pub(crate) fn release(&mut self, block: NonNull<u8>, size: usize) {
+        // SAFETY: `block` was granted with `size` bytes (at least two words,
+        // word-aligned: checked in `grant`) and nothing refers to it any
+        // more: the caller has unlinked it.
+        unsafe {
+            block.as_ptr().write_bytes(0, size);
+            let words = block.as_ptr().cast::<usize>();
+            words.write(self.released.map_or(0, |p| p.as_ptr() as usize));
+            words.add(1).write(size);
+        }
+        self.released = Some(block);
+    }
+}
+
+impl Engine {
+    /// Bytes the last call asked for with [`Error::NeedStorage`].
+    pub fn storage_need(&self) -> usize {
+        self.store.need as usize
+    }
+
+    /// Gives the engine the block the last call asked for; then repeat that
+    /// call. [`Error::Buffer`] (and the caller keeps the block) if it is
+    /// misaligned, not the size asked for, or nothing was asked.
+    ///
+    /// # Safety
+    /// `block` is valid for reads and writes of `size` bytes and used by
+    /// nobody else until [`Engine::storage_take`] returns it.
+    pub unsafe fn storage_grant(&mut self, block: NonNull<u8>, size: usize) -> Result<(), Error> {
+        let s = &mut self.store;
+        if s.need == 0 || size != s.need as usize || block.as_ptr() as usize % WORD != 0 {
+            return Err(Error::Buffer);
+        }
+        let Some(i) = s.spare.iter().position(Option::is_none) else {
+            return Err(Error::Buffer);
+        };
+        // SAFETY: the caller grants `size` writable bytes.
+        unsafe { block.as_ptr().write_bytes(0, size) };
+        if let (Some(slot), Some(slot_size)) = (s.spare.get_mut(i), s.spare_size.get_mut(i)) {
+            *slot = Some(block);
+            *slot_size = size as u32;
+        }
+        s.need = 0;
+        s.blocks += 1;
+        s.bytes += size as u32;
+        Ok(())
+    }
+
+    /// The caller cannot supply what the last call asked for: repeated, the
+    /// call fails with [`Error::NoMemory`] (or answers 5.03, for
+    /// [`Engine::receive`]) and changes nothing.
+    pub fn storage_refuse(&mut self) {
+        self.store.refused = true;
+        self.store.need = 0;
+    }
+
+    /// A block the engine no longer uses, with its size, to be freed by
+    /// the caller; call after every call until it returns `None`.
+    pub fn storage_take(&mut self) -> Option<(NonNull<u8>, usize)> {
+        let s = &mut self.store;
+        let block = s.released?;
+        // SAFETY: blocks on the chain hold the next link and their size in
+        // their first two words (written by `release`).
+        let (next, size) = unsafe {
+            let words = block.as_ptr().cast::<usize>();
+            let next = words.read();
+            let size = words.add(1).read();
+            words.write(0);
+            words.add(1).write(0);
+            (next, size)
+        };
+        s.released = NonNull::new(next as *mut u8);
+        s.blocks = s.blocks.saturating_sub(1);
+        s.bytes = s.bytes.saturating_sub(size as u32);
+        Some((block, size))
+    }
+
+    /// What the engine holds.
+    pub fn storage_stats(&self) -> StorageStats {
+        StorageStats {
+            blocks: self.store.blocks,
+            bytes: self.store.bytes,
+            remote_bytes: self.store.remote_used,
+            remote_budget: self.store.remote_budget,
+        }
+    }
+
+    /// Sets the remote budget (see [`REMOTE_BUDGET`](crate::capacity::REMOTE_BUDGET)).
+    pub fn set_remote_budget(&mut self, bytes: u32) {
+        self.store.remote_budget = bytes;
+    }
+}
+
+/// A hosted supply of storage for the engine (tests, fuzzing, examples):
+/// blocks from the global allocator, with fault injection. Freed blocks
+/// stay reserved until the `Heap` is dropped, so no address is handed out
+/// twice and a stale pointer to a freed block can be detected.
+///
+/// ```
+/// use core::mem::MaybeUninit;
+/// use mpcoap::engine::{Engine, Error, Heap, Instant};
+/// let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
+/// let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
+/// let mut heap = Heap::default();
+/// // Without storage, a call asks for it and changes nothing.
+/// assert_eq!(engine.add_resource(b"a", None, None, b"on", false), Err(Error::NeedStorage));
+/// let h = heap.run(engine, |e| e.add_resource(b"a", None, None, b"on", false))?;
+/// assert_eq!(engine.resource_value(h)?, b"on");
+/// // The third allocation from now fails: nothing changes.
+/// heap.fail_at = Some(heap.allocations() + 1);
+/// assert_eq!(heap.run(engine, |e| e.add_resource(b"b", None, None, b"", false)), Err(Error::NoMemory));
+/// assert_eq!(engine.find_resource(b"b"), None);
+/// heap.run(engine, |e| e.remove_resource(h))?;
+/// assert_eq!((heap.live_blocks(), engine.storage_stats().blocks), (0, 0));
+/// # Ok::<(), Error>(())
+/// ```
+#[cfg(any(test, feature = "std"))]
+#[derive(Default)]
+pub struct Heap {
+    live: std::collections::HashMap<usize, usize>,
+    freed: std::vec::Vec<(usize, usize)>,
+    allocations: u64,
+    /// Refuse the allocation with this number (counted from 1 by
+    /// [`Heap::allocations`]), once.
+    pub fail_at: Option<u64>,
+}
+
+#[cfg(any(test, feature = "std"))]
+impl Heap {
+    const ALIGN: usize = 16;
+
+    /// Allocations made (or refused) so far.
+    pub fn allocations(&self) -> u64 {
+        self.allocations
+    }
+
+    /// Blocks allocated and not freed.
+    pub fn live_blocks(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Their sizes, summed.
+    pub fn live_bytes(&self) -> usize {
+        self.live.values().sum()
+    }
+
+    /// Addresses of freed blocks (for stale-pointer scans).
+    pub fn freed(&self) -> impl Iterator<Item = usize> + '_ {
+        self.freed.iter().map(|(a, _)| *a)
+    }
+
+    /// Addresses and sizes of live blocks.
+    pub fn live(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.live.iter().map(|(a, n)| (*a, *n))
+    }
+
+    fn allocate(&mut self, size: usize) -> Option<NonNull<u8>> {
+        self.allocations += 1;
+        if self.fail_at == Some(self.allocations) {
+            self.fail_at = None;
+            return None;
+        }
+        let layout = std::alloc::Layout::from_size_align(size.max(1), Self::ALIGN).ok()?;
+        // SAFETY: the layout has a non-zero size.
+        let p = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })?;
+        self.live.insert(p.as_ptr() as usize, size);
+        Some(p)
+    }
+
+    /// Frees what the engine released.
+    pub fn collect(&mut self, engine: &mut Engine) {
+        while let Some((b, n)) = engine.storage_take() {
+            let size = self.live.remove(&(b.as_ptr() as usize));
+            assert_eq!(size, Some(n), "the engine gave back a block it was not granted, or with another size");
+            self.freed.push((b.as_ptr() as usize, n));
+        }
+    }
+
+    fn supply(&mut self, engine: &mut Engine) {
+        let n = engine.storage_need();
+        match self.allocate(n) {
+            // SAFETY: a fresh allocation of `n` bytes, used by nobody else.
+            Some(b) => {
+                if unsafe { engine.storage_grant(b, n) }.is_err() {
+                    // Never happens: a fresh block of the size asked for.
+                    engine.storage_refuse();
+                }
+            }
+            None => engine.storage_refuse(),
+        }
+    }
+
+    /// Runs `f` on `engine`, granting what it asks for until it stops
+    /// asking, then frees what the engine released: the loop the C shim
+    /// runs around each engine call.
+    pub fn run<T>(&mut self, engine: &mut Engine, mut f: impl FnMut(&mut Engine) -> Result<T, Error>) -> Result<T, Error> {
+        let r = loop {
+            match f(engine) {
+                Err(Error::NeedStorage) => self.supply(engine),
+                r => break r,
+            }
+        };
+        self.collect(engine);
+        r
+    }
+
+    /// [`Engine::receive`] with storage supplied.
+    pub fn receive<'e>(
+        &mut self,
+        engine: &'e mut Engine,
+        now: super::Instant,
+        from: super::Endpoint,
+        via_multicast: bool,
+        datagram: &'e [u8],
+        reply: &mut [u8],
+    ) -> Result<super::Received<'e>, Error> {
+        let e: *mut Engine = engine;
+        loop {
+            // SAFETY: `e` comes from `engine`, borrowed for 'e; each
+            // iteration's borrow ends before the next (a NeedStorage result
+            // borrows nothing), and the one returned is the last.
+            match unsafe { &mut *e }.receive(now, from, via_multicast, datagram, reply) {
+                Err(Error::NeedStorage) => self.supply(unsafe { &mut *e }),
+                r => return r,
+            }
+        }
+    }
+}
+
+#[cfg(any(test, feature = "std"))]
+impl Drop for Heap {
+    fn drop(&mut self) {
+        for (a, n) in self.live.drain().chain(self.freed.drain(..)) {
+            if let Ok(layout) = std::alloc::Layout::from_size_align(n.max(1), Self::ALIGN) {
+                // SAFETY: allocated by `allocate` with this layout, freed once.
+                unsafe { std::alloc::dealloc(a as *mut u8, layout) };
+            }
+        }
+    }
+}
