@@ -4,6 +4,9 @@
 ``import coap``, ``from coap import Coap`` and ``from network import Coap`` all
 give this module. Every function except :func:`init` raises
 ``RuntimeError("Coap module has not been initialized!")`` before ``init()``.
+What the application adds (resources, values, attributes, sessions,
+requests) is bounded only by the heap: a call the heap cannot serve raises
+``MemoryError`` and changes nothing.
 See docs/api.md for the full reference.
 """
 
@@ -18,6 +21,7 @@ __all__ = [
     "MEDIATYPE_TEXT_PLAIN", "MEDIATYPE_APP_LINK_FORMAT", "MEDIATYPE_APP_XML",
     "MEDIATYPE_APP_OCTET_STREAM", "MEDIATYPE_APP_RDF_XML", "MEDIATYPE_APP_EXI",
     "MEDIATYPE_APP_JSON", "MEDIATYPE_APP_CBOR", "PROTOCOL_UDP", "TIMEOUT", "VALUE_MAX",
+    "REMOTE_BUDGET",
 ]
 
 _Text = Union[str, bytes]
@@ -54,6 +58,11 @@ VALUE_MAX: int = 1128
 1152 minus the worst case of header, 8-byte token and options). Larger values
 raise ``ValueError``; larger PUT/POST payloads get 4.13."""
 
+REMOTE_BUDGET: int
+"""The default of :func:`init`'s ``remote_budget``: bytes that remote peers
+may make the module hold, together (values grown by PUT/POST beyond what the
+application stored). A request beyond it gets 4.13."""
+
 import coap as Coap  # the module itself: ``from coap import Coap; Coap.init()``
 
 
@@ -74,8 +83,7 @@ class CoapResource:
         (else ``ValueError``). ``value`` (stored like :meth:`value`'s) is
         written as is if it is an RFC 6690 ptoken, else quoted; ``title`` is
         always quoted. Raises
-        ``RuntimeError`` when the attribute table (32) or text storage is
-        full."""
+        ``MemoryError`` when the heap cannot hold it."""
 
     @overload
     def value(self) -> Optional[bytes]:
@@ -86,7 +94,8 @@ class CoapResource:
         buffers copied, ``int``/``bool`` as decimal text; returns ``None``
         and increments the ETag. Raises ``TypeError`` for other types
         (``None`` included), ``ValueError`` above :data:`VALUE_MAX`,
-        ``RuntimeError`` when value storage is full."""
+        ``MemoryError`` when the heap cannot hold it (the old value
+        stays)."""
 
     def callback(self, operation: int, enable: bool) -> None:
         """Enable (``enable`` truthy) or disable the methods in
@@ -118,8 +127,7 @@ class CoapClientSession:
         Uri-Path). ``content_format``: -1 (none) or 0..65535. ``token``: at
         most 8 bytes (``ValueError``). ``include_options=False`` sends no
         option at all. A request that does not fit one message raises
-        ``ValueError``; a full queue raises ``OSError(ENOBUFS, "request
-        queue is full (...)")``.
+        ``ValueError``; ``MemoryError`` when the heap cannot hold the request.
         It is sent once no other confirmable request to the same address and
         port, from any session, awaits its acknowledgement (NSTART = 1).
         Responses reach the handler set by
@@ -129,19 +137,27 @@ class CoapClientSession:
         """``[destination, port]``."""
 
 
-def init(address: Optional[str] = None, *, port: int = 5683, service_discovery: bool = False) -> None:
+def init(
+    address: Optional[str] = None,
+    *,
+    port: int = 5683,
+    service_discovery: bool = False,
+    remote_budget: int = REMOTE_BUDGET,
+) -> None:
     """Start the module. ``address`` (IPv4 literal) runs a server on
     ``address:port``; without it the module is a client only.
     ``service_discovery=True`` also listens on 224.0.1.187 (needs
-    ``address``). Raises ``RuntimeError("Coap module already
-    initialized!")`` if already started, ``ValueError`` for a bad address or
-    port, ``OSError`` if the socket cannot be bound."""
+    ``address``). ``remote_budget``: bytes that remote peers may make the
+    module hold, 0..2**32-1 (default :data:`REMOTE_BUDGET`). Raises
+    ``RuntimeError("Coap module already initialized!")`` if already
+    started, ``ValueError`` for a bad address, port or budget, ``OSError``
+    if the socket cannot be bound."""
 
 
 def deinit() -> None:
     """Stop the module: wake a blocked :func:`read` in another thread, close
-    every socket, detach every resource and session object. :func:`init` can
-    be called again afterwards."""
+    every socket, detach every resource and session object and give their
+    memory back. :func:`init` can be called again afterwards."""
 
 
 def add_resource(
@@ -157,8 +173,8 @@ def add_resource(
     0..2**32-1; ``value`` as for :meth:`CoapResource.value` (default
     ``b"0"``); ``etag``: send a counter ETag. The resource answers 4.05
     until :meth:`CoapResource.callback` enables methods. A duplicate raises
-    ``RuntimeError("Resource already exists or cannot be created!")``; at
-    most 16 resources."""
+    ``RuntimeError("Resource already exists or cannot be created!")``;
+    ``MemoryError`` when the heap cannot hold it."""
 
 
 def remove_resource(uri: _Text) -> None:
@@ -191,9 +207,9 @@ def register_response_handler(callback: Optional[Callable[[int, int, int, bytes,
 
 def new_client_session(destination: str, port: int = 5683, protocol: int = PROTOCOL_UDP) -> CoapClientSession:
     """A new session to the server at ``destination`` (IPv4 literal):
-    ``port`` 1..65535, ``protocol`` only :data:`PROTOCOL_UDP`. At most 8
-    sessions; they may be created at any time, also while :func:`read`
-    blocks."""
+    ``port`` 1..65535, ``protocol`` only :data:`PROTOCOL_UDP`. Sessions may
+    be created at any time, also while :func:`read` blocks; ``MemoryError``
+    when the heap cannot hold one."""
 
 
 def remove_client_session(destination: str, port: int = 5683, protocol: int = PROTOCOL_UDP) -> None:

@@ -17,6 +17,13 @@
  *   under it cannot deadlock).
  * - Every state change happens after the last check that can fail, so a call
  *   that raises changes nothing.
+ * - The engine's storage comes from the GC heap, on demand: a call that needs
+ *   some returns MPCOAP_NEED_STORAGE, having changed nothing, and is repeated
+ *   once the block is granted (COAP_ENGINE_CALL). Blocks the engine no longer
+ *   uses are freed after each call (coap_give_back). The engine keeps the
+ *   blocks and the Python objects of resources and sessions (their `user`
+ *   words) alive: they are reachable from the engine block, which the GC
+ *   scans as part of the state.
  */
 
 #include <stdlib.h>
@@ -104,6 +111,10 @@ enum {
 
 struct _coap_state_t;
 
+// Resources and sessions are passed to the engine as their `user` word (the
+// object's address), which comes back in events, lookups and
+// mpcoap_engine_take_user(). Both structs keep `st` at the same offset, so
+// that a user word can be detached without knowing which one it is.
 typedef struct _coap_resource_obj_t {
     mp_obj_base_t base;
     struct _coap_state_t *st; // NULL once detached
@@ -131,8 +142,6 @@ typedef struct _coap_state_t {
     bool tx_busy;       // (lock) a thread owns tx[] and is sending from it
     bool closing;       // (lock) the last socket user is closing the sockets
     bool capture;       // (lock) _transmit() was called: nothing is sent, datagrams wait for it
-    uint8_t n_resources; // (lock)
-    uint8_t n_sessions;  // (lock)
     uint16_t sock_users; // (lock) threads using the socket objects right now
     uint16_t sockets_gen; // (lock) bumped whenever a socket is added
     uint16_t poller_gen; // read() only: sockets_gen that poller has registered
@@ -141,8 +150,7 @@ typedef struct _coap_state_t {
     mp_obj_t handler;    // (lock) response handler or None
     mp_obj_t last_addr;  // (lock) address object of the last datagram received
     mpcoap_endpoint_t last_peer; // (lock) the same address, decoded
-    coap_resource_obj_t *resources[MPCOAP_RESOURCES_MAX]; // (lock) creation order
-    coap_session_obj_t *sessions[MPCOAP_SESSIONS_MAX];    // (lock) creation order
+    mp_uint_t fail_storage; // (lock) _fail_storage(): the supply that refuses when this counts down to 0
     uint8_t *engine;     // the engine block, aligned, inside engine_mem
     size_t engine_len;
     // The one datagram buffer (the GC block budget has room for one): the
@@ -192,22 +200,32 @@ static MP_NORETURN void coap_raise_os(int errno_, qstr what) {
     nlr_raise(mp_obj_new_exception_args(&mp_type_OSError, 2, args));
 }
 
-// Raises the exception an engine status maps to, with the engine's message
-// (a static string that names the argument and the rule).
+// Raises the exception an engine status maps to, with the engine's message:
+// a static printf format that names the argument and the rule, with at most
+// one %u for the capacity it names (mpcoap_status_arg), so that the number
+// is written once, in the engine. It is passed as the format itself: with
+// MICROPY_ROM_TEXT_COMPRESSION, py/objexcept.c decompresses only a format
+// whose first byte is 0xff, which no engine message (ASCII text) has; and
+// when the heap has no room to format it, the exception points at the
+// static string itself, which lives as long as the firmware.
 static MP_NORETURN void coap_raise_status(int32_t status) {
-    const char *msg = mpcoap_status_message(status);
+    const mp_obj_type_t *type;
     switch (mpcoap_status_kind(status)) {
         case MPCOAP_KIND_VALUE:
-            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s"), msg);
+            type = &mp_type_ValueError;
+            break;
         case MPCOAP_KIND_TYPE:
-            mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%s"), msg);
-        case MPCOAP_KIND_OS: {
-            mp_obj_t args[2] = { MP_OBJ_NEW_SMALL_INT(MP_ENOBUFS), mp_obj_new_str(msg, strlen(msg)) };
-            nlr_raise(mp_obj_new_exception_args(&mp_type_OSError, 2, args));
-        }
+            type = &mp_type_TypeError;
+            break;
+        case MPCOAP_KIND_MEMORY:
+            type = &mp_type_MemoryError;
+            break;
         default:
-            mp_raise_msg_varg(&mp_type_RuntimeError, MP_ERROR_TEXT("%s"), msg);
+            type = &mp_type_RuntimeError;
+            break;
     }
+    mp_raise_msg_varg(type, (mp_rom_error_text_t)mpcoap_status_message(status),
+        (unsigned)mpcoap_status_arg(status));
 }
 
 static bool coap_exception_is_oserror(void *exc) {
@@ -274,6 +292,73 @@ static bool coap_is_closed(coap_state_t *st) {
     return closed;
 }
 
+/******************************************************************************/
+// The engine's storage (mpcoap.h, "storage")
+
+// Supplies the block an engine call asked for (lock held), or refuses it
+// when the heap cannot (the call then fails with MPCOAP_ERR_NO_MEMORY, or
+// receive answers 5.03). It runs between two engine calls, never inside
+// one, and m_malloc_maybe() never raises; allocating with the lock held is
+// safe (see coap_new_bytes_locked). The block is an ordinary GC block,
+// scanned: the engine keeps it, and the pointers inside it, reachable from
+// the engine block.
+static void coap_supply(coap_state_t *st) {
+    size_t n = mpcoap_storage_need(st->engine);
+    void *block = NULL;
+    // _fail_storage(k): the k-th supply from then on refuses.
+    bool fail = st->fail_storage > 0 && --st->fail_storage == 0;
+    if (!fail) {
+        block = m_malloc_maybe(n);
+    }
+    if (block == NULL || mpcoap_storage_grant(st->engine, block, n) < 0) {
+        if (block != NULL) {
+            m_del(uint8_t, block, n); // m_del: both m_free() signatures (1.26 vs 1.27+)
+        }
+        mpcoap_storage_refuse(st->engine);
+    }
+}
+
+// Frees every block the engine no longer uses (lock held). Called after
+// each engine call that can release storage, once the bytes its event or
+// value pointers refer to have been copied (they never point into such a
+// block, but nothing is freed under a pointer still in use). Blocks left
+// behind when a copy raised are freed by the next call.
+static void coap_give_back(coap_state_t *st) {
+    size_t n;
+    void *block;
+    while ((block = mpcoap_storage_take(st->engine, &n)) != NULL) {
+        m_del(uint8_t, block, n);
+    }
+}
+
+// rc = call, repeated while the engine asks for storage (lock held). The
+// call must be repeatable as is: same engine, same arguments, same lock
+// hold. The engine asks at most a bounded number of times, and never again
+// after a refusal.
+#define COAP_ENGINE_CALL(st, rc, call) do { \
+        (rc) = (call); \
+        while ((rc) == MPCOAP_NEED_STORAGE) { \
+            coap_supply(st); \
+            (rc) = (call); \
+        } \
+} while (0)
+
+// The index-th session object in creation order, NULL past the end (lock
+// held).
+static coap_session_obj_t *coap_session_at(coap_state_t *st, size_t index) {
+    return (coap_session_obj_t *)mpcoap_session_user(st->engine, index);
+}
+
+// The object behind a user word (a resource or a session) no longer has an
+// engine counterpart: its methods raise, value() returns None.
+static void coap_detach_user(uintptr_t user) {
+    // Both object structs keep `st` at the same offset.
+    MP_STATIC_ASSERT(offsetof(coap_resource_obj_t, st) == offsetof(coap_session_obj_t, st));
+    if (user != 0) {
+        ((coap_resource_obj_t *)user)->st = NULL;
+    }
+}
+
 // Copies engine-owned bytes into a new bytes object while the lock is held
 // (engine pointers are valid only until the next engine call, which another
 // thread may make as soon as the lock is released).
@@ -286,7 +371,8 @@ static bool coap_is_closed(coap_state_t *st) {
 // holds the GIL and never releases it while holding the lock, so no other
 // thread can even try to take the lock meanwhile.
 //
-// EXCEPTION: can raise MemoryError; the lock is released first.
+// EXCEPTION: can raise MemoryError; the lock is released first (and the
+// storage the engine released is freed: the copy is given up).
 static mp_obj_t coap_new_bytes_locked(coap_state_t *st, const uint8_t *data, size_t len) {
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
@@ -294,27 +380,22 @@ static mp_obj_t coap_new_bytes_locked(coap_state_t *st, const uint8_t *data, siz
         nlr_pop();
         return o;
     }
+    coap_give_back(st);
     COAP_UNLOCK(st);
     nlr_jump(nlr.ret_val);
 }
 
-// Detaches the object of resource `handle` (lock held). Removal keeps the
-// creation order of the others.
-static void coap_detach_resource(coap_state_t *st, uint32_t handle) {
-    for (size_t i = 0; i < st->n_resources; ++i) {
-        if (st->resources[i]->handle == handle) {
-            st->resources[i]->st = NULL;
-            memmove(&st->resources[i], &st->resources[i + 1], (st->n_resources - i - 1) * sizeof(st->resources[0]));
-            st->resources[--st->n_resources] = NULL;
-            return;
-        }
+// A new list of n items, to be filled before the lock is released.
+// EXCEPTION: can raise MemoryError; the lock is released first.
+static mp_obj_list_t *coap_new_list_locked(coap_state_t *st, size_t n) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t o = mp_obj_new_list(n, NULL);
+        nlr_pop();
+        return MP_OBJ_TO_PTR(o);
     }
-}
-
-static void coap_detach_session_at(coap_state_t *st, size_t i) {
-    st->sessions[i]->st = NULL;
-    memmove(&st->sessions[i], &st->sessions[i + 1], (st->n_sessions - i - 1) * sizeof(st->sessions[0]));
-    st->sessions[--st->n_sessions] = NULL;
+    COAP_UNLOCK(st);
+    nlr_jump(nlr.ret_val);
 }
 
 // Turns an engine event into a handler call (lock held). A deleted resource
@@ -322,7 +403,7 @@ static void coap_detach_session_at(coap_state_t *st, size_t i) {
 // EXCEPTION: can raise MemoryError; the lock is released first.
 static bool coap_take_event(coap_state_t *st, const mpcoap_event_t *ev, coap_call_t *call) {
     if (ev->kind == MPCOAP_EVENT_RESOURCE_DELETED) {
-        coap_detach_resource(st, ev->handle);
+        coap_detach_user(ev->user);
         return false;
     }
     if (ev->kind != MPCOAP_EVENT_RESPONSE || st->handler == mp_const_none) {
@@ -753,9 +834,12 @@ static void coap_send(coap_state_t *st, uint8_t *buf, size_t len, mp_obj_t addr,
             if (addr == MP_OBJ_NULL) {
                 addr = coap_make_address(coap_socket_module(), coap_ipv4_str(peer->addr), peer->port);
                 COAP_LOCK(st);
-                for (size_t i = 0; i < st->n_sessions; ++i) {
-                    if (st->sessions[i]->addr == MP_OBJ_NULL && coap_peer_equal(&st->sessions[i]->peer, peer)) {
-                        st->sessions[i]->addr = addr;
+                if (!st->closed) {
+                    coap_session_obj_t *ses;
+                    for (size_t i = 0; (ses = coap_session_at(st, i)) != NULL; ++i) {
+                        if (ses->addr == MP_OBJ_NULL && coap_peer_equal(&ses->peer, peer)) {
+                            ses->addr = addr;
+                        }
                     }
                 }
                 COAP_UNLOCK(st);
@@ -777,9 +861,10 @@ static void coap_send(coap_state_t *st, uint8_t *buf, size_t len, mp_obj_t addr,
 // An address object for `peer` that is already known (lock held): a
 // session's, or the one of the last datagram received.
 static mp_obj_t coap_known_address(coap_state_t *st, const mpcoap_endpoint_t *peer) {
-    for (size_t i = 0; i < st->n_sessions; ++i) {
-        if (st->sessions[i]->addr != MP_OBJ_NULL && coap_peer_equal(&st->sessions[i]->peer, peer)) {
-            return st->sessions[i]->addr;
+    coap_session_obj_t *ses;
+    for (size_t i = 0; (ses = coap_session_at(st, i)) != NULL; ++i) {
+        if (ses->addr != MP_OBJ_NULL && coap_peer_equal(&ses->peer, peer)) {
+            return ses->addr;
         }
     }
     if (st->last_addr != MP_OBJ_NULL && coap_peer_equal(&st->last_peer, peer)) {
@@ -807,7 +892,11 @@ static void coap_transmit_due(coap_state_t *st) {
     COAP_LOCK(st);
     for (;;) {
         mpcoap_endpoint_t dest;
-        int32_t n = st->closed || st->capture ? 0 : mpcoap_engine_poll_transmit(st->engine, coap_now(), st->tx, sizeof(st->tx), &dest);
+        int32_t n = 0;
+        if (!st->closed && !st->capture) {
+            n = mpcoap_engine_poll_transmit(st->engine, coap_now(), st->tx, sizeof(st->tx), &dest);
+            coap_give_back(st);
+        }
         if (n <= 0) {
             break;
         }
@@ -877,6 +966,7 @@ static void coap_service_timers(coap_state_t *st) {
         }
         int32_t r = mpcoap_engine_poll_event(st->engine, coap_now(), &ev);
         bool deliver = r == 1 && coap_take_event(st, &ev, &call); // EXCEPTION: MemoryError, unlocked
+        coap_give_back(st); // a request that gave up
         COAP_UNLOCK(st);
         if (r != 1) {
             break;
@@ -959,14 +1049,17 @@ static mp_int_t coap_handle_datagram(coap_state_t *st, mp_obj_t data, mp_obj_t a
     if (nlr_push(&nlr) == 0) {
         mpcoap_event_t ev;
         size_t reply_len = 0;
-        int32_t r = mpcoap_engine_receive(st->engine, coap_now(), &from, via_multicast,
-            bufinfo.buf, bufinfo.len, st->tx, sizeof(st->tx), &reply_len, &ev);
+        uint32_t now = coap_now(); // the same for every repetition
+        int32_t r;
+        COAP_ENGINE_CALL(st, r, mpcoap_engine_receive(st->engine, now, &from, via_multicast,
+            bufinfo.buf, bufinfo.len, st->tx, sizeof(st->tx), &reply_len, &ev));
         if (r < 0) {
             reply_len = 0;
         }
         st->last_peer = from;
         st->last_addr = addr;
         deliver = r == 1 && coap_take_event(st, &ev, &call); // EXCEPTION: MemoryError, unlocked
+        coap_give_back(st);
         COAP_UNLOCK(st);
         if (reply_len > 0) {
             coap_send(st, st->tx, reply_len, addr, &from); // EXCEPTION: not OSError
@@ -1107,13 +1200,41 @@ static mp_int_t coap_read_loop(coap_state_t *st, uint32_t timeout) {
 /******************************************************************************/
 // Module functions
 
-// init(address=None, *, port=5683, service_discovery=False)
+// An unsigned 32-bit int argument (a big int on 32-bit ports above 2**30),
+// or `dflt` if the argument was not given (MP_OBJ_NULL).
+// EXCEPTION: raises TypeError (not an int) or ValueError naming `arg`.
+static uint32_t coap_get_u32_arg(mp_obj_t obj, qstr arg, uint32_t dflt) {
+    if (obj == MP_OBJ_NULL) {
+        return dflt;
+    }
+    if (mp_obj_is_small_int(obj)) {
+        mp_int_t v = MP_OBJ_SMALL_INT_VALUE(obj);
+        if (v >= 0 && (uint64_t)v <= UINT32_MAX) {
+            return (uint32_t)v;
+        }
+    } else if (mp_obj_is_int(obj)) {
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            mp_uint_t v = mp_obj_int_get_uint_checked(obj);
+            nlr_pop();
+            if ((uint64_t)v <= UINT32_MAX) {
+                return (uint32_t)v;
+            }
+        }
+    } else {
+        mp_obj_get_int(obj); // raises MicroPython's TypeError
+    }
+    mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("\"%q\" must be 0..%u bytes"), arg, (unsigned)UINT32_MAX);
+}
+
+// init(address=None, *, port=5683, service_discovery=False, remote_budget=REMOTE_BUDGET)
 static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_address, ARG_port, ARG_service_discovery };
+    enum { ARG_address, ARG_port, ARG_service_discovery, ARG_remote_budget };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_address, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
         { MP_QSTR_port, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(5683)} },
         { MP_QSTR_service_discovery, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
+        { MP_QSTR_remote_budget, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
@@ -1131,6 +1252,8 @@ static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
     if (discovery && !server) {
         mp_raise_ValueError(MP_ERROR_TEXT("\"service_discovery\" needs an \"address\""));
     }
+    uint32_t remote_budget = coap_get_u32_arg(args[ARG_remote_budget].u_obj, MP_QSTR_remote_budget,
+        mpcoap_remote_budget_default());
 
     // The engine block follows the state in the same GC block, aligned by
     // hand (GC blocks are only 16-byte aligned on 32-bit ports).
@@ -1166,7 +1289,7 @@ static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
         }
         nlr_pop();
     }
-    int32_t rc = mpcoap_engine_init(st->engine, engine_len, coap_now(), seed);
+    int32_t rc = mpcoap_engine_init(st->engine, engine_len, coap_now(), seed, remote_budget);
     if (rc < 0) {
         coap_raise_status(rc);
     }
@@ -1208,17 +1331,17 @@ static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(coap_init_obj, 0, coap_init);
 
-// deinit(): detaches every object, wakes read() and closes the sockets.
+// deinit(): detaches every object, gives the engine's storage back, wakes
+// read() and closes the sockets.
 static mp_obj_t coap_deinit(void) {
     coap_state_t *st = coap_lock_state();
     st->closed = true;
     coap_state_swap(st, NULL);
-    while (st->n_resources > 0) {
-        coap_detach_resource(st, st->resources[0]->handle);
+    uintptr_t user;
+    while (mpcoap_engine_take_user(st->engine, &user) == 1) {
+        coap_detach_user(user);
     }
-    while (st->n_sessions > 0) {
-        coap_detach_session_at(st, 0);
-    }
+    coap_give_back(st);
     st->handler = mp_const_none;
     st->last_addr = MP_OBJ_NULL;
     mp_obj_t closing[COAP_SOCK_COUNT] = { MP_OBJ_NULL };
@@ -1273,20 +1396,17 @@ static mp_obj_t coap_add_resource(size_t n_args, const mp_obj_t *pos_args, mp_ma
     coap_resource_obj_t *res = mp_obj_malloc(coap_resource_obj_t, &coap_resource_type);
     res->st = NULL;
 
+    // The object is made first, so that its MemoryError changes nothing.
+    // The engine keeps it (the user word) from now on.
     coap_state_t *st = coap_lock_state();
     uint32_t handle;
-    int32_t rc = mpcoap_resource_add(st->engine, uri.data, uri.len, (int32_t)media_type, max_age,
-        value.data, value.len, args[ARG_etag].u_bool, &handle);
-    if (rc >= 0 && st->n_resources == MPCOAP_RESOURCES_MAX) {
-        // The engine's capacity is larger than this table (cannot happen
-        // while mpcoap.h and src/capacity.rs agree): undo.
-        mpcoap_resource_remove(st->engine, handle);
-        rc = MPCOAP_ERR_RESOURCES_FULL;
-    }
+    int32_t rc;
+    COAP_ENGINE_CALL(st, rc, mpcoap_resource_add(st->engine, uri.data, uri.len, (int32_t)media_type, max_age,
+        value.data, value.len, args[ARG_etag].u_bool, (uintptr_t)res, &handle));
+    coap_give_back(st);
     if (rc >= 0) {
         res->st = st;
         res->handle = handle;
-        st->resources[st->n_resources++] = res;
     }
     COAP_UNLOCK(st);
     if (rc == MPCOAP_ERR_EXISTS) {
@@ -1315,10 +1435,12 @@ static mp_obj_t coap_remove_resource(size_t n_args, const mp_obj_t *pos_args, mp
     coap_parse_uri_arg(n_args, pos_args, kw_args, &uri);
     coap_state_t *st = coap_lock_state();
     uint32_t handle;
-    if (mpcoap_resource_find(st->engine, uri.data, uri.len, &handle) >= 0
+    uintptr_t user;
+    if (mpcoap_resource_find(st->engine, uri.data, uri.len, &handle, &user) >= 0
         && mpcoap_resource_remove(st->engine, handle) >= 0) {
-        coap_detach_resource(st, handle);
+        coap_detach_user(user);
     }
+    coap_give_back(st);
     COAP_UNLOCK(st);
     return mp_const_none;
 }
@@ -1331,13 +1453,9 @@ static mp_obj_t coap_get_resource(size_t n_args, const mp_obj_t *pos_args, mp_ma
     coap_state_t *st = coap_lock_state();
     mp_obj_t found = mp_const_none;
     uint32_t handle;
-    if (mpcoap_resource_find(st->engine, uri.data, uri.len, &handle) >= 0) {
-        for (size_t i = 0; i < st->n_resources; ++i) {
-            if (st->resources[i]->handle == handle) {
-                found = MP_OBJ_FROM_PTR(st->resources[i]);
-                break;
-            }
-        }
+    uintptr_t user;
+    if (mpcoap_resource_find(st->engine, uri.data, uri.len, &handle, &user) >= 0 && user != 0) {
+        found = MP_OBJ_FROM_PTR((void *)user);
     }
     COAP_UNLOCK(st);
     return found;
@@ -1454,19 +1572,20 @@ static mp_obj_t coap_new_client_session(size_t n_args, const mp_obj_t *pos_args,
     ses->peer = peer;
     ses->addr = MP_OBJ_NULL;
 
+    // The object is made first, so that its MemoryError changes nothing.
+    // The engine keeps it (the user word) from now on.
     coap_state_t *st = coap_lock_state();
     uint32_t handle;
-    int32_t rc = mpcoap_session_new(st->engine, &peer, &handle);
-    if (rc >= 0 && st->n_sessions == MPCOAP_SESSIONS_MAX) {
-        mpcoap_session_remove(st->engine, handle);
-        rc = MPCOAP_ERR_SESSIONS_FULL;
-    }
+    int32_t rc;
+    // Share an address object another session to this peer has made
+    // (looked up before this session is one of them).
+    mp_obj_t addr = coap_known_address(st, &peer);
+    COAP_ENGINE_CALL(st, rc, mpcoap_session_new(st->engine, &peer, (uintptr_t)ses, &handle));
+    coap_give_back(st);
     if (rc >= 0) {
         ses->st = st;
         ses->handle = handle;
-        // Share an address object another session to this peer has made.
-        ses->addr = coap_known_address(st, &peer);
-        st->sessions[st->n_sessions++] = ses;
+        ses->addr = addr;
     }
     COAP_UNLOCK(st);
     if (rc < 0) {
@@ -1483,14 +1602,16 @@ static mp_obj_t coap_remove_client_session(size_t n_args, const mp_obj_t *pos_ar
     coap_parse_session_args(n_args, pos_args, kw_args, &peer);
     coap_state_t *st = coap_lock_state();
     bool removed = false;
-    for (size_t i = 0; i < st->n_sessions; ++i) {
-        if (coap_peer_equal(&st->sessions[i]->peer, &peer)) {
-            mpcoap_session_remove(st->engine, st->sessions[i]->handle);
-            coap_detach_session_at(st, i);
+    coap_session_obj_t *ses;
+    for (size_t i = 0; (ses = coap_session_at(st, i)) != NULL; ++i) {
+        if (coap_peer_equal(&ses->peer, &peer)) {
+            mpcoap_session_remove(st->engine, ses->handle);
+            coap_detach_user((uintptr_t)ses);
             removed = true;
             break;
         }
     }
+    coap_give_back(st);
     COAP_UNLOCK(st);
     if (!removed) {
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("Client Session has not been removed"));
@@ -1501,12 +1622,18 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(coap_remove_client_session_obj, 0, coap_remove
 
 // get_client_sessions(): a new list of the session objects, in creation order.
 static mp_obj_t coap_get_client_sessions(void) {
-    coap_session_obj_t *items[MPCOAP_SESSIONS_MAX];
     coap_state_t *st = coap_lock_state();
-    size_t n = st->n_sessions;
-    memcpy(items, st->sessions, n * sizeof(items[0]));
+    size_t n = 0;
+    while (coap_session_at(st, n) != NULL) {
+        ++n;
+    }
+    // Made and filled in one lock hold, so the sessions cannot change meanwhile.
+    mp_obj_list_t *list = coap_new_list_locked(st, n); // EXCEPTION: MemoryError, unlocked
+    for (size_t i = 0; i < n; ++i) {
+        list->items[i] = MP_OBJ_FROM_PTR(coap_session_at(st, i));
+    }
     COAP_UNLOCK(st);
-    return mp_obj_new_list(n, (mp_obj_t *)items);
+    return MP_OBJ_FROM_PTR(list);
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(coap_get_client_sessions_obj, coap_get_client_sessions);
 
@@ -1547,12 +1674,15 @@ static mp_obj_t coap_process(size_t n_args, const mp_obj_t *pos_args, mp_map_t *
     coap_call_t call;
     mpcoap_event_t ev;
     size_t reply_len = 0;
-    int32_t r = mpcoap_engine_receive(st->engine, coap_now(), &from, args[ARG_multicast].u_bool,
-        bufinfo.buf, bufinfo.len, st->tx, sizeof(st->tx), &reply_len, &ev);
+    uint32_t now = coap_now(); // the same for every repetition
+    int32_t r;
+    COAP_ENGINE_CALL(st, r, mpcoap_engine_receive(st->engine, now, &from, args[ARG_multicast].u_bool,
+        bufinfo.buf, bufinfo.len, st->tx, sizeof(st->tx), &reply_len, &ev));
     st->tx_busy = false; // the lock keeps tx[] ours while the reply is copied
     bool deliver = r == 1 && coap_take_event(st, &ev, &call); // EXCEPTION: MemoryError, unlocked
     // EXCEPTION: MemoryError, unlocked (the request was handled; its reply is lost)
     mp_obj_t reply = r >= 0 && reply_len > 0 ? coap_new_bytes_locked(st, st->tx, reply_len) : mp_const_none;
+    coap_give_back(st);
     COAP_UNLOCK(st);
     if (deliver) {
         mp_call_function_n_kw(call.handler, 5, 0, call.args); // EXCEPTION: can raise
@@ -1580,6 +1710,7 @@ static mp_obj_t coap_transmit(void) {
     st->capture = true;
     mpcoap_endpoint_t dest;
     int32_t n = mpcoap_engine_poll_transmit(st->engine, coap_now(), st->tx, sizeof(st->tx), &dest);
+    coap_give_back(st);
     st->tx_busy = false; // the lock keeps tx[] ours while it is copied
     mp_obj_t out = n > 0 ? coap_new_bytes_locked(st, st->tx, (size_t)n) : mp_const_none; // EXCEPTION: MemoryError, unlocked
     COAP_UNLOCK(st);
@@ -1690,11 +1821,17 @@ static mp_obj_t coap_repeat(size_t n_args, const mp_obj_t *args) {
     volatile uint32_t ref = 0;
     uint32_t *bottom = coap_stack_paint();
     uint32_t now = coap_now();
-    for (mp_int_t i = 0; i < n; ++i) {
+    int32_t failed = MPCOAP_OK; // a request the engine refused (e.g. MemoryError)
+    for (mp_int_t i = 0; i < n && failed == MPCOAP_OK; ++i) {
+        int32_t rc;
         if (ses != NULL) {
             uint16_t sent;
-            mpcoap_endpoint_t dest;
-            mpcoap_session_request(st->engine, ses->handle, now, &req, &sent);
+            mpcoap_endpoint_t dest = from;
+            COAP_ENGINE_CALL(st, rc, mpcoap_session_request(st->engine, ses->handle, now, &req, &sent));
+            if (rc < 0) {
+                failed = rc;
+                break;
+            }
             mpcoap_engine_poll_transmit(st->engine, now, st->tx, sizeof(st->tx), &dest);
             from = dest;
             mid = sent;
@@ -1703,16 +1840,61 @@ static mp_obj_t coap_repeat(size_t n_args, const mp_obj_t *args) {
         d[3] = (uint8_t)mid;
         mpcoap_event_t ev;
         size_t reply_len;
-        mpcoap_engine_receive(st->engine, now, &from, false, d, bufinfo.len, st->tx, sizeof(st->tx), &reply_len, &ev);
+        COAP_ENGINE_CALL(st, rc, mpcoap_engine_receive(st->engine, now, &from, false, d, bufinfo.len,
+            st->tx, sizeof(st->tx), &reply_len, &ev));
+        if (rc < 0) {
+            failed = rc;
+        }
+        coap_give_back(st);
         ++mid;
     }
+    coap_give_back(st);
     st->tx_busy = false;
     COAP_UNLOCK(st);
     size_t used = coap_stack_used(bottom, (const void *)&ref); // EXCEPTION: RuntimeError
     m_del(uint8_t, d, bufinfo.len);
+    if (failed != MPCOAP_OK) {
+        coap_raise_status(failed);
+    }
     return MP_OBJ_NEW_SMALL_INT(used);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(coap_repeat_obj, 2, 3, coap_repeat);
+
+// _fail_storage(k) -> None
+// The k-th block the engine asks for from now on is refused as if the heap
+// were empty (once); 0 turns a pending failure off. Tests inject heap
+// failures into every call that can need storage with it (heap_lock()
+// would fail the Python object first).
+static mp_obj_t coap_fail_storage(mp_obj_t k_in) {
+    mp_int_t k;
+    bool in_range = coap_get_int_in(k_in, 0, MP_SMALL_INT_MAX, &k); // EXCEPTION: TypeError
+    coap_require_initialised();
+    if (!in_range) {
+        mp_raise_ValueError(MP_ERROR_TEXT("\"k\" must be >= 0"));
+    }
+    coap_state_t *st = coap_lock_state();
+    st->fail_storage = (mp_uint_t)k;
+    COAP_UNLOCK(st);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(coap_fail_storage_obj, coap_fail_storage);
+
+// _storage() -> (blocks, bytes, remote_bytes, remote_budget)
+// What the engine holds of the heap (mpcoap_storage_stats).
+static mp_obj_t coap_storage(void) {
+    mpcoap_storage_stats_t stats;
+    coap_state_t *st = coap_lock_state();
+    mpcoap_storage_stats(st->engine, &stats);
+    COAP_UNLOCK(st);
+    mp_obj_t items[4] = {
+        mp_obj_new_int_from_uint(stats.blocks),
+        mp_obj_new_int_from_uint(stats.bytes),
+        mp_obj_new_int_from_uint(stats.remote_bytes),
+        mp_obj_new_int_from_uint(stats.remote_budget),
+    };
+    return mp_obj_new_tuple(4, items);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(coap_storage_obj, coap_storage);
 #if MICROPY_PY_COAP_TEST_KNOBS
 // _set_ack_timeout(ms) -> int: host tests' knob (docs/internals.md). Sets
 // ACK_TIMEOUT for requests sent from now on; 0, or more than the shipped
@@ -1782,7 +1964,10 @@ static mp_obj_t coap_resource_add_attribute(size_t n_args, const mp_obj_t *pos_a
     if (st == NULL) {
         coap_raise_resource_removed();
     }
-    int32_t rc = mpcoap_resource_add_attribute(st->engine, self->handle, name.data, name.len, value.data, value.len);
+    int32_t rc;
+    COAP_ENGINE_CALL(st, rc, mpcoap_resource_add_attribute(st->engine, self->handle,
+        name.data, name.len, value.data, value.len));
+    coap_give_back(st);
     COAP_UNLOCK(st);
     if (rc < 0) {
         coap_raise_status(rc);
@@ -1822,7 +2007,9 @@ static mp_obj_t coap_resource_value(size_t n_args, const mp_obj_t *pos_args, mp_
     if (st == NULL) {
         coap_raise_resource_removed();
     }
-    int32_t rc = mpcoap_resource_set_value(st->engine, self->handle, value.data, value.len);
+    int32_t rc;
+    COAP_ENGINE_CALL(st, rc, mpcoap_resource_set_value(st->engine, self->handle, value.data, value.len));
+    coap_give_back(st); // the old value, when it moved
     COAP_UNLOCK(st);
     if (rc < 0) {
         coap_raise_status(rc);
@@ -1954,18 +2141,40 @@ static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_arg
         coap_raise_session_removed();
     }
     uint16_t mid = 0;
-    int32_t rc = mpcoap_session_request(st->engine, self->handle, coap_now(), &req, &mid);
-    if (rc >= 0 && !have_sockets && !st->capture) {
-        // A port without sockets (qemu): the engine has checked the request
-        // (argument errors come first), but it can never be sent. Take it
-        // back by renewing the session, which drops its (only) request.
-        uint32_t handle;
-        mpcoap_session_remove(st->engine, self->handle);
-        if (mpcoap_session_new(st->engine, &self->peer, &handle) >= 0) {
-            self->handle = handle;
+    uint32_t now = coap_now(); // the same for every repetition
+    int32_t rc;
+    if (have_sockets || st->capture) {
+        COAP_ENGINE_CALL(st, rc, mpcoap_session_request(st->engine, self->handle, now, &req, &mid));
+    } else {
+        // A port without sockets (qemu): the request can never be sent, but
+        // the engine's argument errors come first. It checks everything
+        // before it asks for storage, so the request is checked by refusing
+        // the storage it asks for: the repeated call then fails, having
+        // changed nothing.
+        rc = mpcoap_session_request(st->engine, self->handle, now, &req, &mid);
+        if (rc == MPCOAP_NEED_STORAGE) {
+            mpcoap_storage_refuse(st->engine);
+            rc = mpcoap_session_request(st->engine, self->handle, now, &req, &mid);
+            if (rc == MPCOAP_ERR_NO_MEMORY) {
+                rc = MPCOAP_ERR_NOT_FOUND; // checked: OSError(ENODEV) below
+            }
+        } else if (rc >= 0) {
+            // Queued without new storage: take it back by renewing the
+            // session, which drops its (only) request.
+            uint32_t handle;
+            mpcoap_session_remove(st->engine, self->handle);
+            coap_give_back(st);
+            int32_t renewed;
+            COAP_ENGINE_CALL(st, renewed, mpcoap_session_new(st->engine, &self->peer, (uintptr_t)self, &handle));
+            if (renewed >= 0) {
+                self->handle = handle;
+            } else {
+                coap_detach_user((uintptr_t)self);
+            }
+            rc = MPCOAP_ERR_NOT_FOUND;
         }
-        rc = MPCOAP_ERR_NOT_FOUND;
     }
+    coap_give_back(st);
     COAP_UNLOCK(st);
     if (rc == MPCOAP_ERR_NOT_FOUND && !have_sockets) {
         coap_socket_module(); // EXCEPTION: OSError(ENODEV)
@@ -2117,6 +2326,8 @@ static const mp_rom_map_elem_t coap_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR__transmit), MP_ROM_PTR(&coap_transmit_obj) },
     { MP_ROM_QSTR(MP_QSTR__repeat), MP_ROM_PTR(&coap_repeat_obj) },
     { MP_ROM_QSTR(MP_QSTR__stack), MP_ROM_PTR(&coap_stack_obj) },
+    { MP_ROM_QSTR(MP_QSTR__fail_storage), MP_ROM_PTR(&coap_fail_storage_obj) },
+    { MP_ROM_QSTR(MP_QSTR__storage), MP_ROM_PTR(&coap_storage_obj) },
     #if MICROPY_PY_COAP_TEST_KNOBS
     { MP_ROM_QSTR(MP_QSTR__set_ack_timeout), MP_ROM_PTR(&coap_set_ack_timeout_obj) },
     #endif
@@ -2151,9 +2362,15 @@ MP_REGISTER_MODULE(MP_QSTR_coap, mp_module_coap);
 // table refers to it.
 void mp_module_coap_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     (void)self_in;
-    if (dest[0] == MP_OBJ_NULL && attr == MP_QSTR_VALUE_MAX) {
+    if (dest[0] != MP_OBJ_NULL) {
+        return;
+    }
+    if (attr == MP_QSTR_VALUE_MAX) {
         // The largest resource value (it must fit one response).
         dest[0] = MP_OBJ_NEW_SMALL_INT(mpcoap_value_max());
+    } else if (attr == MP_QSTR_REMOTE_BUDGET) {
+        // The default of init()'s remote_budget, bytes.
+        dest[0] = mp_obj_new_int_from_uint(mpcoap_remote_budget_default());
     }
 }
 MP_REGISTER_MODULE_DELEGATION(mp_module_coap, mp_module_coap_attr);
