@@ -563,13 +563,15 @@ static void coap_get_value(mp_obj_t obj, qstr arg, bool allow_int, bool none_ok,
     }
 }
 
-// max_age: -1 (absent) or 0..2**32-1, which is a big int on 32-bit ports.
-// EXCEPTION: raises TypeError (not an int) or ValueError (out of range).
-static int64_t coap_get_max_age(mp_obj_t obj) {
+// An int argument in -1..2**32-1 (a big int on 32-bit ports above 2**30)
+// into *out; false if outside (*out is then -2).
+// EXCEPTION: raises TypeError if not an int.
+static bool coap_get_u32_or_minus_one(mp_obj_t obj, int64_t *out) {
+    *out = -2;
     if (mp_obj_is_small_int(obj)) {
         mp_int_t v = MP_OBJ_SMALL_INT_VALUE(obj);
-        if (v == -1 || (v >= 0 && (uint64_t)v <= 0xffffffffu)) {
-            return v;
+        if (v >= -1 && (v < 0 || (uint64_t)v <= 0xffffffffu)) {
+            *out = v;
         }
     } else if (mp_obj_is_int(obj)) {
         // Too big for a small int: valid only if it fits an unsigned 32-bit.
@@ -578,13 +580,23 @@ static int64_t coap_get_max_age(mp_obj_t obj) {
             mp_uint_t v = mp_obj_int_get_uint_checked(obj);
             nlr_pop();
             if ((uint64_t)v <= 0xffffffffu) {
-                return (int64_t)v;
+                *out = (int64_t)v;
             }
         }
     } else {
         mp_obj_get_int(obj); // raises MicroPython's TypeError
     }
-    coap_raise_status(MPCOAP_ERR_MAX_AGE);
+    return *out != -2;
+}
+
+// max_age: -1 (absent) or 0..2**32-1.
+// EXCEPTION: raises TypeError (not an int) or ValueError (out of range).
+static int64_t coap_get_max_age(mp_obj_t obj) {
+    int64_t v;
+    if (!coap_get_u32_or_minus_one(obj, &v)) {
+        coap_raise_status(MPCOAP_ERR_MAX_AGE);
+    }
+    return v;
 }
 
 /******************************************************************************/
@@ -1200,33 +1212,6 @@ static mp_int_t coap_read_loop(coap_state_t *st, uint32_t timeout) {
 /******************************************************************************/
 // Module functions
 
-// An unsigned 32-bit int argument (a big int on 32-bit ports above 2**30),
-// or `dflt` if the argument was not given (MP_OBJ_NULL).
-// EXCEPTION: raises TypeError (not an int) or ValueError naming `arg`.
-static uint32_t coap_get_u32_arg(mp_obj_t obj, qstr arg, uint32_t dflt) {
-    if (obj == MP_OBJ_NULL) {
-        return dflt;
-    }
-    if (mp_obj_is_small_int(obj)) {
-        mp_int_t v = MP_OBJ_SMALL_INT_VALUE(obj);
-        if (v >= 0 && (uint64_t)v <= UINT32_MAX) {
-            return (uint32_t)v;
-        }
-    } else if (mp_obj_is_int(obj)) {
-        nlr_buf_t nlr;
-        if (nlr_push(&nlr) == 0) {
-            mp_uint_t v = mp_obj_int_get_uint_checked(obj);
-            nlr_pop();
-            if ((uint64_t)v <= UINT32_MAX) {
-                return (uint32_t)v;
-            }
-        }
-    } else {
-        mp_obj_get_int(obj); // raises MicroPython's TypeError
-    }
-    mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("\"%q\" must be 0..%u bytes"), arg, (unsigned)UINT32_MAX);
-}
-
 // init(address=None, *, port=5683, service_discovery=False, remote_budget=REMOTE_BUDGET)
 static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_address, ARG_port, ARG_service_discovery, ARG_remote_budget };
@@ -1252,8 +1237,11 @@ static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
     if (discovery && !server) {
         mp_raise_ValueError(MP_ERROR_TEXT("\"service_discovery\" needs an \"address\""));
     }
-    uint32_t remote_budget = coap_get_u32_arg(args[ARG_remote_budget].u_obj, MP_QSTR_remote_budget,
-        mpcoap_remote_budget_default());
+    int64_t remote_budget = mpcoap_remote_budget_default();
+    if (args[ARG_remote_budget].u_obj != MP_OBJ_NULL
+        && (!coap_get_u32_or_minus_one(args[ARG_remote_budget].u_obj, &remote_budget) || remote_budget < 0)) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("\"remote_budget\" must be 0..%u bytes"), (unsigned)UINT32_MAX);
+    }
 
     // The engine block follows the state in the same GC block, aligned by
     // hand (GC blocks are only 16-byte aligned on 32-bit ports).
@@ -1289,7 +1277,7 @@ static mp_obj_t coap_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
         }
         nlr_pop();
     }
-    int32_t rc = mpcoap_engine_init(st->engine, engine_len, coap_now(), seed, remote_budget);
+    int32_t rc = mpcoap_engine_init(st->engine, engine_len, coap_now(), seed, (uint32_t)remote_budget);
     if (rc < 0) {
         coap_raise_status(rc);
     }
