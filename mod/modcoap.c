@@ -206,8 +206,9 @@ static MP_NORETURN void coap_raise_os(int errno_, qstr what) {
 // is written once, in the engine. It is passed as the format itself: with
 // MICROPY_ROM_TEXT_COMPRESSION, py/objexcept.c decompresses only a format
 // whose first byte is 0xff, which no engine message (ASCII text) has; and
-// when the heap has no room to format it, the exception points at the
-// static string itself, which lives as long as the firmware.
+// when the heap has no room to format it (or there is nothing to format),
+// the exception points at the static string itself, which lives as long as
+// the firmware.
 static MP_NORETURN void coap_raise_status(int32_t status) {
     const mp_obj_type_t *type;
     switch (mpcoap_status_kind(status)) {
@@ -224,8 +225,13 @@ static MP_NORETURN void coap_raise_status(int32_t status) {
             type = &mp_type_RuntimeError;
             break;
     }
-    mp_raise_msg_varg(type, (mp_rom_error_text_t)mpcoap_status_message(status),
-        (unsigned)mpcoap_status_arg(status));
+    const char *msg = mpcoap_status_message(status);
+    if (strchr(msg, '%') == NULL) {
+        // Nothing to fill: the exception refers to the static text instead
+        // of formatting a heap copy, which matters most for MemoryError.
+        mp_raise_msg(type, (mp_rom_error_text_t)msg);
+    }
+    mp_raise_msg_varg(type, (mp_rom_error_text_t)msg, (unsigned)mpcoap_status_arg(status));
 }
 
 static bool coap_exception_is_oserror(void *exc) {
