@@ -301,26 +301,29 @@ static bool coap_is_closed(coap_state_t *st) {
 /******************************************************************************/
 // The engine's storage (mpcoap.h, "storage")
 
-// Supplies the block an engine call asked for (lock held), or refuses it
-// when the heap cannot (the call then fails with MPCOAP_ERR_NO_MEMORY, or
+// Supplies the blocks an engine call asked for (lock held), or refuses
+// them when the heap cannot (the call then fails with MPCOAP_ERR_NO_MEMORY, or
 // receive answers 5.03). It runs between two engine calls, never inside
 // one, and m_malloc_maybe() never raises; allocating with the lock held is
 // safe (see coap_new_bytes_locked). The block is an ordinary GC block,
 // scanned: the engine keeps it, and the pointers inside it, reachable from
 // the engine block.
 static void coap_supply(coap_state_t *st) {
-    size_t n = mpcoap_storage_need(st->engine);
-    void *block = NULL;
-    // _fail_storage(k): the k-th supply from then on refuses.
-    bool fail = st->fail_storage > 0 && --st->fail_storage == 0;
-    if (!fail) {
-        block = m_malloc_maybe(n);
-    }
-    if (block == NULL || mpcoap_storage_grant(st->engine, block, n) < 0) {
-        if (block != NULL) {
-            m_del(uint8_t, block, n); // m_del: both m_free() signatures (1.26 vs 1.27+)
+    size_t n;
+    while ((n = mpcoap_storage_need(st->engine)) > 0) {
+        void *block = NULL;
+        // _fail_storage(k): the k-th supply from then on refuses.
+        bool fail = st->fail_storage > 0 && --st->fail_storage == 0;
+        if (!fail) {
+            block = m_malloc_maybe(n);
         }
-        mpcoap_storage_refuse(st->engine);
+        if (block == NULL || mpcoap_storage_grant(st->engine, block, n) < 0) {
+            if (block != NULL) {
+                m_del(uint8_t, block, n); // m_del: both m_free() signatures (1.26 vs 1.27+)
+            }
+            mpcoap_storage_refuse(st->engine);
+            return;
+        }
     }
 }
 
@@ -353,6 +356,12 @@ static void coap_give_back(coap_state_t *st) {
 // held).
 static coap_session_obj_t *coap_session_at(coap_state_t *st, size_t index) {
     return (coap_session_obj_t *)mpcoap_session_user(st->engine, index);
+}
+
+// The index-th session object to `peer` in creation order, NULL past the
+// end (lock held).
+static coap_session_obj_t *coap_session_to(coap_state_t *st, const mpcoap_endpoint_t *peer, size_t index) {
+    return (coap_session_obj_t *)mpcoap_session_user_to(st->engine, peer, index);
 }
 
 // The object behind a user word (a resource or a session) no longer has an
@@ -854,8 +863,8 @@ static void coap_send(coap_state_t *st, uint8_t *buf, size_t len, mp_obj_t addr,
                 COAP_LOCK(st);
                 if (!st->closed) {
                     coap_session_obj_t *ses;
-                    for (size_t i = 0; (ses = coap_session_at(st, i)) != NULL; ++i) {
-                        if (ses->addr == MP_OBJ_NULL && coap_peer_equal(&ses->peer, peer)) {
+                    for (size_t i = 0; (ses = coap_session_to(st, peer, i)) != NULL; ++i) {
+                        if (ses->addr == MP_OBJ_NULL) {
                             ses->addr = addr;
                         }
                     }
@@ -880,8 +889,8 @@ static void coap_send(coap_state_t *st, uint8_t *buf, size_t len, mp_obj_t addr,
 // session's, or the one of the last datagram received.
 static mp_obj_t coap_known_address(coap_state_t *st, const mpcoap_endpoint_t *peer) {
     coap_session_obj_t *ses;
-    for (size_t i = 0; (ses = coap_session_at(st, i)) != NULL; ++i) {
-        if (ses->addr != MP_OBJ_NULL && coap_peer_equal(&ses->peer, peer)) {
+    for (size_t i = 0; (ses = coap_session_to(st, peer, i)) != NULL; ++i) {
+        if (ses->addr != MP_OBJ_NULL) {
             return ses->addr;
         }
     }
@@ -1596,14 +1605,11 @@ static mp_obj_t coap_remove_client_session(size_t n_args, const mp_obj_t *pos_ar
     coap_parse_session_args(n_args, pos_args, kw_args, &peer);
     coap_state_t *st = coap_lock_state();
     bool removed = false;
-    coap_session_obj_t *ses;
-    for (size_t i = 0; (ses = coap_session_at(st, i)) != NULL; ++i) {
-        if (coap_peer_equal(&ses->peer, &peer)) {
-            mpcoap_session_remove(st->engine, ses->handle);
-            coap_detach_user((uintptr_t)ses);
-            removed = true;
-            break;
-        }
+    coap_session_obj_t *ses = coap_session_to(st, &peer, 0);
+    if (ses != NULL) {
+        mpcoap_session_remove(st->engine, ses->handle);
+        coap_detach_user((uintptr_t)ses);
+        removed = true;
     }
     coap_give_back(st);
     COAP_UNLOCK(st);

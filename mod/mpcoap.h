@@ -113,11 +113,13 @@ int32_t mpcoap_engine_take_user(void *eng, uintptr_t *user);
 
 /* ---- storage ------------------------------------------------------------
  * The engine never allocates. A call that needs storage returns
- * MPCOAP_NEED_STORAGE and has changed nothing. The caller then allocates
- * mpcoap_storage_need() bytes (aligned at least to a pointer), hands them
- * over with mpcoap_storage_grant() and repeats the same call with the same
- * arguments; a call may ask several times (one block each time). If the
- * heap cannot supply, the caller calls mpcoap_storage_refuse() instead and
+ * MPCOAP_NEED_STORAGE and has changed nothing; it checks its arguments
+ * first, so an argument error is returned before any storage is asked for.
+ * The caller then allocates mpcoap_storage_need() bytes (aligned at least to
+ * a pointer) and hands them over with mpcoap_storage_grant(), again while
+ * mpcoap_storage_need() names a block (a call asks for up to two at once),
+ * and then repeats the same call with the same arguments. If the heap
+ * cannot supply, the caller calls mpcoap_storage_refuse() instead and
  * repeats: the call then fails with MPCOAP_ERR_NO_MEMORY, having changed
  * nothing (mpcoap_engine_receive answers the peer 5.03 instead and
  * succeeds). No call asks for storage again after a refusal.
@@ -192,6 +194,10 @@ typedef struct {
 int32_t mpcoap_session_new(void *eng, const mpcoap_endpoint_t *peer, uintptr_t user, uint32_t *handle);
 /* The user word of the index-th session in the order created; 0 past the end. */
 uintptr_t mpcoap_session_user(void *eng, size_t index);
+/* The user word of the index-th session to `peer`, in the order created; 0
+ * past the end. Walks the sessions once: cheaper than filtering
+ * mpcoap_session_user() by peer, which walks them once per index. */
+uintptr_t mpcoap_session_user_to(void *eng, const mpcoap_endpoint_t *peer, size_t index);
 /* Drops the session's queued and outstanding requests silently. */
 int32_t mpcoap_session_remove(void *eng, uint32_t handle);
 /* Queues a confirmable request; *mid receives its message ID. */

@@ -266,6 +266,11 @@ impl Engine {
         self.client.sessions.iter().nth(index).map(|s| s.user)
     }
 
+    /// The word of the `index`-th session to `peer`, in the order created.
+    pub fn session_user_to(&self, peer: Endpoint, index: usize) -> Option<usize> {
+        self.client.sessions.iter().filter(|s| s.peer() == peer).nth(index).map(|s| s.user)
+    }
+
     /// Removes a session; its queued and outstanding requests are dropped
     /// silently (no events). Its storage is given back.
     pub fn remove_session(&mut self, h: SessionHandle) -> Result<(), Error> {

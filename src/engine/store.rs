@@ -9,12 +9,13 @@
 //!
 //! 1. **check and plan**, changing nothing: every error the call can return,
 //!    then the sizes of the blocks it needs (at most [`PLAN_MAX`]);
-//! 2. **reserve** ([`Store::reserve`]): if a planned block has not been
-//!    granted yet, the call returns [`Error::NeedStorage`] with
-//!    [`Store::need`] set, still having changed nothing; the caller grants a
-//!    block of that size ([`Engine::storage_grant`]) and repeats the call;
-//!    after [`Engine::storage_refuse`], the repeat returns
-//!    [`Error::NoMemory`]. This is the last point where the call can fail;
+//! 2. **reserve** ([`Store::reserve`]): if planned blocks have not been
+//!    granted yet, the call returns [`Error::NeedStorage`], still having
+//!    changed nothing, and [`Engine::storage_need`] names them one by one:
+//!    the caller grants a block of each size ([`Engine::storage_grant`])
+//!    until it names none, then repeats the call once; after
+//!    [`Engine::storage_refuse`], the repeat returns [`Error::NoMemory`].
+//!    This is the last point where the call can fail;
 //! 3. **commit**: functions that take the [`Reserved`] blocks return no
 //!    `Result`, so nothing after the first write can fail.
 //!
@@ -176,13 +177,15 @@ pub struct StorageStats {
 /// The storage state inside the [`Engine`]. All-zero is a valid, empty
 /// store (no spares, nothing released).
 pub(crate) struct Store {
-    /// Blocks granted for the call being repeated, in plan order.
+    /// Blocks granted for the call being repeated, in the order of the
+    /// plan's non-empty entries.
     spare: [Link; PLAN_MAX],
     spare_size: [u32; PLAN_MAX],
     /// Blocks to give back, linked through their first word.
     released: Link,
-    /// Size of the block the last call asked for.
-    need: u32,
+    /// Sizes of the blocks the last call asked for and has not been
+    /// granted yet, first one first (0: none).
+    need: [u32; PLAN_MAX],
     /// The caller could not supply: the repeated call fails.
     refused: bool,
     blocks: u32,
@@ -214,15 +217,23 @@ impl Store {
     pub(crate) fn reserve(&mut self, plan: &[usize]) -> Result<Reserved, Error> {
         if self.refused {
             self.refused = false;
+            self.need = [0; PLAN_MAX];
             self.release_spares();
             return Err(Error::NoMemory);
         }
-        for (i, &n) in plan.iter().enumerate().take(PLAN_MAX) {
-            if n == 0 {
-                continue;
+        // The plan's non-empty sizes, in order: spare `j` holds the j-th.
+        let mut sizes = [0u32; PLAN_MAX];
+        let mut count = 0;
+        for &n in plan.iter().filter(|n| **n > 0) {
+            if let Some(s) = sizes.get_mut(count) {
+                *s = block_size(n) as u32;
+                count += 1;
             }
-            let size = block_size(n) as u32;
-            let (Some(slot), Some(slot_size)) = (self.spare.get_mut(i), self.spare_size.get(i)) else {
+        }
+        let mut missing = 0;
+        for j in 0..count {
+            let (Some(slot), Some(slot_size), Some(&size)) = (self.spare.get_mut(j), self.spare_size.get(j), sizes.get(j))
+            else {
                 break;
             };
             match slot {
@@ -236,23 +247,33 @@ impl Store {
                 }
                 None => {}
             }
-            self.need = size;
+            if let Some(need) = self.need.get_mut(missing) {
+                *need = size;
+                missing += 1;
+            }
+        }
+        if missing > 0 {
+            for rest in self.need.iter_mut().skip(missing) {
+                *rest = 0;
+            }
             return Err(Error::NeedStorage);
         }
         let mut r = Reserved { blocks: [None; PLAN_MAX], sizes: [0; PLAN_MAX] };
+        let mut j = 0;
         for (i, &n) in plan.iter().enumerate().take(PLAN_MAX) {
             if n == 0 {
                 continue;
             }
             if let (Some(dst), Some(size), Some(src), Some(src_size)) =
-                (r.blocks.get_mut(i), r.sizes.get_mut(i), self.spare.get_mut(i), self.spare_size.get(i))
+                (r.blocks.get_mut(i), r.sizes.get_mut(i), self.spare.get_mut(j), self.spare_size.get(j))
             {
                 *dst = src.take();
                 *size = *src_size;
             }
+            j += 1;
         }
         self.release_spares();
-        self.need = 0;
+        self.need = [0; PLAN_MAX];
         Ok(r)
     }
 
@@ -284,13 +305,15 @@ impl Store {
 }
 
 impl Engine {
-    /// Bytes the last call asked for with [`Error::NeedStorage`].
+    /// Bytes of the next block the last call asked for with
+    /// [`Error::NeedStorage`]; 0 once every block asked for was granted (then
+    /// repeat the call).
     pub fn storage_need(&self) -> usize {
-        self.store.need as usize
+        self.store.need.first().map_or(0, |n| *n as usize)
     }
 
-    /// Gives the engine the block the last call asked for; then repeat that
-    /// call. [`Error::Buffer`] (and the caller keeps the block) if it is
+    /// Gives the engine the block [`Engine::storage_need`] names.
+    /// [`Error::Buffer`] (and the caller keeps the block) if it is
     /// misaligned, not the size asked for, or nothing was asked.
     ///
     /// # Safety
@@ -298,7 +321,8 @@ impl Engine {
     /// nobody else until [`Engine::storage_take`] returns it.
     pub unsafe fn storage_grant(&mut self, block: NonNull<u8>, size: usize) -> Result<(), Error> {
         let s = &mut self.store;
-        if s.need == 0 || size != s.need as usize || block.as_ptr() as usize % WORD != 0 {
+        let need = s.need.first().map_or(0, |n| *n as usize);
+        if need == 0 || size != need || block.as_ptr() as usize % WORD != 0 {
             return Err(Error::Buffer);
         }
         let Some(i) = s.spare.iter().position(Option::is_none) else {
@@ -310,7 +334,10 @@ impl Engine {
             *slot = Some(block);
             *slot_size = size as u32;
         }
-        s.need = 0;
+        s.need.rotate_left(1);
+        if let Some(last) = s.need.last_mut() {
+            *last = 0;
+        }
         s.blocks += 1;
         s.bytes += size as u32;
         Ok(())
@@ -321,7 +348,7 @@ impl Engine {
     /// [`Engine::receive`]) and changes nothing.
     pub fn storage_refuse(&mut self) {
         self.store.refused = true;
-        self.store.need = 0;
+        self.store.need = [0; PLAN_MAX];
     }
 
     /// A block the engine no longer uses, with its size, to be freed by
@@ -376,7 +403,7 @@ impl Engine {
 /// assert_eq!(engine.add_resource(b"a", None, None, b"on", false), Err(Error::NeedStorage));
 /// let h = heap.run(engine, |e| e.add_resource(b"a", None, None, b"on", false))?;
 /// assert_eq!(engine.resource_value(h)?, b"on");
-/// // The third allocation from now fails: nothing changes.
+/// // The next allocation fails: the call changes nothing.
 /// heap.fail_at = Some(heap.allocations() + 1);
 /// assert_eq!(heap.run(engine, |e| e.add_resource(b"b", None, None, b"", false)), Err(Error::NoMemory));
 /// assert_eq!(engine.find_resource(b"b"), None);
@@ -447,16 +474,18 @@ impl Heap {
     }
 
     fn supply(&mut self, engine: &mut Engine) {
-        let n = engine.storage_need();
-        match self.allocate(n) {
-            // SAFETY: a fresh allocation of `n` bytes, used by nobody else.
-            Some(b) => {
-                if unsafe { engine.storage_grant(b, n) }.is_err() {
-                    // Never happens: a fresh block of the size asked for.
-                    engine.storage_refuse();
-                }
+        loop {
+            let n = engine.storage_need();
+            if n == 0 {
+                return;
             }
-            None => engine.storage_refuse(),
+            match self.allocate(n) {
+                // SAFETY: a fresh allocation of `n` bytes, used by nobody else.
+                Some(b) if unsafe { engine.storage_grant(b, n) }.is_ok() => {}
+                // (A failed grant never happens: a fresh block of the size
+                // asked for. It would stay live in the heap, a visible leak.)
+                _ => return engine.storage_refuse(),
+            }
         }
     }
 

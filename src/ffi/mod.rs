@@ -94,6 +94,7 @@ same_signature! {
     mpcoap_resource_set_methods: unsafe extern "C" fn(*mut c_void, u32, u32, bool) -> i32;
     mpcoap_session_new: unsafe extern "C" fn(*mut c_void, *const mpcoap_endpoint_t, usize, *mut u32) -> i32;
     mpcoap_session_user: unsafe extern "C" fn(*mut c_void, usize) -> usize;
+    mpcoap_session_user_to: unsafe extern "C" fn(*mut c_void, *const mpcoap_endpoint_t, usize) -> usize;
     mpcoap_session_remove: unsafe extern "C" fn(*mut c_void, u32) -> i32;
     mpcoap_session_request: unsafe extern "C" fn(
         *mut c_void, u32, u32, *const mpcoap_request_t, *mut u16) -> i32;
@@ -594,6 +595,18 @@ pub unsafe extern "C" fn mpcoap_session_new(
 pub unsafe extern "C" fn mpcoap_session_user(eng: *mut c_void, index: usize) -> usize {
     // SAFETY: the caller's contract.
     unsafe { engine(eng) }.ok().and_then(|e| e.session_user_at(index)).unwrap_or(0)
+}
+
+/// The user word of the `index`-th session to `peer`, in the order
+/// created; 0 past the end (or for a bad block or peer).
+///
+/// # Safety
+/// `eng` an initialised block, `peer` readable.
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_session_user_to(eng: *mut c_void, peer: *const mpcoap_endpoint_t, index: usize) -> usize {
+    // SAFETY: the caller's contract.
+    let (Ok(e), Ok(peer)) = (unsafe { engine(eng) }, unsafe { read(peer) }) else { return 0 };
+    e.session_user_to(endpoint(&peer), index).unwrap_or(0)
 }
 
 /// Removes a client session and its requests.

@@ -376,6 +376,9 @@ fn storage_protocol() {
     unsafe {
         assert_eq!((mpcoap_resource_user(eng, 0), mpcoap_resource_user(eng, 1)), (1, 0));
         assert_eq!((mpcoap_session_user(eng, 0), mpcoap_session_user(eng, 1)), (3, 0));
+        let other = mpcoap_endpoint_t { addr: [127, 0, 0, 1], port: 40001 };
+        assert_eq!((mpcoap_session_user_to(eng, &LOCAL, 0), mpcoap_session_user_to(eng, &LOCAL, 1)), (3, 0));
+        assert_eq!(mpcoap_session_user_to(eng, &other, 0), 0);
         let mut u = 0usize;
         assert_eq!((mpcoap_engine_take_user(eng, &mut u), u), (1, 1));
         assert_eq!((mpcoap_engine_take_user(eng, &mut u), u), (1, 3));
