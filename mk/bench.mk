@@ -23,7 +23,7 @@ RV32_BUDGETS := $(ROOT)/tests/bench/rv32_budgets.json
 RV32_BENCH = python3 $(ROOT)/tests/bench/rv32_bench.py --micropython $(MICROPY_SRC) \
   $(foreach a,$(QEMU_ARCHS),--firmware $(a)=$(call qemu_build,$(a))/firmware.elf)
 
-.PHONY: bench bench-rv32 firmware-check-rv32-budget coap-load stress stress-flood-full
+.PHONY: bench bench-rv32 bench-memory firmware-check-rv32-budget coap-load stress stress-flood-full
 
 coap-load: ## Build tools/coap-load, the CoAP GET load generator (target/release/coap-load)
 	cargo build --release -p coap-load
@@ -37,6 +37,10 @@ bench: unix coap-load ## Side-by-side GET throughput/latency: the module (unix b
 
 bench-rv32: qemu-firmware ## Instructions per request (engine alone and whole hook) and stack per entry point, qemu RV32 firmware under -icount shift=0, both targets (BENCHMARKS.md)
 	$(RV32_BENCH) --json $(WORK)/bench/rv32.json
+
+bench-memory: unix qemu-firmware firmware-check-size ## GC heap at init() and per item (resource, value, attribute, session, request), unix 64-bit and qemu RV32 side by side (BENCHMARKS.md "Memory")
+	python3 $(ROOT)/tests/bench/memory_items.py --unix $(UNIX_BIN) \
+	  $(foreach a,$(QEMU_ARCHS),--qemu-json $(a)=$(FIRMWARE_CHECKS_DIR)/heap-$(a).json) --json $(WORK)/bench/memory.json
 
 # Run by test-firmware-checks after the qemu firmwares are built.
 firmware-check-rv32-budget: ## The bench-rv32 figures against tests/bench/rv32_budgets.json: a PASS/FAIL line each
