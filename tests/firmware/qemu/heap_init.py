@@ -1,4 +1,4 @@
-# GC heap that coap.init() keeps, with default capacities, on the running
+# GC heap that coap.init() keeps (nothing added yet) on the running
 # firmware. Prints one line per measurement for tests/firmware/run_qemu.py.
 import gc
 import coap
