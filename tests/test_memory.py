@@ -245,6 +245,57 @@ class TestFailStorage(Base):
         s.send_request(coap.REQUEST_GET, token="z")
         self.assertIsNotNone(coap._transmit())
 
+    def test_giving_back_needs_no_storage(self):
+        # removing, a remote DELETE, an empty value, a removed session and
+        # an answered request only give storage back: with every storage
+        # request refused they all work (a smaller non-empty value gets a
+        # block of its size, docs/engine.md, so it may ask)
+        start = h.storage()
+        a = self.resource("a", value=b"a" * 500)
+        self.resource("b", value=b"b")
+        s = coap.new_client_session("127.0.0.1", 7002)
+        s.send_request(coap.REQUEST_GET, token="s")
+        mid = self.session.send_request(coap.REQUEST_GET, token="ans")
+        coap._fail_storage(1)
+        a.value(b"")
+        self.assertEqual(a.value(), b"")
+        coap.remove_resource("a")
+        self.assertEqual(h.ask(h.DELETE, "b").code, h.C202)
+        coap.remove_client_session("127.0.0.1", 7002)
+        req = h.parse(coap._transmit())
+        self.assertEqual(req.mid, mid)
+        coap._process(ack(mid, b"ans", b"x"), SERVER)
+        self.assertEqual([(g[1], g[3]) for g in self.got], [(mid, b"ans")])
+        # the refusal is still armed: no call above asked for storage
+        raises(self, MemoryError, coap.add_resource, "c")
+        coap._fail_storage(0)
+        self.assertEqual(h.storage(), start)
+
+    def test_value_shrinking_refused_changes_nothing(self):
+        # a smaller value may get a block of its size (docs/engine.md);
+        # refused, the old value and its ETag stay
+        r = self.resource("s", value=b"s" * 500, etag=True)
+        before = (self.get("s").opt(h.ETAG), h.storage())
+        coap._fail_storage(1)
+        try:
+            r.value(b"t")
+        except MemoryError:
+            coap._fail_storage(0)
+            self.assertEqual(r.value(), b"s" * 500)
+            self.assertEqual((self.get("s").opt(h.ETAG), h.storage()), before)
+            r.value(b"t")
+        coap._fail_storage(0)
+        self.assertEqual(r.value(), b"t")
+        self.assertTrue(h.storage()[1] < before[1][1], (before, h.storage()))
+
+    def test_hook_arguments(self):
+        raises(self, ValueError, coap._fail_storage, -1)
+        raises(self, TypeError, coap._fail_storage, "1")
+        coap.deinit()
+        raises(self, RuntimeError, coap._fail_storage, 0)
+        raises(self, RuntimeError, coap._storage)
+        coap.init()
+
     def test_remote_put_503_max_age_then_served(self):
         # a peer's PUT within the remote budget that the heap cannot supply:
         # 5.03 with Max-Age, nothing changes, and the server keeps serving
