@@ -315,6 +315,20 @@ class TestFailStorage(Base):
         self.assertEqual(h.ask(h.PUT, "p", payload=b"P" * 500).code, h.C204)
         self.served("p", b"P" * 500)
 
+    def test_retransmitted_put_gets_the_same_503(self):
+        # a duplicate (same Message ID) is answered from the cache, never
+        # applied, even once the heap has room
+        r = self.resource("d", value=b"d")
+        mid = h.next_mid()
+        coap._fail_storage(1)
+        m = h.ask(h.PUT, "d", payload=b"D" * 400, mid=mid, token=b"x")
+        coap._fail_storage(0)
+        self.assertEqual(m.code, h.C503)
+        again = h.ask(h.PUT, "d", payload=b"D" * 400, mid=mid, token=b"x")
+        self.assertEqual((again.code, again.mid, again.token), (h.C503, mid, b"x"))
+        self.assertEqual(h.to_uint(again.opt(h.MAX_AGE)), h.RETRY_AFTER_S)
+        self.assertEqual(r.value(), b"d")
+
     def test_remote_post_and_non_put_503(self):
         r = self.resource("q", value=b"q")
         coap._fail_storage(1)
@@ -350,6 +364,15 @@ class TestRemoteBudget(Base):
         self.assertEqual(h.to_uint(m.opt(h.SIZE1)), size1, (uri, n))
         self.assertEqual(r.value(), value)
         self.assertEqual(h.storage(), before)
+
+    def test_retransmitted_put_gets_the_same_413(self):
+        r = self.resource("r", value=b"")
+        mid = h.next_mid()
+        m = h.ask(h.PUT, "r", payload=b"x" * 101, mid=mid)
+        again = h.ask(h.PUT, "r", payload=b"x" * 101, mid=mid)
+        for a in (m, again):
+            self.assertEqual((a.code, a.mid, h.to_uint(a.opt(h.SIZE1))), (h.C413, mid, 100))
+        self.assertEqual(r.value(), b"")
 
     def test_reported(self):
         self.assertEqual(h.storage()[2:], (0, 100))
