@@ -81,25 +81,31 @@ class TestHeapFull(unittest.TestCase):
         self.assertEqual(h.ask(h.PUT, "p", payload=b"y" * BUDGET).code, h.C204)
         self.assertEqual(self.p.value(), b"y" * BUDGET)
 
-        # Full again, with every value the same object (preallocated) so that
-        # a refused add leaves only its uri and object as garbage, much less
-        # than a resource needs.
+        # Full again, with every value the same object and the uris below
+        # made beforehand, so that a refused add leaves little garbage. The
+        # heap is full once an add right after gc.collect() is refused twice
+        # in a row (what one refused add leaves may let the next one fit).
         shared = value_of(0)
-        uri = "again"
+        uris = ["y%d" % i for i in range(50)]
         more = self.fill("x%d", lambda i: shared)
-        full = False
-        try:
-            coap.add_resource(uri, value=shared)
-        except MemoryError:
-            full = True
+        extra = refused = 0
+        while refused < 2 and extra < len(uris) - 1:
+            gc.collect()
+            try:
+                coap.add_resource(uris[extra], value=shared)
+                extra += 1
+                refused = 0
+            except MemoryError:
+                refused += 1
         # removing one resource makes room for a new one of its size
         coap.remove_resource("r0")
         gc.collect()
+        uri = uris[extra]
         coap.add_resource(uri, value=shared).callback(coap.REQUEST_GET, True)
         reserve2 = None
         gc.collect()
-        self.assertTrue(full, "a resource still fitted after the fill ended")
-        self.assertTrue(more >= 0, more)
+        print("full again after %d more (%d more after collecting)" % (more, extra))
+        self.assertEqual(refused, 2, "adds after the fill kept fitting: %d" % extra)
         m = h.ask(h.GET, uri)
         self.assertEqual((m.code, m.payload), (h.C205, shared))
         self.assertEqual(h.ask(h.GET, "r0").code, h.C404)
@@ -110,7 +116,8 @@ class TestHeapFull(unittest.TestCase):
             coap.remove_resource("r%d" % i)
         for i in range(more):
             coap.remove_resource("x%d" % i)
-        coap.remove_resource(uri)
+        for u in uris[:extra + 1]:
+            coap.remove_resource(u)
         coap.remove_resource("p")
         self.assertEqual(h.storage()[:3], (0, 0, 0))
 
