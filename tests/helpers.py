@@ -52,6 +52,8 @@ C406 = code(4, 6)
 C412 = code(4, 12)
 C413 = code(4, 13)
 C415 = code(4, 15)
+C500 = code(5, 0)
+C503 = code(5, 3)
 C505 = code(5, 5)
 
 # option numbers
@@ -359,6 +361,34 @@ def message_max():
     if not _mmax:
         _mmax.append(_largest(4, 65536, lambda n: coap._process(b"\x80" * n)))
     return _mmax[0]
+
+
+def remote_budget():
+    """The default remote budget in bytes (docs/api.md: Coap.REMOTE_BUDGET;
+    `Coap` is the module itself)."""
+    return coap.REMOTE_BUDGET
+
+
+# What the module answers a remote PUT/POST that the heap cannot supply:
+# 5.03 with this Max-Age, seconds (docs/api.md; no constant states it to
+# Python).
+RETRY_AFTER_S = 5
+
+# The diagnostic payload of a /.well-known/core GET whose document does not
+# fit one message (docs/api.md).
+WKC_TOO_LARGE = b"/.well-known/core does not fit one message"
+
+
+def storage():
+    """coap._storage(): (blocks, bytes, remote_bytes, remote_budget) the
+    engine holds."""
+    return tuple(coap._storage())
+
+
+def fail_storage(k):
+    """The k-th next storage request of the module is refused as if the
+    heap were empty (0: none is)."""
+    coap._fail_storage(k)
 
 
 # ---------------------------------------------------------------- timers

@@ -51,6 +51,19 @@ class TestNames(unittest.TestCase):
         # a value must fit one response of the default 1152-byte message
         self.assertTrue(0 < v < 1152, v)
 
+    def test_remote_budget_constant(self):
+        # contract: what peers can make the device hold has one documented
+        # budget, the default of init(remote_budget=...)
+        from coap import Coap
+        v = coap.REMOTE_BUDGET
+        self.assertIs(type(v), int)
+        self.assertTrue(0 < v < 2 ** 32, v)
+        self.assertEqual(Coap.REMOTE_BUDGET, v)
+
+    def test_private_storage_hooks(self):
+        self.assertTrue(callable(getattr(coap, "_storage")))
+        self.assertTrue(callable(getattr(coap, "_fail_storage")))
+
     def test_no_protocol_dtls(self):
         # DTLS is out of scope: no half-working constant
         self.assertFalse(hasattr(coap, "PROTOCOL_DTLS"))

@@ -62,26 +62,44 @@ class TestLinkFormat(unittest.TestCase):
         coap.add_resource("hidden")
         self.assertEqual(self.body(), "</hidden>")
 
-    def test_not_truncated_at_capacity(self):
-        # fill resources and attributes until a capacity stops us; the
-        # document must still be complete (it ends with the last link)
-        names = []
-        for i in range(200):
-            try:
-                r = coap.add_resource("long/resource/name/%03d" % i)
-            except Exception:
-                break
-            names.append(i)
-            try:
-                r.add_attribute("rt", "some.long.resource.type.%03d" % i)
-                r.add_attribute("title", "Resource number %d" % i)
-            except Exception:
-                break
+    def links_for(self, n):
+        # the document of resources 0..n-1 made by add_linked()
+        return ",".join('</long/resource/name/%03d>;rt=some.long.resource.type.%03d;title="Resource number %d"'
+                        % (i, i, i) for i in range(n))
+
+    def add_linked(self, i):
+        r = coap.add_resource("long/resource/name/%03d" % i)
+        r.add_attribute("rt", "some.long.resource.type.%03d" % i)
+        r.add_attribute("title", "Resource number %d" % i)
+
+    def test_complete_while_it_fits_then_500(self):
+        # Adding resources and attributes never fails because of the
+        # document's size. While the document fits one response it is served
+        # complete (it ends with the last link); once it does not, an
+        # unfiltered GET gets 5.00 with a diagnostic, never a truncated
+        # document, and a filtered query whose answer fits is still served.
+        mmax = h.message_max()
+        n = 0
+        while len(self.links_for(n + 1)) < mmax - 32:
+            self.add_linked(n)
+            n += 1
+        self.assertTrue(n >= 2, n)
         m = self.wkc(token=b"12345678")
-        body = m.payload.decode()
-        last = "</long/resource/name/%03d>" % names[-1]
-        self.assertTrue(last in body, "document truncated: %d bytes" % len(body))
-        self.assertEqual(body.count("</long"), len(names))
+        self.assertEqual(m.payload.decode(), self.links_for(n))
+        for i in range(n, n + 20):
+            self.add_linked(i)
+        m = ask(h.GET, WKC, token=b"12345678")
+        self.assertEqual((m.code, m.payload), (h.C500, h.WKC_TOO_LARGE))
+        self.assertEqual(m.token, b"12345678")
+        m = ask(h.GET, WKC, query=["rt=some.long.resource.type.%03d" % (n + 19)])
+        self.assertEqual(m.code, h.C205)
+        self.assertEqual(m.payload.decode(), self.links_for(n + 20).split(",")[-1])
+        m = ask(h.GET, WKC, query=["href=/long/resource/name/000"])
+        self.assertEqual(m.payload.decode(), self.links_for(1))
+        # removing resources brings the whole document back
+        for i in range(n, n + 20):
+            coap.remove_resource("long/resource/name/%03d" % i)
+        self.assertEqual(self.body(), self.links_for(n))
 
     def test_get_only_on_wkc(self):
         coap.add_resource("a")

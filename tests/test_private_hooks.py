@@ -62,8 +62,10 @@ class TestRepeat(Base):
     def test_client_rounds_complete(self):
         s = coap.new_client_session(PEER[0])
         resp = h.build(h.ACK, h.C205, 0, token=TOKEN, payload=b"ok")
-        coap._repeat(20, resp, s)  # more rounds than the request queue holds
-        # Every request got its response: the queue has room for a new one.
+        before = h.storage()
+        coap._repeat(20, resp, s)
+        # Every request got its response and gave its storage back.
+        self.assertEqual(h.storage(), before)
         coap._transmit()
         s.send_request(coap.REQUEST_GET, token=TOKEN)
         self.assertIsNotNone(coap._transmit())

@@ -1,5 +1,5 @@
 # Resources: add/get/remove, values, attributes, callback(), detaching,
-# capacities. Runs without sockets (the engine is driven by coap._process).
+# no table limits. Runs without sockets (the engine is driven by coap._process).
 import unittest
 
 import coap
@@ -162,83 +162,76 @@ class TestAddResource(Base):
         self.assertEqual(self.etag_of("e2"), b"\x01")
         self.assertIsNone(self.etag_of("e3"))
 
-    def test_capacity_error_is_clean(self):
-        made = []
-        err = None
-        for i in range(1000):
-            try:
-                made.append(coap.add_resource("cap%d" % i, value=str(i)))
-            except Exception as e:
-                err = e
-                break
-        self.assertIsNotNone(err, "no resource limit reached")
-        self.assertTrue(isinstance(err, (RuntimeError, OSError, MemoryError, ValueError)), repr(err))
-        self.assertIsNone(coap.get_resource("cap%d" % len(made)))
-        # everything before the failure is intact and reachable
+    def test_more_resources_than_the_old_table(self):
+        # the first release held 16; now only the heap bounds them
+        made = [coap.add_resource("cap%d" % i, value=str(i)) for i in range(100)]
         for i, r in enumerate(made):
             self.assertIs(coap.get_resource("cap%d" % i), r)
             self.assertEqual(r.value(), str(i).encode())
-        # removing one frees a slot
-        coap.remove_resource("cap0")
-        coap.add_resource("again")
+            r.callback(coap.REQUEST_GET, True)
+        for i in (0, 16, 17, 99):
+            m = self.get("cap%d" % i)
+            self.assertEqual((m.code, m.payload), (h.C205, str(i).encode()))
+        coap.remove_resource("cap16")
+        self.assertIsNone(coap.get_resource("cap16"))
+        self.assertEqual(self.get("cap16").code, h.C404)
+        self.assertIs(coap.get_resource("cap17"), made[17])
+        again = coap.add_resource("cap16", value="again")
+        self.assertIs(coap.get_resource("cap16"), again)
+        self.assertEqual(made[15].value(), b"15")
 
-
-    def test_text_storage_capacity_error_is_clean(self):
-        # uris and attributes share one text store (and the discovery
-        # document must fit one message): long uris fill it before the table
+    def test_long_uris_beyond_the_old_text_storage(self):
+        # uris were kept in 1024 bytes of text shared with the attributes;
+        # now 20 resources with 200-byte uris all fit, and only the
+        # discovery document (which does not fit one message) says so
         made = []
-        err = None
-        for i in range(16):
-            uri = "%02d/" % i + "u" * 200
-            try:
-                made.append((uri, coap.add_resource(uri)))
-            except Exception as e:
-                err = e
-                break
-        self.assertIsNotNone(err, "16 resources with 200-byte uris all fitted")
-        self.assertTrue(isinstance(err, RuntimeError), repr(err))
-        self.assertTrue(len(made) >= 1)
-        for uri, r in made:
-            self.assertIs(coap.get_resource(uri), r)
-        body = self.get(".well-known/core").payload
-        self.assertEqual(body.count(b"</"), len(made))
-        # freeing one makes room again
-        coap.remove_resource(made[0][0])
-        coap.add_resource("00/" + "v" * 200)
-
-    def test_value_storage_capacity_error_is_clean(self):
-        # all values share one store: filling it raises, never corrupts
-        vm = h.value_max()
-        made = []
-        err = None
         for i in range(20):
-            try:
-                made.append(coap.add_resource("big%d" % i, value=bytes([65 + i]) * vm))
-            except Exception as e:
-                err = e
-                break
-        self.assertIsNotNone(err, "no value storage limit reached")
-        self.assertTrue(isinstance(err, (RuntimeError, OSError, MemoryError, ValueError)), repr(err))
-        self.assertIsNone(coap.get_resource("big%d" % len(made)))
+            uri = "%02d/" % i + "u" * 200
+            made.append((uri, coap.add_resource(uri, value=str(i))))
+        for i, (uri, r) in enumerate(made):
+            self.assertIs(coap.get_resource(uri), r)
+            r.callback(coap.REQUEST_GET, True)
+            m = self.get(uri)
+            self.assertEqual((m.code, m.payload), (h.C205, str(i).encode()))
+        m = self.get(".well-known/core")
+        self.assertEqual((m.code, m.payload), (h.C500, h.WKC_TOO_LARGE))
+        # a filtered query whose answer fits is served
+        m = self.get(".well-known/core", query=["href=/07/*"])
+        self.assertEqual((m.code, m.payload), (h.C205, ("</%s>" % made[7][0]).encode()))
+        # once the document fits again, it is served whole
+        for uri, _ in made[3:]:
+            coap.remove_resource(uri)
+        m = self.get(".well-known/core")
+        self.assertEqual(m.code, h.C205)
+        self.assertEqual(m.payload, ",".join("</%s>" % u for u, _ in made[:3]).encode())
+
+    def test_values_beyond_the_old_value_storage(self):
+        # values shared 2432 bytes; now 20 values of VALUE_MAX bytes fit
+        vm = h.value_max()
+        made = [coap.add_resource("big%d" % i, value=bytes([65 + i]) * vm) for i in range(20)]
         for i, r in enumerate(made):
             self.assertEqual(r.value(), bytes([65 + i]) * vm)
-        # growing an existing value past the store fails the same clean way
-        small = None
-        try:
-            small = coap.add_resource("small", value=b"s")
-        except Exception:
-            pass
-        if small is not None:
-            raises(self, Exception, small.value, b"t" * vm)
-            self.assertEqual(small.value(), b"s")
-            # a remote PUT that cannot be stored fails and changes nothing
-            small.callback(coap.REQUEST_PUT, True)
-            m = h.ask(h.PUT, "small", payload=b"u" * vm)
-            self.assertTrue(m.code >= h.C400, m)
-            self.assertEqual(small.value(), b"s")
-        # freeing one value makes room again
+            r.callback(coap.REQUEST_GET, True)
+            m = self.get("big%d" % i)
+            self.assertEqual((m.code, m.payload), (h.C205, bytes([65 + i]) * vm))
+        # an application store grows a value to VALUE_MAX
+        small = coap.add_resource("small", value=b"s")
+        small.value(b"t" * vm)
+        self.assertEqual(small.value(), b"t" * vm)
+        # a remote PUT grows another one as far as the remote budget allows
+        # (what it grows beyond the application's value counts against it)
+        put = coap.add_resource("put", value=b"p")
+        put.callback(coap.REQUEST_PUT, True)
+        m = h.ask(h.PUT, "put", payload=b"u" * vm)
+        if vm - 1 <= h.remote_budget():
+            self.assertEqual(m.code, h.C204)
+            self.assertEqual(put.value(), b"u" * vm)
+        else:
+            self.assertEqual(m.code, h.C413)
+            self.assertEqual(put.value(), b"p")
         coap.remove_resource("big0")
         coap.add_resource("again", value=b"z" * vm)
+        self.assertEqual(made[1].value(), b"B" * vm)
 
 
 class TestRemove(Base):
@@ -423,22 +416,16 @@ class TestAttributes(Base):
             raises_mentioning(self, ValueError, "name", r.add_attribute, bad, "x")
         self.assertEqual(self.wkc(), "</t>")
 
-    def test_attribute_capacity_error_is_clean(self):
+    def test_more_attributes_than_the_old_table(self):
+        # the first release held 32 over all resources; now only the heap
+        # bounds them
         r = coap.add_resource("t")
-        n = 0
-        err = None
-        for i in range(500):
-            try:
-                r.add_attribute("a%d" % i, "v")
-                n += 1
-            except Exception as e:
-                err = e
-                break
-        self.assertIsNotNone(err, "no attribute limit reached")
-        self.assertTrue(isinstance(err, (RuntimeError, OSError, MemoryError, ValueError)), repr(err))
+        for i in range(100):
+            self.assertIsNone(r.add_attribute("a%d" % i, "v"))
+        other = coap.add_resource("u")
+        other.add_attribute("rt", "x")
         body = self.wkc()
-        self.assertEqual(body.count(";a"), n)
-        self.assertFalse(";a%d=" % n in body)
+        self.assertEqual(body, "</t>" + "".join(";a%d=v" % i for i in range(100)) + ",</u>;rt=x")
 
 
 class TestCallback(Base):
