@@ -271,9 +271,10 @@ impl Resources {
 /// Copies `value` into a fresh value block, or in place; returns the
 /// old block to release, if any. `r` is the reservation of a plan made by
 /// [`value_plan`], taken at index `i`.
-fn commit_value(n: &mut ResourceNode, value: &[u8], r: &mut Reserved, i: usize) -> Option<(NonNull<u8>, usize)> {
+fn commit_value(n: &mut ResourceNode, value: &[u8], r: &mut Reserved, i: usize, in_place: bool) -> Option<(NonNull<u8>, usize)> {
     let old = n.value.map(|b| (b, n.value_cap as usize));
-    let (dst, cap, old) = match (value_plan(n, value.len()), n.value) {
+    let plan = if in_place { 0 } else { value_plan(n, value.len()) };
+    let (dst, cap, old) = match (plan, n.value) {
         (0, Some(b)) if !value.is_empty() => (b, n.value_cap as usize, None),
         (0, _) => {
             n.value = None;
@@ -419,7 +420,7 @@ impl Engine {
             core::ptr::copy_nonoverlapping(uri.as_ptr(), p.add(HEADER), uri.len());
             &mut *p.cast::<ResourceNode>()
         };
-        let _ = commit_value(n, value, &mut r, 1);
+        let _ = commit_value(n, value, &mut r, 1, false);
         n.etag = 1;
         let tail = self.resources.tail_slot();
         // SAFETY: `tail` is the list's last link slot (the head or a live
@@ -512,23 +513,26 @@ impl Engine {
             return Err(Error::ValueTooLarge);
         }
         let plan = value_plan(n, value.len());
-        let mut r = self.store.reserve(&[plan])?;
+        // A smaller value fits its current block: giving memory back never
+        // fails, so when the smaller block is refused it is stored in place
+        // (the tail cleared) and the block is kept as it is.
+        let shrinking = plan != 0 && n.value.is_some() && value.len() <= n.value_cap as usize;
+        let (mut r, in_place) = match self.store.reserve(&[plan]) {
+            Ok(r) => (r, false),
+            Err(Error::NoMemory) if shrinking => (Reserved::none(), true),
+            Err(e) => return Err(e),
+        };
         let n = self.resources.get_mut(h)?;
         let before = n.remote_share();
-        if let Some((b, size)) = commit_value(n, value, &mut r, 0) {
-            if app {
-                n.app_len = value.len() as u32;
-            }
-            let after = n.remote_share();
-            self.store.release(b, size);
-            self.store.remote_used = self.store.remote_used.saturating_sub(before).saturating_add(after);
-        } else {
-            if app {
-                n.app_len = value.len() as u32;
-            }
-            let after = n.remote_share();
-            self.store.remote_used = self.store.remote_used.saturating_sub(before).saturating_add(after);
+        let old = commit_value(n, value, &mut r, 0, in_place);
+        if app {
+            n.app_len = value.len() as u32;
         }
+        let after = n.remote_share();
+        if let Some((b, size)) = old {
+            self.store.release(b, size);
+        }
+        self.store.remote_used = self.store.remote_used.saturating_sub(before).saturating_add(after);
         Ok(())
     }
 
@@ -748,5 +752,26 @@ mod tests {
         e.set_resource_value(a, b"x").unwrap();
         assert_eq!(e.heap.allocations(), blocks + 1, "a much smaller value gets a smaller block");
         assert_eq!(e.resource_value(a).unwrap(), b"x");
+    }
+
+    #[test]
+    fn a_smaller_value_is_stored_even_when_its_block_is_refused() {
+        let mut e = Boxed::new(0, 1);
+        let a = e.add_resource(b"a", None, None, &[1; 100], true).unwrap();
+        let bytes = e.storage_stats().bytes;
+        e.heap.fail_at = Some(e.heap.allocations() + 1);
+        e.set_resource_value(a, b"xy").unwrap();
+        assert_eq!(e.resource_value(a).unwrap(), b"xy");
+        assert_eq!(e.resources.get(a).unwrap().etag(), Some(2));
+        assert_eq!(e.storage_stats().bytes, bytes, "kept its block");
+        // The tail is cleared: nothing of the old value stays behind.
+        let n = e.resources.get(a).unwrap();
+        // SAFETY: the value block holds value_cap bytes.
+        let block = unsafe { core::slice::from_raw_parts(n.value.unwrap().as_ptr(), n.value_cap as usize) };
+        assert!(block[2..].iter().all(|b| *b == 0));
+        // A larger one is refused as before.
+        e.heap.fail_at = Some(e.heap.allocations() + 1);
+        assert_eq!(e.set_resource_value(a, &[3; 500]), Err(Error::NoMemory));
+        assert_eq!(e.resource_value(a).unwrap(), b"xy");
     }
 }

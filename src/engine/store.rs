@@ -203,6 +203,11 @@ pub(crate) struct Reserved {
 }
 
 impl Reserved {
+    /// No blocks (a commit that needs none).
+    pub(crate) const fn none() -> Reserved {
+        Reserved { blocks: [None; PLAN_MAX], sizes: [0; PLAN_MAX] }
+    }
+
     /// Planned block `i` and its size. Commit code takes every block it
     /// planned, so none is lost; a block not taken is a bug that leaks.
     pub(crate) fn take(&mut self, i: usize) -> Option<(NonNull<u8>, usize)> {
