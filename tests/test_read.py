@@ -78,6 +78,33 @@ class TestReadServer(unittest.TestCase):
         self.assertTrue(h.since(t0) < 1000)
         self.assertEqual(self.peer.expect()[0].mid, mid)
 
+    def test_exhausted_heap_raises_memoryerror_and_keeps_the_datagram(self):
+        # contract: read() on an exhausted heap raises MemoryError (recvfrom
+        # itself allocates) and changes nothing; the datagram stays queued
+        try:
+            import micropython
+
+            micropython.heap_lock
+        except (ImportError, AttributeError):
+            self.skipTest("needs micropython.heap_lock")
+        mid = self.ping()
+        h.sleep_ms(50)
+        micropython.heap_lock()
+        try:
+            coap.read(200)
+            raised = None
+        except MemoryError as e:
+            raised = e
+        finally:
+            micropython.heap_unlock()
+        self.assertIsInstance(raised, MemoryError)
+        # Nothing was handled and nothing answered...
+        self.assertEqual(self.peer.expect(100), (None, None))
+        # ...and the next read() handles it: read() is usable again too.
+        self.assertEqual(coap.read(1000), 1)
+        m, _ = self.peer.expect()
+        self.assertEqual((m.type, m.mid), (h.RST, mid))
+
     def test_default_timeout_is_zero(self):
         self.ping()
         h.sleep_ms(50)
