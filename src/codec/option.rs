@@ -148,44 +148,65 @@ pub fn definition(number: u16) -> Option<&'static OptionDef> {
 /// assert!(!option::is_recognized(9, 0)); // unassigned
 /// ```
 pub fn is_recognized(number: u16, len: usize) -> bool {
-    limits(number).is_some_and(|d| usize::from(d.min_len) <= len && len <= usize::from(d.max_len))
+    let limits = limits(number);
+    limits != 0 && usize::from((limits >> MIN_LEN_SHIFT) & 1) <= len && len <= usize::from(limits >> MAX_LEN_SHIFT)
 }
 
 /// Whether the option is repeatable; unknown options count as not.
 pub fn is_repeatable(number: u16) -> bool {
-    limits(number).is_some_and(|d| d.repeatable)
+    limits(number) & REPEATABLE != 0
 }
 
-/// The part of a [`TABLE`] row that parsing needs, in 6 bytes instead of 16
-/// (no name): the table every message is checked against stays small in
-/// firmware.
-#[derive(Clone, Copy)]
-struct Limits {
-    number: u8,
-    min_len: u8,
-    repeatable: bool,
-    max_len: u16,
-}
-
-/// [`TABLE`] without the names, computed from it at compile time.
-const LIMITS: [Limits; TABLE.len()] = {
-    let mut out = [Limits { number: 0, min_len: 0, repeatable: false, max_len: 0 }; TABLE.len()];
+/// The part of a [`TABLE`] row that parsing needs, for every option number
+/// up to the largest in the table, indexed by number: `KNOWN`, `REPEATABLE`,
+/// the minimum length (0 or 1) at bit `MIN_LEN_SHIFT` and the maximum
+/// length from bit `MAX_LEN_SHIFT` on; 0 for numbers not in the table.
+/// Every option of every message is checked against it, so it is one
+/// look-up instead of a search of the table, and it stays small in
+/// firmware (2 bytes per number, no names).
+const LIMITS: [u16; LIMITS_LEN] = {
+    let mut out = [0u16; LIMITS_LEN];
     let mut i = 0;
     while i < TABLE.len() {
         #[allow(clippy::indexing_slicing)] // const evaluation: out of range fails the build
         let d = &TABLE[i];
-        assert!(d.number <= 0xff && d.min_len <= 0xff, "option number or min_len wider than u8");
+        assert!(d.min_len <= 1 && d.max_len < 1 << (16 - MAX_LEN_SHIFT), "option lengths do not fit LIMITS");
         #[allow(clippy::indexing_slicing)]
         {
-            out[i] = Limits { number: d.number as u8, min_len: d.min_len as u8, repeatable: d.repeatable, max_len: d.max_len };
+            assert!(out[d.number as usize] == 0, "option number twice in TABLE");
+            out[d.number as usize] = KNOWN
+                | if d.repeatable { REPEATABLE } else { 0 }
+                | (d.min_len << MIN_LEN_SHIFT)
+                | (d.max_len << MAX_LEN_SHIFT);
         }
         i += 1;
     }
     out
 };
+const KNOWN: u16 = 1;
+const REPEATABLE: u16 = 2;
+const MIN_LEN_SHIFT: u16 = 2;
+const MAX_LEN_SHIFT: u16 = 3;
 
-fn limits(number: u16) -> Option<&'static Limits> {
-    LIMITS.iter().find(|d| u16::from(d.number) == number)
+/// One more than the largest option number in [`TABLE`].
+const LIMITS_LEN: usize = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < TABLE.len() {
+        #[allow(clippy::indexing_slicing)]
+        if TABLE[i].number as usize > max {
+            max = TABLE[i].number as usize;
+        }
+        i += 1;
+    }
+    max + 1
+};
+
+/// The [`LIMITS`] word of `number` (0: not in the table). Out of line:
+/// inlined, its bound costs the callers' loops a register.
+#[inline(never)]
+fn limits(number: u16) -> u16 {
+    LIMITS.get(usize::from(number)).copied().unwrap_or(0)
 }
 
 /// Critical options (odd numbers) must be understood (§5.4.1).

@@ -237,15 +237,12 @@ impl Resources {
     }
 
     /// The resource whose uri equals the Uri-Path values joined by `/`.
-    pub(crate) fn find_by_path<'a, I>(&self, segments: I) -> Option<NodeRef>
-    where
-        I: Iterator<Item = &'a [u8]> + Clone,
-    {
+    pub(crate) fn find_by_path(&self, path: &super::options::RequestPath<'_>) -> Option<NodeRef> {
         let mut next = self.head;
         while let Some(p) = next {
             // SAFETY: `p` is a link of the list.
             let n = unsafe { node(p) };
-            if super::uri::path_matches(segments.clone(), n.uri()) {
+            if path.matches(n.uri()) {
                 return Some(NodeRef(p));
             }
             next = n.next;

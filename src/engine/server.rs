@@ -5,7 +5,6 @@ use super::dedup::Replay;
 use super::link_format::{self, Out};
 use super::options::{self, BadOption, RequestOptions};
 use super::resources::{etag_bytes, NodeRef, ResourceNode, WELL_KNOWN_CORE};
-use super::uri::path_matches;
 use super::{Endpoint, Engine, Error, Event, Instant, Methods, ResourceHandle};
 use crate::capacity::{MESSAGE_MAX, RETRY_AFTER_S};
 use crate::codec::option::{self as opt, content_format};
@@ -120,44 +119,52 @@ impl Engine {
         reply: &mut [u8],
     ) -> Result<(usize, Option<Event<'static>>), Error> {
         let con = msg.mtype() == MessageType::Con;
-        match self.dedup.lookup(now, from, msg.mid(), via_multicast) {
+        let duplicate = self.dedup.lookup(now, from, msg.mid(), via_multicast);
+        match duplicate {
             None => {}
-            // A duplicate: answered from the cache, never applied again.
-            Some(Replay::RegenerateGet) => {
-                let answer = if con { self.answer_get_again(msg, via_multicast)? } else { None };
-                return Ok((answer.map_or(0, |a| self.write_answer(&a, msg, reply)), None));
-            }
+            // A duplicate: answered from the cache, never applied again. A
+            // CON GET is answered again below (GET changes nothing), with
+            // the one call of `serve` that fresh requests take too.
+            Some(Replay::RegenerateGet) if con && msg.code() == Code::GET => {}
+            Some(Replay::RegenerateGet) => return Ok((0, None)),
             Some(Replay::Response { code, extra }) if con => {
                 let a = Answer::from_summary(code, extra);
                 return Ok((self.write_answer(&a, msg, reply), None));
             }
             Some(replay) => return Ok((if con { self.write_replay(replay, msg.mid(), reply) } else { 0 }, None)),
         }
-        let (answer, deleted) = self.serve(msg, via_multicast)?;
+        // The answer is only borrowed from here on: moving it out of the
+        // result costs a copy of the whole struct.
+        let served = self.serve(msg, via_multicast);
+        let (answer, deleted) = match &served {
+            Ok(s) => s,
+            Err(e) => return Err(*e),
+        };
+        let len = answer.as_ref().map_or(0, |a| self.write_answer(a, msg, reply));
+        if duplicate.is_some() {
+            return Ok((len, None));
+        }
         let summary = match (con, answer) {
             (false, _) | (true, None) => Replay::Nothing,
             (true, Some(_)) if msg.code() == Code::GET => Replay::RegenerateGet,
             (true, Some(a)) => a.summary(),
         };
         self.dedup.insert(now, from, msg.mid(), con, via_multicast, summary);
-        let len = answer.map_or(0, |a| self.write_answer(&a, msg, reply));
         Ok((len, deleted.map(|(h, user)| Event::ResourceDeleted(h, user))))
-    }
-
-    /// A duplicate GET's answer, computed again (GET changes nothing).
-    fn answer_get_again(&mut self, msg: &Message<'_>, via_multicast: bool) -> Result<Option<Answer>, Error> {
-        if msg.code() != Code::GET {
-            return Ok(None);
-        }
-        Ok(self.serve(msg, via_multicast)?.0)
     }
 
     /// Decides the answer to a fresh request and applies it; `None` means
     /// no reply. Also returns the resource a DELETE removed.
+    ///
+    /// Out of line, so that its frame is gone before the answer is written
+    /// (the deepest stack is a discovery's, in `write_answer`).
+    #[inline(never)]
     pub(crate) fn serve(&mut self, msg: &Message<'_>, via_multicast: bool) -> Result<(Option<Answer>, Deleted), Error> {
-        let (answer, deleted) = self.dispatch(msg, via_multicast)?;
+        let (mut answer, deleted) = self.dispatch(msg, via_multicast)?;
         // RFC 7252 §8.1: no error responses to multicast requests.
-        let answer = answer.filter(|a| !(via_multicast && a.code.class() >= 4));
+        if via_multicast && answer.as_ref().is_some_and(|a| a.code.class() >= 4) {
+            answer = None;
+        }
         Ok((answer, deleted))
     }
 
@@ -179,11 +186,11 @@ impl Engine {
         let Some(method) = method_flag(msg.code()) else {
             return Ok((Some(Answer::error(Code::METHOD_NOT_ALLOWED)), None));
         };
-        let path = options::values(msg, opt::URI_PATH);
-        if path_matches(path.clone(), WELL_KNOWN_CORE) {
-            return Ok((self.discovery(msg, &opts, method, via_multicast), None));
+        let path = opts.request_path();
+        if path.matches(WELL_KNOWN_CORE) {
+            return Ok((self.discovery(msg, opts.accept, method, via_multicast), None));
         }
-        let Some(found) = self.resources.find_by_path(path) else {
+        let Some(found) = self.resources.find_by_path(&path) else {
             // §5.8.4: DELETE is idempotent, deleting nothing succeeds.
             let code = if method == Methods::DELETE { Code::DELETED } else { Code::NOT_FOUND };
             let body = if method == Methods::DELETE { Body::Empty } else { Body::Reason };
@@ -196,13 +203,13 @@ impl Engine {
             return Ok((Some(Answer::error(Code::METHOD_NOT_ALLOWED)), None));
         }
         match method {
-            Methods::GET => Ok((Some(get(msg, &opts, r, found)), None)),
+            Methods::GET => Ok((Some(get(msg, opts.accept, opts.has_etag, r, found)), None)),
             Methods::DELETE => {
                 let (h, user) = (r.handle(), r.user());
                 let _ = self.remove_resource(h);
                 Ok((Some(Answer::new(Code::DELETED, Body::Empty)), Some((h, user))))
             }
-            _ => Ok((Some(self.put_or_post(msg, &opts, r)?), None)),
+            _ => Ok((Some(self.put_or_post(msg, opts.content_format, opts.if_none_match, opts.has_if_match, r)?), None)),
         }
     }
 
@@ -211,8 +218,18 @@ impl Engine {
     /// refused, the answer is 5.03 with Max-Age [`RETRY_AFTER_S`]. A value
     /// over the remote budget gets 4.13 with Size1 = the largest the
     /// resource takes now.
-    fn put_or_post(&mut self, msg: &Message<'_>, opts: &RequestOptions, r: &ResourceNode) -> Result<Answer, Error> {
-        if let (Some(media), Some(cf)) = (r.media_type(), opts.content_format) {
+    ///
+    /// The request's options come one by one, not as `&RequestOptions`: a
+    /// reference would keep the whole struct in memory on every path.
+    fn put_or_post(
+        &mut self,
+        msg: &Message<'_>,
+        content_format: Option<u16>,
+        if_none_match: bool,
+        has_if_match: bool,
+        r: &ResourceNode,
+    ) -> Result<Answer, Error> {
+        if let (Some(media), Some(cf)) = (r.media_type(), content_format) {
             if media != cf {
                 return Ok(Answer::error(Code::UNSUPPORTED_CONTENT_FORMAT));
             }
@@ -223,11 +240,11 @@ impl Engine {
             a.size1 = Some(room as u32);
             return Ok(a);
         }
-        if opts.if_none_match {
+        if if_none_match {
             // The resource exists, so If-None-Match always fails.
             return Ok(Answer::error(Code::PRECONDITION_FAILED));
         }
-        if opts.has_if_match {
+        if has_if_match {
             let mut buf = [0; 2];
             let current = r.etag().map(|e| etag_bytes(e, &mut buf));
             let pass = options::values(msg, opt::IF_MATCH).any(|v| v.is_empty() || Some(v) == current);
@@ -253,14 +270,14 @@ impl Engine {
     fn discovery(
         &self,
         msg: &Message<'_>,
-        opts: &RequestOptions,
+        accept: Option<u16>,
         method: Methods,
         via_multicast: bool,
     ) -> Option<Answer> {
         if method != Methods::GET {
             return Some(Answer::error(Code::METHOD_NOT_ALLOWED));
         }
-        if opts.accept.is_some_and(|a| a != content_format::LINK_FORMAT) {
+        if accept.is_some_and(|a| a != content_format::LINK_FORMAT) {
             return Some(Answer::error(Code::NOT_ACCEPTABLE));
         }
         let queries = options::values(msg, opt::URI_QUERY);
@@ -287,22 +304,7 @@ impl Engine {
             MessageType::Con => (MessageType::Ack, msg.mid()),
             _ => (MessageType::Non, self.take_mid()),
         };
-        let mut etag_buf = [0; 2];
-        let mut repr: MessageRepr<'_, 4> = MessageRepr::new(t, answer.code, mid);
-        repr.token = msg.token();
-        let mut ok = answer.etag.is_none_or(|e| repr.push_bytes(opt::ETAG, etag_bytes(e, &mut etag_buf)).is_ok());
-        let uints = [
-            (opt::CONTENT_FORMAT, answer.content_format.map(u32::from)),
-            (opt::MAX_AGE, answer.max_age),
-            (opt::SIZE1, answer.size1),
-        ];
-        for (number, value) in uints {
-            ok &= value.is_none_or(|v| repr.push_uint(number, v).is_ok());
-        }
-        if !ok {
-            return 0;
-        }
-        repr.payload = match answer.body {
+        let payload = match answer.body {
             Body::Reason => reason(answer.code),
             // SAFETY: the node was found by this request's `serve`, and
             // nothing unlinked it since (only a DELETE does, and its answer
@@ -311,7 +313,34 @@ impl Engine {
             Body::DocumentTooLong => DOCUMENT_TOO_LONG,
             Body::Empty | Body::Discovery => &[],
         };
-        let Ok(n) = repr.emit(reply) else { return 0 };
+        let mut etag_buf = [0; 2];
+        let mut w = AnswerWriter { buf: reply, pos: 0, prev: 0 };
+        let [mid_hi, mid_lo] = mid.to_be_bytes();
+        // Version 1; the token is at most 8 bytes (parsed).
+        let first = (1 << 6) | (t.bits() << 4) | (msg.token().len() as u8 & 0x0f);
+        let mut ok = w.put_byte(first) && w.put_byte(answer.code.0) && w.put_byte(mid_hi) && w.put_byte(mid_lo);
+        ok &= w.put(msg.token());
+        if let Some(e) = answer.etag {
+            ok &= w.option(opt::ETAG, etag_bytes(e, &mut etag_buf));
+        }
+        let uints = [
+            (opt::CONTENT_FORMAT, answer.content_format.map(u32::from)),
+            (opt::MAX_AGE, answer.max_age),
+            (opt::SIZE1, answer.size1),
+        ];
+        for (number, value) in uints {
+            if let Some(v) = value {
+                let be = v.to_be_bytes();
+                ok &= w.option(number, be.get(4 - opt::uint_len(v)..).unwrap_or_default());
+            }
+        }
+        if !payload.is_empty() {
+            ok &= w.put_byte(PAYLOAD_MARKER) && w.put(payload);
+        }
+        if !ok {
+            return 0;
+        }
+        let n = w.pos;
         if answer.body != Body::Discovery {
             return n;
         }
@@ -342,9 +371,65 @@ impl Engine {
     }
 }
 
+/// Writes an answer's header, token, options and payload into the reply
+/// buffer directly: an answer has at most four options, each added in
+/// ascending order with a value of at most 4 bytes, so the general
+/// [`MessageRepr`] (options collected, then sorted and encoded) is not
+/// needed, and writing straight costs a fraction of its instructions.
+struct AnswerWriter<'r> {
+    buf: &'r mut [u8],
+    pos: usize,
+    /// Number of the last option written (options go in ascending order).
+    prev: u16,
+}
+
+impl AnswerWriter<'_> {
+    /// Appends `bytes`; false if they do not fit.
+    fn put(&mut self, bytes: &[u8]) -> bool {
+        let end = self.pos + bytes.len();
+        match self.buf.get_mut(self.pos..end) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.pos = end;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Appends one byte; false if it does not fit.
+    fn put_byte(&mut self, b: u8) -> bool {
+        match self.buf.get_mut(self.pos) {
+            Some(dst) => {
+                *dst = b;
+                self.pos += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Appends option `number` (not below the previous one, at most 268
+    /// above it) with `value` (at most 4 bytes); false if it does not fit.
+    fn option(&mut self, number: u16, value: &[u8]) -> bool {
+        let delta = number.wrapping_sub(self.prev);
+        self.prev = number;
+        debug_assert!(delta <= 268 && value.len() <= 4);
+        let len = value.len() as u8;
+        let ok = if delta < 13 {
+            self.put_byte(((delta as u8) << 4) | len)
+        } else {
+            self.put_byte((13 << 4) | len) && self.put_byte((delta - 13) as u8)
+        };
+        ok && value.iter().all(|b| self.put_byte(*b))
+    }
+}
+
 /// A GET of resource `r` (found as `found`).
-fn get(msg: &Message<'_>, opts: &RequestOptions, r: &ResourceNode, found: NodeRef) -> Answer {
-    if let (Some(media), Some(accept)) = (r.media_type(), opts.accept) {
+/// Inlined into its one caller, so that the answer is built in place.
+#[inline(always)]
+fn get(msg: &Message<'_>, accept: Option<u16>, has_etag: bool, r: &ResourceNode, found: NodeRef) -> Answer {
+    if let (Some(media), Some(accept)) = (r.media_type(), accept) {
         if media != accept {
             return Answer::error(Code::NOT_ACCEPTABLE);
         }
@@ -353,7 +438,7 @@ fn get(msg: &Message<'_>, opts: &RequestOptions, r: &ResourceNode, found: NodeRe
     a.etag = r.etag();
     a.content_format = r.media_type();
     a.max_age = r.max_age();
-    if let (Some(etag), true) = (r.etag(), opts.has_etag) {
+    if let (Some(etag), true) = (r.etag(), has_etag) {
         let mut buf = [0; 2];
         let current = etag_bytes(etag, &mut buf);
         // ETags are opaque: compared byte for byte (§5.10.6).
@@ -399,6 +484,67 @@ mod tests {
 
     fn ask(e: &mut Boxed, bytes: &[u8]) -> Reply {
         exchange(e, 1, PEER, false, bytes).0.expect("a reply")
+    }
+
+    /// `write_answer` writes what the general encoder (`MessageRepr`)
+    /// writes for the same answer, byte for byte, for every combination
+    /// of its options, and nothing when the buffer is too small.
+    #[test]
+    fn answers_are_written_as_the_general_encoder_writes_them() {
+        let (mut e, _) = server();
+        let (engine, _) = e.parts();
+        let etags = [None, Some(5), Some(0x1234)];
+        let formats = [None, Some(0), Some(40), Some(0x1234)];
+        let ages = [None, Some(0), Some(60), Some(0x0102), Some(0x0102_0304)];
+        let sizes = [None, Some(0), Some(1128)];
+        let bodies = [Body::Empty, Body::Reason, Body::DocumentTooLong];
+        for (t, token) in [(CON, &b""[..]), (CON, b"12345678"), (Non, b"tok")] {
+            let d = datagram(t, Code::GET, 0x4242, token, &[(URI_PATH, b"x")], b"");
+            let msg = Message::parse(&d).unwrap();
+            let mut combos = Vec::new();
+            for etag in etags {
+                for cf in formats {
+                    for age in ages {
+                        for size1 in sizes {
+                            for body in bodies {
+                                combos.push((etag, cf, age, size1, body));
+                            }
+                        }
+                    }
+                }
+            }
+            for (etag, cf, age, size1, body) in combos {
+                let code = if body == Body::Empty { Code::CHANGED } else { Code::NOT_FOUND };
+                let a = Answer { code, etag, content_format: cf, max_age: age, size1, body };
+                let mut got = [0u8; MESSAGE_MAX];
+                let n = engine.write_answer(&a, &msg, &mut got);
+                // The Message ID a NON answer took.
+                let mid = u16::from_be_bytes([got[2], got[3]]);
+                let mut etag_buf = [0; 2];
+                let mut repr: MessageRepr<'_, 4> =
+                    MessageRepr::new(if t == CON { Ack } else { Non }, code, if t == CON { 0x4242 } else { mid });
+                repr.token = token;
+                if let Some(e) = etag {
+                    repr.push_bytes(ETAG, etag_bytes(e, &mut etag_buf)).unwrap();
+                }
+                for (number, v) in [(CONTENT_FORMAT, cf.map(u32::from)), (MAX_AGE, age), (SIZE1, size1)] {
+                    if let Some(v) = v {
+                        repr.push_uint(number, v).unwrap();
+                    }
+                }
+                repr.payload = match body {
+                    Body::Reason => reason(code),
+                    Body::DocumentTooLong => DOCUMENT_TOO_LONG,
+                    _ => &[],
+                };
+                let mut want = [0u8; MESSAGE_MAX];
+                let m = repr.emit(&mut want).unwrap();
+                assert_eq!(&got[..n], &want[..m], "{a:?} {t:?}");
+                // One byte short: nothing is written.
+                let mut short = [0u8; MESSAGE_MAX];
+                assert_eq!(engine.write_answer(&a, &msg, &mut short[..m - 1]), 0, "{a:?}");
+            }
+        }
     }
 
     #[test]

@@ -162,14 +162,19 @@ pub(crate) fn query_args(query: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// True if the Uri-Path option values, joined by `/`, equal `uri`. A
 /// segment that itself holds a `/` never matches.
-pub(crate) fn path_matches<'a>(mut segments: impl Iterator<Item = &'a [u8]>, uri: &[u8]) -> bool {
+#[cfg(test)]
+pub(crate) fn path_matches<'a>(segments: impl Iterator<Item = &'a [u8]> + Clone, uri: &[u8]) -> bool {
+    segments.clone().all(|s| !s.contains(&b'/')) && joined_equal(segments, uri)
+}
+
+/// True if `segments` joined by `/` equal `uri`, for segments known to
+/// hold no `/`. Out of line: paths of two or more segments are the rare
+/// case, and inlined it would cost every comparison its registers.
+#[inline(never)]
+pub(crate) fn joined_equal<'a>(segments: impl Iterator<Item = &'a [u8]>, uri: &[u8]) -> bool {
     let mut rest = uri;
     let mut first = true;
-    loop {
-        let seg = match segments.next() {
-            Some(s) => s,
-            None => return !first && rest.is_empty() || first && uri.is_empty(),
-        };
+    for seg in segments {
         if !first {
             match rest.split_first() {
                 Some((b'/', r)) => rest = r,
@@ -177,15 +182,12 @@ pub(crate) fn path_matches<'a>(mut segments: impl Iterator<Item = &'a [u8]>, uri
             }
         }
         first = false;
-        // A segment holding '/' would be indistinguishable from two.
-        if seg.contains(&b'/') {
-            return false;
-        }
         match rest.strip_prefix(seg) {
             Some(r) => rest = r,
             None => return false,
         }
     }
+    rest.is_empty()
 }
 
 #[cfg(test)]
