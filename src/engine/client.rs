@@ -120,6 +120,38 @@ impl Client {
     }
 }
 
+#[cfg(any(test, feature = "std"))]
+impl Client {
+    /// Copies of the sessions and the requests (see `snapshot.rs`).
+    pub(crate) fn states(&self) -> (std::vec::Vec<super::snapshot::SessionState>, std::vec::Vec<super::snapshot::RequestState>) {
+        use super::snapshot::{RequestState, SessionState};
+        let sessions = self
+            .sessions
+            .iter()
+            .map(|s| SessionState { id: s.id, user: s.user, peer: s.peer(), at: s as *const SessionNode as usize })
+            .collect();
+        let requests = self
+            .requests
+            .iter()
+            .map(|p| RequestState {
+                session: p.session,
+                mid: p.mid,
+                peer: p.peer(),
+                state: p.state,
+                deadline: p.deadline,
+                timeout: p.timeout,
+                retransmits: p.retransmits,
+                token: p.token().to_vec(),
+                bytes: p.encoded().to_vec(),
+                bytes_cap: p.bytes_cap,
+                at: p as *const RequestNode as usize,
+                bytes_at: p.bytes.map_or(0, |b| b.as_ptr() as usize),
+            })
+            .collect();
+        (sessions, requests)
+    }
+}
+
 /// Writes option headers and values, tracking the previous number.
 struct OptionWriter<'o, 'b> {
     out: &'o mut super::link_format::Out<'b>,
@@ -246,8 +278,12 @@ impl Engine {
                 break id;
             }
         };
-        let node = SessionNode { next: None, user, id, addr: peer.addr, port: peer.port };
-        self.client.sessions.append(block, node);
+        self.client.sessions.append(block, |n| {
+            n.user = user;
+            n.id = id;
+            n.addr = peer.addr;
+            n.port = peer.port;
+        });
         Ok(SessionHandle::from_raw(id))
     }
 
@@ -358,23 +394,19 @@ impl Engine {
         if let Some(t) = token.get_mut(..req.token.len()) {
             t.copy_from_slice(req.token);
         }
-        let node = RequestNode {
-            next: None,
-            bytes: Some(bytes),
-            session,
-            deadline: now.0,
-            timeout: 0,
-            bytes_len: len as u16,
-            bytes_cap: cap as u16,
-            mid,
-            port: peer.port,
-            addr: peer.addr,
-            state: QUEUED,
-            retransmits: 0,
-            token_len: req.token.len() as u8,
-            token,
-        };
-        self.client.requests.append(node_block, node);
+        self.client.requests.append(node_block, |n| {
+            n.bytes = Some(bytes);
+            n.session = session;
+            n.deadline = now.0;
+            n.bytes_len = len as u16;
+            n.bytes_cap = cap as u16;
+            n.mid = mid;
+            n.port = peer.port;
+            n.addr = peer.addr;
+            n.state = QUEUED;
+            n.token_len = req.token.len() as u8;
+            n.token = token;
+        });
         Ok(mid)
     }
 
@@ -561,6 +593,12 @@ mod tests {
     use MessageType::{Ack, Con, Non, Rst};
 
     const SERVER: Endpoint = Endpoint { addr: [10, 0, 0, 1], port: 5683 };
+
+    #[test]
+    fn next_is_the_first_field() {
+        assert_eq!(core::mem::offset_of!(SessionNode, next), 0);
+        assert_eq!(core::mem::offset_of!(RequestNode, next), 0);
+    }
 
     fn client() -> (Boxed, SessionHandle) {
         let mut e = Boxed::new(1000, 99);

@@ -220,6 +220,25 @@ impl Dedup {
     pub(crate) fn evicted_live(&self) -> u32 {
         self.evicted_live
     }
+
+    /// Copies of the used entries, CON ring then NON ring (see
+    /// `snapshot.rs`).
+    #[cfg(any(test, feature = "std"))]
+    pub(crate) fn states(&self) -> std::vec::Vec<super::snapshot::DedupState> {
+        self.con
+            .iter()
+            .chain(self.non.iter())
+            .filter(|e| e.kind != KIND_UNUSED)
+            .map(|e| super::snapshot::DedupState {
+                peer: Endpoint { addr: e.addr, port: e.port },
+                mid: e.mid,
+                at: e.at,
+                kind: e.kind,
+                code: e.code,
+                extra: e.extra,
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

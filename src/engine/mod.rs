@@ -60,12 +60,16 @@ mod options;
 mod resources;
 mod rng;
 mod server;
+#[cfg(any(test, feature = "std"))]
+pub mod snapshot;
 mod store;
 mod time;
 mod uri;
 
 #[cfg(test)]
 mod tests_e2e;
+#[cfg(test)]
+mod tests_storage;
 
 use core::fmt;
 use core::mem::MaybeUninit;

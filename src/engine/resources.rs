@@ -108,6 +108,27 @@ impl ResourceNode {
     fn block_len(&self) -> usize {
         block_size(HEADER + self.text_len as usize)
     }
+
+    /// A copy of everything about this resource (see `snapshot.rs`).
+    #[cfg(any(test, feature = "std"))]
+    pub(crate) fn state(&self) -> super::snapshot::ResourceState {
+        super::snapshot::ResourceState {
+            id: self.id,
+            user: self.user,
+            uri: self.uri().to_vec(),
+            value: self.value().to_vec(),
+            value_cap: self.value_cap,
+            attributes: self.attributes().map(|(n, v)| (n.to_vec(), v.to_vec())).collect(),
+            media_type: self.media_type(),
+            max_age: self.max_age(),
+            etag: self.etag,
+            flags: self.flags,
+            methods: self.methods,
+            app_len: self.app_len,
+            node_at: self as *const Self as usize,
+            value_at: self.value.map_or(0, |v| v.as_ptr() as usize),
+        }
+    }
 }
 
 /// The attribute records of a node.
@@ -392,31 +413,24 @@ impl Engine {
         if etag {
             flags |= ETAG_ENABLED;
         }
-        let header = ResourceNode {
-            next: None,
-            user,
-            value: None,
-            id,
-            max_age: max_age.unwrap_or(0),
-            value_len: 0,
-            value_cap: 0,
-            app_len: value.len() as u32,
-            uri_len: uri.len() as u32,
-            text_len: uri.len() as u32,
-            media_type: media_type.unwrap_or(0),
-            // The initial store below makes it 1.
-            etag: 0,
-            flags,
-            methods: 0,
-        };
         // SAFETY: `block` is a fresh, zeroed, word-aligned block of at least
-        // `HEADER + uri.len()` bytes.
+        // `HEADER + uri.len()` bytes, and all-zero is a valid node (no
+        // value, no link). The fields are set one by one below, not by
+        // writing a whole node, which would copy its padding from the
+        // stack (see `List::append`).
         let n = unsafe {
             let p = block.as_ptr();
-            p.cast::<ResourceNode>().write(header);
             core::ptr::copy_nonoverlapping(uri.as_ptr(), p.add(HEADER), uri.len());
             &mut *p.cast::<ResourceNode>()
         };
+        n.user = user;
+        n.id = id;
+        n.max_age = max_age.unwrap_or(0);
+        n.app_len = value.len() as u32;
+        n.uri_len = uri.len() as u32;
+        n.text_len = uri.len() as u32;
+        n.media_type = media_type.unwrap_or(0);
+        n.flags = flags;
         let _ = commit_value(n, value, &mut r, 1, false);
         n.etag = 1;
         let tail = self.resources.tail_slot();

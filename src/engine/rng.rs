@@ -21,6 +21,12 @@ impl Rng {
         rng
     }
 
+    /// The state (see `snapshot.rs`).
+    #[cfg(any(test, feature = "std"))]
+    pub(crate) fn state(&self) -> u32 {
+        self.state
+    }
+
     pub(crate) fn next_u32(&mut self) -> u32 {
         let mut x = self.state;
         x ^= x << 13;

@@ -91,8 +91,12 @@ impl<T: Node> List<T> {
         None
     }
 
-    /// Writes `node` at the start of `block` and appends it.
-    pub(crate) fn append(&mut self, block: NonNull<u8>, node: T) -> &mut T {
+    /// Makes the zeroed `block` a node, sets its fields with `init`, and
+    /// appends it. `init` sets fields one by one: writing a whole node
+    /// would copy its padding from the stack, and stale bytes that look
+    /// like heap addresses in a granted block keep garbage alive (the GC
+    /// scans it conservatively).
+    pub(crate) fn append(&mut self, block: NonNull<u8>, init: impl FnOnce(&mut T)) -> &mut T {
         let mut slot: *mut Link = &mut self.head;
         // SAFETY: `slot` is the head or the `next` field (offset 0) of a
         // live node: valid for reads and writes.
@@ -102,16 +106,15 @@ impl<T: Node> List<T> {
             }
             *slot = Some(block);
         }
-        // SAFETY: `block` is a fresh, word-aligned block of at least
-        // `size_of::<T>()` bytes (the caller reserved it so).
-        unsafe {
-            let n = block.as_ptr().cast::<T>();
-            n.write(node);
-            let n = &mut *n;
-            // A node's own `next` is always none when appended.
-            block.as_ptr().cast::<Link>().write(None);
-            n
-        }
+        // SAFETY: `block` is a fresh, zeroed, word-aligned block of at
+        // least `size_of::<T>()` bytes (the caller reserved it so), and
+        // all-zero is a valid `T` (`Node`).
+        let n = unsafe { &mut *block.as_ptr().cast::<T>() };
+        init(n);
+        // SAFETY: `next` is the first field. A node's own `next` is always
+        // none when appended.
+        unsafe { block.as_ptr().cast::<Link>().write(None) };
+        n
     }
 
     /// Unlinks the first node that `pred` accepts and returns its block
@@ -446,9 +449,9 @@ impl Heap {
         self.live.values().sum()
     }
 
-    /// Addresses of freed blocks (for stale-pointer scans).
-    pub fn freed(&self) -> impl Iterator<Item = usize> + '_ {
-        self.freed.iter().map(|(a, _)| *a)
+    /// Addresses and sizes of freed blocks (for stale-pointer scans).
+    pub fn freed(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.freed.iter().copied()
     }
 
     /// Addresses and sizes of live blocks.
