@@ -1,6 +1,8 @@
 //! Datagrams in, replies out, through a pre-populated `Engine`: several
 //! resources with attributes and different options, and a client session
-//! with a pending request (so responses can match it).
+//! with a pending request (so responses can match it). Storage comes from
+//! `engine::Heap`, which never refuses here (the `storage` target injects
+//! failures).
 //!
 //! Input framing, repeated: a control byte `c`, a length byte `l`, then `l`
 //! bytes of datagram (`l` = 255: the rest of the input). `c` bit 0: arrived
@@ -18,15 +20,19 @@
 //! datagram parses with the codec and fits one message; a reply to a CON
 //! is an ACK or RST with its Message ID; a reply to a NON is a NON; ACK and
 //! RST messages get no reply; multicast requests never get an error
-//! response or RST; the discovery document stays within one message.
+//! response or RST; the discovery document, fetched whole at the end, is
+//! either a 2.05 within one message or a 5.00 with the diagnostic payload;
+//! the engine holds exactly the blocks the heap has live, and removing
+//! everything gives them all back.
 #![no_main]
 
 use core::mem::MaybeUninit;
 
 use libfuzzer_sys::fuzz_target;
-use mpcoap::capacity::{MESSAGE_MAX, WELL_KNOWN_CORE_MAX};
-use mpcoap::codec::{parse_header, Message, MessageType};
-use mpcoap::engine::{Endpoint, Engine, Event, Instant, Methods, Request, SessionHandle};
+use mpcoap::capacity::MESSAGE_MAX;
+use mpcoap::codec::option::{content_format, encode_uint, CONTENT_FORMAT};
+use mpcoap::codec::{parse_header, Code, Message, MessageType};
+use mpcoap::engine::{Endpoint, Engine, Event, Heap, Instant, Methods, Request, SessionHandle};
 
 const SENDERS: [Endpoint; 4] = [
     Endpoint { addr: [10, 0, 0, 1], port: 5683 },
@@ -35,24 +41,30 @@ const SENDERS: [Endpoint; 4] = [
     Endpoint { addr: [192, 168, 1, 7], port: 61616 },
 ];
 
-fn populate(e: &mut Engine, now: Instant) -> SessionHandle {
-    let temp = e.add_resource(b"/temp", Some(0), Some(60), b"21.5", true).unwrap();
+fn populate(e: &mut Engine, h: &mut Heap, now: Instant) -> SessionHandle {
+    let temp = h.run(e, |e| e.add_resource(b"/temp", Some(0), Some(60), b"21.5", true)).unwrap();
     e.set_methods(temp, Methods::ALL, true).unwrap();
-    e.add_attribute(temp, b"rt", b"temperature-c").unwrap();
-    e.add_attribute(temp, b"title", b"Temperature \"C\"").unwrap();
-    let json = e.add_resource(b"a/b/json", Some(50), None, b"{}", false).unwrap();
+    h.run(e, |e| e.add_attribute(temp, b"rt", b"temperature-c")).unwrap();
+    h.run(e, |e| e.add_attribute(temp, b"title", b"Temperature \"C\"")).unwrap();
+    let json = h.run(e, |e| e.add_resource(b"a/b/json", Some(50), None, b"{}", false)).unwrap();
     e.set_methods(json, Methods(Methods::GET.0 | Methods::PUT.0), true).unwrap();
-    e.add_attribute(json, b"if", b"core.s").unwrap();
-    e.add_attribute(json, b"ct", b"50").unwrap();
-    let off = e.add_resource(b"disabled", None, None, b"0", false).unwrap();
-    e.add_attribute(off, b"obs", b"").unwrap();
-    let del = e.add_resource(b"trash", None, None, &[7; 300], true).unwrap();
+    h.run(e, |e| e.add_attribute(json, b"if", b"core.s")).unwrap();
+    h.run(e, |e| e.add_attribute(json, b"ct", b"50")).unwrap();
+    let off = h.run(e, |e| e.add_resource(b"disabled", None, None, b"0", false)).unwrap();
+    h.run(e, |e| e.add_attribute(off, b"obs", b"")).unwrap();
+    let del = h.run(e, |e| e.add_resource(b"trash", None, None, &[7; 300], true)).unwrap();
     e.set_methods(del, Methods::DELETE, true).unwrap();
     e.set_methods(del, Methods::GET, true).unwrap();
-    let s = e.new_session(SENDERS[2]).unwrap();
+    let s = h.run(e, |e| e.new_session(SENDERS[2])).unwrap();
     let req = Request { uri: b"sensors/x?q=1", token: b"fz", ..Request::new(Methods::GET) };
-    e.send_request(s, &req, now).unwrap();
+    h.run(e, |e| e.send_request(s, &req, now)).unwrap();
     s
+}
+
+/// The engine holds exactly the blocks the heap has live.
+fn check_storage(e: &Engine, h: &Heap) {
+    let stats = e.storage_stats();
+    assert_eq!((stats.blocks as usize, stats.bytes as usize), (h.live_blocks(), h.live_bytes()));
 }
 
 fn check_sent(bytes: &[u8]) {
@@ -60,7 +72,7 @@ fn check_sent(bytes: &[u8]) {
     Message::parse(bytes).expect("the engine emits only valid messages");
 }
 
-fn run(e: &mut Engine, session: SessionHandle, mut now: Instant, mut data: &[u8]) {
+fn run(e: &mut Engine, h: &mut Heap, session: SessionHandle, mut now: Instant, mut data: &[u8]) {
     let mut buf = [0u8; MESSAGE_MAX];
     let mut reply = [0u8; MESSAGE_MAX];
     let mut n = 0u32;
@@ -72,7 +84,7 @@ fn run(e: &mut Engine, session: SessionHandle, mut now: Instant, mut data: &[u8]
         let from = SENDERS[usize::from((c >> 1) & 3)];
         now = now.add_ms(u32::from((c >> 3) & 0x0f) * 700 + if c & 0x80 != 0 { 100_000 } else { 0 });
 
-        let r = e.receive(now, from, multicast, datagram, &mut reply).unwrap();
+        let r = h.receive(e, now, from, multicast, datagram, &mut reply).unwrap();
         if let Some(Event::Response(resp)) = r.event {
             assert!(resp.token.len() <= 8);
         }
@@ -99,25 +111,42 @@ fn run(e: &mut Engine, session: SessionHandle, mut now: Instant, mut data: &[u8]
         while let Some(ev) = e.poll_event(now) {
             assert!(matches!(ev, Event::Response(r) if r.code == 0));
         }
+        h.collect(e);
+        check_storage(e, h);
         let _ = e.poll_timeout(now);
         // Keep the client busy: a new request every few datagrams.
         n += 1;
         if n % 4 == 0 {
             let req = Request { uri: b"x", token: &n.to_be_bytes(), ..Request::new(Methods::PUT) };
-            let _ = e.send_request(session, &req, now);
+            let _ = h.run(e, |e| e.send_request(session, &req, now));
         }
     }
-    // The discovery document, fetched whole, always fits.
+    // The discovery document, fetched whole: one message, or 5.00 with
+    // the diagnostic payload when it does not fit.
     let get = [0x40, 0x01, 0xfe, 0xed, 0xbb, b'.', b'w', b'e', b'l', b'l', b'-', b'k', b'n', b'o', b'w', b'n', 0x04, b'c', b'o', b'r', b'e'];
-    let r = e.receive(now.add_ms(300_000), SENDERS[3], false, &get, &mut reply).unwrap();
+    let r = h.receive(e, now.add_ms(300_000), SENDERS[3], false, &get, &mut reply).unwrap();
     let doc = Message::parse(&reply[..r.reply_len]).unwrap();
-    assert!(doc.payload().len() <= WELL_KNOWN_CORE_MAX);
+    match doc.code() {
+        Code::CONTENT => {
+            let cf = doc.options_numbered(CONTENT_FORMAT).next().map(|o| o.value);
+            let mut buf = [0; 4];
+            assert_eq!(cf, Some(encode_uint(u32::from(content_format::LINK_FORMAT), &mut buf)));
+        }
+        Code::INTERNAL_SERVER_ERROR => assert!(doc.payload().starts_with(b"/.well-known/core")),
+        c => panic!("discovery answered {c:?}"),
+    }
+    // Removing everything gives every block back.
+    while e.take_user().is_some() {}
+    h.collect(e);
+    check_storage(e, h);
+    assert_eq!((h.live_blocks(), e.storage_stats().remote_bytes), (0, 0));
 }
 
 fuzz_target!(|data: &[u8]| {
     let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
     let now = Instant(u32::MAX - 20_000);
     let e = Engine::init_in_place(&mut slot, now, 0x5eed);
-    let session = populate(e, now);
-    run(e, session, now, data);
+    let mut heap = Heap::default();
+    let session = populate(e, &mut heap, now);
+    run(e, &mut heap, session, now, data);
 });
