@@ -200,6 +200,10 @@ uintptr_t mpcoap_session_user(void *eng, size_t index);
 uintptr_t mpcoap_session_user_to(void *eng, const mpcoap_endpoint_t *peer, size_t index);
 /* Drops the session's queued and outstanding requests silently. */
 int32_t mpcoap_session_remove(void *eng, uint32_t handle);
+/* Cancels the session's request that carries the token, sent or queued:
+ * dropped silently (no event, no more retransmissions); a late response then
+ * matches nothing. 1 if there was one, 0 if not. */
+int32_t mpcoap_session_cancel(void *eng, uint32_t handle, const uint8_t *token, size_t token_len);
 /* Queues a confirmable request; *mid receives its message ID. */
 int32_t mpcoap_session_request(void *eng, uint32_t handle, uint32_t now_ms,
     const mpcoap_request_t *req, uint16_t *mid);

@@ -319,6 +319,35 @@ impl Engine {
         Ok(())
     }
 
+    /// Cancels the request of session `h` that carries `token` (the oldest,
+    /// if several do), queued or sent: it is dropped silently (no event,
+    /// no more retransmissions) and its storage is given back. A late
+    /// response to it then matches nothing (a CON one is answered with
+    /// RST). `Ok(false)` if the session has no such request,
+    /// [`Error::Stale`] if the session is gone.
+    ///
+    /// ```
+    /// # use core::mem::MaybeUninit;
+    /// # use mpcoap::engine::{Endpoint, Engine, Error, Heap, Instant, Methods, Request};
+    /// # let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
+    /// # let engine = Engine::init_in_place(&mut slot, Instant(0), 1);
+    /// # let mut heap = Heap::default();
+    /// let s = heap.run(engine, |e| e.new_session(Endpoint { addr: [10, 0, 0, 1], port: 5683 }))?;
+    /// let req = Request { token: b"t", ..Request::new(Methods::GET) };
+    /// heap.run(engine, |e| e.send_request(s, &req, Instant(0)))?;
+    /// assert_eq!(engine.poll_timeout(Instant(0)), Some(0));
+    /// assert_eq!(engine.cancel_request(s, b"t"), Ok(true));
+    /// assert_eq!(engine.poll_timeout(Instant(0)), None);
+    /// assert_eq!(engine.cancel_request(s, b"t"), Ok(false));
+    /// # heap.collect(engine);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn cancel_request(&mut self, h: SessionHandle, token: &[u8]) -> Result<bool, Error> {
+        self.client.session(h)?;
+        let id = h.raw();
+        Ok(self.take_request(|p| p.session == id && p.token() == token).is_some())
+    }
+
     /// Removes the oldest resource or, when none is left, the oldest
     /// session, and returns the word it was added with; `None` when nothing
     /// is left (`deinit`).
@@ -690,6 +719,36 @@ mod tests {
             assert!(transmit(&mut e, i as u32).is_none(), "NSTART = 1");
             exchange(&mut e, i as u32, SERVER, false, &datagram(Ack, Code::CONTENT, *mid, b"", &[], b""));
         }
+        e.collect();
+        assert_eq!(e.heap.live_blocks(), 1, "only the session is left");
+    }
+
+    #[test]
+    fn cancelled_request_is_forgotten() {
+        let (mut e, s) = client();
+        let s2 = e.new_session(SERVER).unwrap();
+        let m1 = e.send_request(s, &get(b"1", b"a"), Instant(0)).unwrap();
+        let m2 = e.send_request(s2, &get(b"2", b"b"), Instant(0)).unwrap();
+        assert_eq!(transmit(&mut e, 0).unwrap().1.mid, m1);
+        assert_eq!(e.cancel_request(s2, b"a"), Ok(false), "another session's token");
+        assert_eq!(e.cancel_request(s, b"a"), Ok(true));
+        // Its NSTART slot is free, and it is never retransmitted nor given up.
+        assert_eq!(transmit(&mut e, 0).unwrap().1.mid, m2);
+        assert_eq!(e.cancel_request(s2, b"b"), Ok(true), "an outstanding one too");
+        assert_eq!(e.poll_timeout(Instant(0)), None);
+        assert!(transmit(&mut e, 100_000).is_none());
+        assert!(event(&mut e, 100_000).is_none());
+        // Late responses match nothing: a CON one gets RST, an ACK nothing.
+        let (r, ev) = exchange(&mut e, 10, SERVER, false, &datagram(Con, Code::CONTENT, 0x7000, b"a", &[], b"late"));
+        assert_eq!((r.unwrap().t, ev), (Rst, None));
+        let (r, ev) = exchange(&mut e, 10, SERVER, false, &datagram(Ack, Code::CONTENT, m2, b"b", &[], b""));
+        assert!(r.is_none() && ev.is_none());
+        // A queued (unsent) one, and a stale session.
+        e.send_request(s, &get(b"3", b""), Instant(20)).unwrap();
+        assert_eq!(e.cancel_request(s, b""), Ok(true));
+        assert_eq!(e.poll_timeout(Instant(20)), None);
+        e.remove_session(s2).unwrap();
+        assert_eq!(e.cancel_request(s2, b"b"), Err(Error::Stale));
         e.collect();
         assert_eq!(e.heap.live_blocks(), 1, "only the session is left");
     }
