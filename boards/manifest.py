@@ -12,3 +12,6 @@ include("$(PORT_DIR)/boards/manifest.py")
 # sha256-checked): build/lib/unittest.py in this repo, put there by
 # `make unittest-lib` or, in the container, copied from the image.
 module("unittest.py", base_path="../build/lib")
+
+# coap_asyncio (docs/api.md): asyncio programs serve and send with the module.
+module("coap_asyncio.py", base_path="../mod")

@@ -98,7 +98,12 @@ $(UNITTEST_LIB):
 # Both builds share one cargo target dir (same host, features and archive), so
 # the Rust side, bindgen included, compiles once.
 # STRIP= keeps the symbols, so valgrind (tests/stress) and perf name functions.
-UNIX_MAKE_FLAGS = MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 FROZEN_MANIFEST= STRIP= \
+# The frozen manifest (mod/manifest.py) is MicroPython's own asyncio package
+# from this source tree and coap_asyncio; MicroPython's make insists on an
+# MPY_LIB_DIR with a README.md, though nothing is taken from it.
+UNIX_LIB := $(WORK)/unix-lib
+UNIX_MAKE_FLAGS = MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 STRIP= \
+  FROZEN_MANIFEST=$(ROOT)/mod/manifest.py MPY_LIB_DIR=$(UNIX_LIB) \
   USER_C_MODULES=$(ROOT) MPCOAP_CARGO_DIR=$(WORK)/unix-cargo $(UNIX_EXTRA_FLAGS)
 UNIX_EXTRA_FLAGS ?=
 # Stable paths of the two binaries the tests use.
@@ -107,11 +112,16 @@ UNIX_GIL_BIN := $(WORK)/unix-gil/micropython
 
 .PHONY: unix unix-gil unix-all
 
-unix: micropython-src ## The unix port with the module, threads without a GIL (build/unix/micropython)
+$(UNIX_LIB)/README.md:
+	mkdir -p $(@D)
+	echo "MPY_LIB_DIR for the unix builds: empty (mod/manifest.py takes nothing from it)." > $@
+
+# mpy-cross (mk/firmware.mk builds it) freezes the manifest.
+unix: micropython-src $(UNIX_LIB)/README.md $(MICROPY_SRC)/mpy-cross/build/mpy-cross ## The unix port with the module, threads without a GIL (build/unix/micropython)
 	$(MAKE) -C $(MICROPY_SRC)/ports/unix $(UNIX_MAKE_FLAGS) BUILD=$(WORK)/unix/build
 	ln -sf build/micropython $(UNIX_BIN)
 
-unix-gil: micropython-src ## The unix port with the module and a GIL like esp32 (build/unix-gil/micropython)
+unix-gil: micropython-src $(UNIX_LIB)/README.md $(MICROPY_SRC)/mpy-cross/build/mpy-cross ## The unix port with the module and a GIL like esp32 (build/unix-gil/micropython)
 	$(MAKE) -C $(MICROPY_SRC)/ports/unix $(UNIX_MAKE_FLAGS) MICROPY_PY_THREAD_GIL=1 BUILD=$(WORK)/unix-gil/build
 	ln -sf build/micropython $(UNIX_GIL_BIN)
 

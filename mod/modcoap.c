@@ -138,6 +138,7 @@ typedef struct _coap_state_t {
     #endif
     bool closed;        // (lock) deinit() ran or init() did not finish
     bool reader_active; // (lock) a thread is inside read()
+    bool serving;       // (lock) coap_asyncio.serve() runs (_serve())
     void *reader;       // (lock) that thread (its MicroPython thread state)
     bool tx_busy;       // (lock) a thread owns tx[] and is sending from it
     bool closing;       // (lock) the last socket user is closing the sockets
@@ -148,6 +149,7 @@ typedef struct _coap_state_t {
     mp_obj_t sock[COAP_SOCK_COUNT]; // (lock)
     mp_obj_t poller;     // read() only: a select.poll object, or NULL
     mp_obj_t handler;    // (lock) response handler or None
+    mp_obj_t awaited;    // (lock) dict: token -> callback of an awaited request (_await()), or NULL
     mp_obj_t last_addr;  // (lock) address object of the last datagram received
     mpcoap_endpoint_t last_peer; // (lock) the same address, decoded
     mp_uint_t fail_storage; // (lock) _fail_storage(): the supply that refuses when this counts down to 0
@@ -421,14 +423,28 @@ static bool coap_take_event(coap_state_t *st, const mpcoap_event_t *ev, coap_cal
         coap_detach_user(ev->user);
         return false;
     }
-    if (ev->kind != MPCOAP_EVENT_RESPONSE || st->handler == mp_const_none) {
+    if (ev->kind != MPCOAP_EVENT_RESPONSE) {
         return false;
     }
-    call->handler = st->handler;
+    // The response to an awaited request goes to its callback only. The
+    // lookup of a bytes key among bytes keys raises nothing.
+    mp_obj_t handler = st->handler;
+    mp_obj_t token = MP_OBJ_NULL;
+    if (st->awaited != MP_OBJ_NULL) {
+        token = coap_new_bytes_locked(st, ev->token, ev->token_len);
+        mp_map_elem_t *awaited = mp_map_lookup(mp_obj_dict_get_map(st->awaited), token, MP_MAP_LOOKUP);
+        if (awaited != NULL) {
+            handler = awaited->value;
+        }
+    }
+    if (handler == mp_const_none) {
+        return false;
+    }
+    call->handler = handler;
     call->args[0] = MP_OBJ_NEW_SMALL_INT(ev->code);
     call->args[1] = MP_OBJ_NEW_SMALL_INT(ev->mid);
     call->args[2] = MP_OBJ_NEW_SMALL_INT(ev->type);
-    call->args[3] = coap_new_bytes_locked(st, ev->token, ev->token_len);
+    call->args[3] = token != MP_OBJ_NULL ? token : coap_new_bytes_locked(st, ev->token, ev->token_len);
     call->args[4] = coap_new_bytes_locked(st, ev->payload, ev->payload_len);
     return true;
 }
@@ -1174,30 +1190,38 @@ static bool coap_timers_due(coap_state_t *st) {
     return due;
 }
 
+// One pass of read() and of coap_asyncio.serve(): the timers, then what is
+// waiting, at most `max` datagrams, until `timeout` ms after `start` (0: no
+// limit) and for at most COAP_DRAIN_MS: under a flood there is always more.
+// Timers that fall due meanwhile (give-ups; retransmissions also go out
+// after each datagram) are serviced at once. Returns the datagrams handled.
+// EXCEPTION: can raise (from the handler, KeyboardInterrupt).
+static mp_int_t coap_drain(coap_state_t *st, mp_int_t max, uint32_t start, uint32_t timeout) {
+    coap_service_timers(st);
+    uint32_t drain_start = coap_now();
+    mp_int_t handled = 0;
+    mp_obj_t data = MP_OBJ_NULL, addr = MP_OBJ_NULL;
+    bool via_multicast = false;
+    for (mp_int_t n = 0; n < max && coap_receive_one(st, &data, &addr, &via_multicast); ++n) {
+        handled += coap_handle_datagram(st, data, addr, via_multicast);
+        if (coap_timers_due(st)) {
+            coap_service_timers(st);
+        }
+        uint32_t now = coap_now();
+        if ((timeout > 0 && now - start >= timeout) || now - drain_start >= COAP_DRAIN_MS) {
+            break;
+        }
+    }
+    return handled;
+}
+
 // The body of read(), run by the one thread allowed in it.
 // EXCEPTION: can raise (from the handler, KeyboardInterrupt).
 static mp_int_t coap_read_loop(coap_state_t *st, uint32_t timeout) {
     uint32_t start = coap_now();
     mp_int_t handled = 0;
     for (;;) {
-        coap_service_timers(st);
-        // Handle what is waiting, until the timeout and for at most
-        // COAP_DRAIN_MS: under a flood there is always more. Timers that
-        // fall due meanwhile (give-ups; retransmissions also go out after
-        // each datagram) are serviced at once.
-        uint32_t drain_start = coap_now();
-        mp_obj_t data = MP_OBJ_NULL, addr = MP_OBJ_NULL;
-        bool via_multicast = false;
-        while (coap_receive_one(st, &data, &addr, &via_multicast)) {
-            handled += coap_handle_datagram(st, data, addr, via_multicast);
-            if (coap_timers_due(st)) {
-                coap_service_timers(st);
-            }
-            uint32_t now = coap_now();
-            if ((timeout > 0 && now - start >= timeout) || now - drain_start >= COAP_DRAIN_MS) {
-                break;
-            }
-        }
+        handled += coap_drain(st, MP_SMALL_INT_MAX, start, timeout);
         if (handled > 0 || coap_is_closed(st)) {
             break;
         }
@@ -1465,6 +1489,10 @@ static mp_obj_t coap_get_resource(size_t n_args, const mp_obj_t *pos_args, mp_ma
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(coap_get_resource_obj, 0, coap_get_resource);
 
+static MP_NORETURN void coap_raise_serving(void) {
+    mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("read() and coap_asyncio.serve() cannot run at the same time"));
+}
+
 static void coap_read_end(coap_state_t *st) {
     COAP_LOCK(st);
     st->reader_active = false;
@@ -1499,6 +1527,10 @@ static mp_obj_t coap_read(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_
     if (timeout < 0) {
         COAP_UNLOCK(st);
         mp_raise_ValueError(MP_ERROR_TEXT("\"timeout\" must be >= 0 (milliseconds; 0 waits without limit)"));
+    }
+    if (st->serving) {
+        COAP_UNLOCK(st);
+        coap_raise_serving();
     }
     if (st->reader_active) {
         bool reentrant = st->reader == coap_this_thread();
@@ -1918,6 +1950,143 @@ static MP_DEFINE_CONST_FUN_OBJ_1(coap_set_ack_timeout_obj, coap_set_ack_timeout)
 #endif
 
 /******************************************************************************/
+// coap_asyncio's hooks (docs/internals.md "Private hooks"): serve() waits
+// in asyncio's poller on _sockets() and sleeps _next_timeout(); read()'s
+// machinery does the work.
+
+// _serve(on): serve() takes (on) or leaves the reader's role.
+static mp_obj_t coap_serve(mp_obj_t on_in) {
+    bool on = mp_obj_is_true(on_in); // EXCEPTION: can raise, before the lock
+    coap_state_t *st = on ? coap_lock_state() : coap_state_peek();
+    if (!on) {
+        if (st != NULL) {
+            COAP_LOCK(st);
+            st->serving = false;
+            COAP_UNLOCK(st);
+        }
+        return mp_const_none;
+    }
+    bool twice = st->serving, reading = st->reader_active;
+    st->serving = true;
+    COAP_UNLOCK(st);
+    if (twice) {
+        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("coap_asyncio.serve() is already running"));
+    }
+    if (reading) {
+        coap_serve(mp_const_false); // the reader's role stays read()'s
+        coap_raise_serving();
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(coap_serve_obj, coap_serve);
+
+// The state while serve() holds it, else NULL (deinit() ends serve()).
+static coap_state_t *coap_serving_state(void) {
+    coap_state_t *st = coap_state_peek();
+    if (st != NULL) {
+        COAP_LOCK(st);
+        bool serving = !st->closed && st->serving;
+        COAP_UNLOCK(st);
+        st = serving ? st : NULL;
+    }
+    return st;
+}
+
+// _step(n): one non-blocking pass of read() (coap_drain): what is due, then
+// at most n waiting datagrams. Returns how many were handled, or -1 once
+// serve() no longer holds the module.
+// EXCEPTION: can raise (from the handler).
+static mp_obj_t coap_step(mp_obj_t max_in) {
+    mp_int_t max = mp_obj_get_int(max_in);
+    coap_state_t *st = coap_serving_state();
+    return MP_OBJ_NEW_SMALL_INT(st == NULL ? -1 : coap_drain(st, max, coap_now(), 0));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(coap_step_obj, coap_step);
+
+// _next_timeout(): ms until the next timer is due (0: now), -1 if none.
+static mp_obj_t coap_next_timeout(void) {
+    coap_state_t *st = coap_state_peek();
+    int32_t next = -1;
+    if (st != NULL) {
+        COAP_LOCK(st);
+        next = st->closed ? -1 : mpcoap_engine_next_timeout(st->engine, coap_now());
+        COAP_UNLOCK(st);
+    }
+    return MP_OBJ_NEW_SMALL_INT(next);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(coap_next_timeout_obj, coap_next_timeout);
+
+// _sockets(): the module's socket objects, as a tuple (empty once closed).
+static mp_obj_t coap_sockets(void) {
+    mp_obj_t socks[COAP_SOCK_COUNT] = { MP_OBJ_NULL };
+    size_t n = 0;
+    coap_state_t *st = coap_state_peek();
+    if (st != NULL) {
+        COAP_LOCK(st);
+        for (size_t i = 0; i < COAP_SOCK_COUNT && !st->closed; ++i) {
+            if (st->sock[i] != MP_OBJ_NULL) {
+                socks[n++] = st->sock[i];
+            }
+        }
+        COAP_UNLOCK(st);
+    }
+    return mp_obj_new_tuple(n, socks);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(coap_sockets_obj, coap_sockets);
+
+// _await(session, token, callback): the response to the session's request
+// with this token (bytes) goes to callback(code, id, type, token, payload)
+// instead of the handler. With callback None: forgotten, and the request,
+// if still pending, is cancelled (returns True then).
+static mp_obj_t coap_await(mp_obj_t session_in, mp_obj_t token_in, mp_obj_t callback) {
+    if (!mp_obj_is_type(session_in, &coap_session_type) || !mp_obj_is_type(token_in, &mp_type_bytes)) {
+        mp_raise_TypeError(NULL);
+    }
+    coap_session_obj_t *ses = MP_OBJ_TO_PTR(session_in);
+    coap_state_t *st = coap_state_peek();
+    bool forget = callback == mp_const_none;
+    if (forget) {
+        // Never raises: it runs when a request ends, even after deinit().
+        if (st == NULL) {
+            return mp_const_false;
+        }
+        COAP_LOCK(st);
+    } else {
+        // Made before the lock, for the first call of this init().
+        mp_obj_t dict = st != NULL && st->awaited == MP_OBJ_NULL ? mp_obj_new_dict(0) : MP_OBJ_NULL;
+        st = coap_lock_state();
+        if (st->awaited == MP_OBJ_NULL) {
+            st->awaited = dict;
+        }
+    }
+    int32_t cancelled = 0;
+    nlr_buf_t nlr;
+    if (st->awaited == MP_OBJ_NULL) {
+        cancelled = forget ? 0 : -1; // another init() ran meanwhile: raise below
+    } else if (forget) {
+        mp_map_lookup(mp_obj_dict_get_map(st->awaited), token_in, MP_MAP_LOOKUP_REMOVE_IF_FOUND);
+        if (!st->closed && ses->st == st) {
+            size_t len;
+            const char *token = mp_obj_str_get_data(token_in, &len);
+            cancelled = mpcoap_session_cancel(st->engine, ses->handle, (const uint8_t *)token, len);
+            coap_give_back(st);
+        }
+    } else if (nlr_push(&nlr) == 0) {
+        mp_obj_dict_store(st->awaited, token_in, callback); // EXCEPTION: MemoryError
+        nlr_pop();
+    } else {
+        COAP_UNLOCK(st);
+        nlr_jump(nlr.ret_val);
+    }
+    COAP_UNLOCK(st);
+    if (cancelled < 0) {
+        coap_raise_not_initialised();
+    }
+    return mp_obj_new_bool(cancelled == 1);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(coap_await_obj, coap_await);
+
+/******************************************************************************/
 // CoapResource
 
 // Returns the state with its lock held if the object whose `st` field this
@@ -2328,6 +2497,11 @@ static const mp_rom_map_elem_t coap_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR__stack), MP_ROM_PTR(&coap_stack_obj) },
     { MP_ROM_QSTR(MP_QSTR__fail_storage), MP_ROM_PTR(&coap_fail_storage_obj) },
     { MP_ROM_QSTR(MP_QSTR__storage), MP_ROM_PTR(&coap_storage_obj) },
+    { MP_ROM_QSTR(MP_QSTR__serve), MP_ROM_PTR(&coap_serve_obj) },
+    { MP_ROM_QSTR(MP_QSTR__step), MP_ROM_PTR(&coap_step_obj) },
+    { MP_ROM_QSTR(MP_QSTR__next_timeout), MP_ROM_PTR(&coap_next_timeout_obj) },
+    { MP_ROM_QSTR(MP_QSTR__sockets), MP_ROM_PTR(&coap_sockets_obj) },
+    { MP_ROM_QSTR(MP_QSTR__await), MP_ROM_PTR(&coap_await_obj) },
     #if MICROPY_PY_COAP_TEST_KNOBS
     { MP_ROM_QSTR(MP_QSTR__set_ack_timeout), MP_ROM_PTR(&coap_set_ack_timeout_obj) },
     #endif

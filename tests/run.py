@@ -293,8 +293,10 @@ def main():
     env["MPCOAP_ROOT"] = ROOT
     env["MICROPYTHON"] = binaries["default"]
     env["MICROPYTHON_GIL"] = binaries["gil"]
-    # The tests' folder first (helpers), then unittest.py.
-    env["MICROPYPATH"] = HERE + os.pathsep + os.path.abspath(args.lib)
+    # The tests' folder first (helpers), then unittest.py, then the frozen
+    # modules (asyncio, coap_asyncio), which a MICROPYPATH leaves out unless
+    # it names ".frozen".
+    env["MICROPYPATH"] = os.pathsep.join([HERE, os.path.abspath(args.lib), ".frozen"])
     env["PYTHONUNBUFFERED"] = "1"
 
     def selected(paths):

@@ -62,8 +62,9 @@ def binaries():
 
 
 def mp_env():
-    """MICROPYPATH for the interop scripts: unittest, tests/ (helpers), tests/interop."""
-    return {"MICROPYPATH": LIB + ":" + TESTS + ":" + INTEROP}
+    """MICROPYPATH for the interop scripts: unittest, tests/ (helpers),
+    tests/interop, and the frozen modules (asyncio, coap_asyncio)."""
+    return {"MICROPYPATH": LIB + ":" + TESTS + ":" + INTEROP + ":.frozen"}
 
 
 # ---- ports and tools -----------------------------------------------------------

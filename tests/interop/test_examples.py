@@ -1,4 +1,4 @@
-"""Runs examples/*.py (the API page's three examples) on the unix build over
+"""Runs examples/*.py (the API page's three examples and the asyncio one) on the unix build over
 loopback and checks what they print, so they stay true."""
 
 import os
@@ -82,6 +82,15 @@ class Examples(s.MPTestCase):
         self.assertIn("resource1 = b'new_value'", out)
         self.assertIn("done", out)
         self.assertNotIn("Traceback", out)
+
+    def test_asyncio_sensor(self):
+        # examples/asyncio_sensor.py: its own server and libcoap's, from tasks.
+        n = 3
+        out = self.run_example("asyncio_sensor.py", [s.free_port(), n, self.p1])
+        temps = re.findall(r"temp: code (\d+) payload b'([0-9.]+)'", out)
+        self.assertEqual(len(temps), n, out)
+        self.assertEqual({c for c, _ in temps}, {"69"}, out)
+        self.assertEqual(re.findall(r"time: code (\d+)", out), ["69"] * n, out)
 
 
 @unittest.skipUnless(os.path.exists(s.micropython(True)), "GIL build missing")

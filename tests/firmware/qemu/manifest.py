@@ -6,3 +6,6 @@
 module("unittest.py", base_path="$(MPY_LIB_DIR)")
 module("helpers.py", base_path="../..")
 module("time.py")
+# coap_asyncio, as in the firmware images: it must import on a port without
+# `select` (asyncio is imported on first use).
+module("coap_asyncio.py", base_path="../../../mod")
