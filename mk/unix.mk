@@ -118,10 +118,14 @@ $(UNIX_LIB)/README.md:
 
 # mpy-cross (mk/firmware.mk builds it) freezes the manifest.
 unix: micropython-src $(UNIX_LIB)/README.md $(MICROPY_SRC)/mpy-cross/build/mpy-cross ## The unix port with the module, threads without a GIL (build/unix/micropython)
+	@# As for the qemu firmware (mk/firmware.mk): a kept frozen_content.c can
+	@# clash with the port's QSTRs once the shim gains a name.
+	rm -f $(WORK)/unix/build/frozen_content.c
 	$(MAKE) -C $(MICROPY_SRC)/ports/unix $(UNIX_MAKE_FLAGS) BUILD=$(WORK)/unix/build
 	ln -sf build/micropython $(UNIX_BIN)
 
 unix-gil: micropython-src $(UNIX_LIB)/README.md $(MICROPY_SRC)/mpy-cross/build/mpy-cross ## The unix port with the module and a GIL like esp32 (build/unix-gil/micropython)
+	rm -f $(WORK)/unix-gil/build/frozen_content.c
 	$(MAKE) -C $(MICROPY_SRC)/ports/unix $(UNIX_MAKE_FLAGS) MICROPY_PY_THREAD_GIL=1 BUILD=$(WORK)/unix-gil/build
 	ln -sf build/micropython $(UNIX_GIL_BIN)
 

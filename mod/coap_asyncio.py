@@ -15,6 +15,7 @@ BATCH = 8
 # outside this module (a blocking send_request()) are served at last then.
 _IDLE_MS = 1000
 
+_RST = 3  # the message type of an RST (RFC 7252), as the handler gets it
 _timer = None  # the task running serve()'s timer loop, while it sleeps
 
 
@@ -105,7 +106,7 @@ async def request(session, method, *, uri_path=None, payload=None, content_forma
     coap._await(session, token, answer)
     try:
         session.send_request(method, uri_path=uri_path, payload=payload, content_format=content_format, token=token)
-        _wake()
+        _wake(True)  # serve() looks at the new timer, and at a new (client) socket
         if timeout_ms is None:
             await done.wait()
         else:
@@ -118,8 +119,8 @@ async def request(session, method, *, uri_path=None, payload=None, content_forma
         coap._await(session, token, None)
     from errno import ETIMEDOUT, ECONNRESET
 
-    if not got or got[0][1] == 255:  # no answer in time, or the engine gave up
+    if not got or got[0][1] == coap.TIMEOUT:  # no answer in time, or the protocol gave up
         raise OSError(ETIMEDOUT)
-    if got[0][1] == 3:  # RST
+    if got[0][1] == _RST:
         raise OSError(ECONNRESET)
     return got[0]

@@ -130,6 +130,24 @@ class TestAsyncio(unittest.TestCase):
         finally:
             peer.close()
 
+    def test_give_up_raises(self):
+        # timeout_ms=None waits until the protocol gives up (scaled down here).
+        h.ack_timeout(20)
+        peer, pport = h.udp_peer()
+        try:
+            s = coap.new_client_session("127.0.0.1", pport)
+
+            async def body():
+                try:
+                    await coap_asyncio.request(s, coap.REQUEST_GET, uri_path="x")
+                except OSError as e:
+                    return e.args[0]
+            self.assertEqual(self.serving(body), ETIMEDOUT)
+            self.assertEqual(h.drain(peer), 5, "the request and MAX_RETRANSMIT = 4 retransmissions")
+            self.assertEqual(self.handler.calls, [])
+        finally:
+            peer.close()
+
     def test_cancelled_task_leaves_no_retransmissions(self):
         ack = h.ack_timeout(h.ACK_TIMEOUT_SHORT_MS)
         peer, pport = h.udp_peer()
