@@ -113,6 +113,67 @@ class TestAsyncio(unittest.TestCase):
         self.serving(body)
         coap.read(1)  # serve() ended: read() works again
 
+    def test_read_in_another_thread_while_serving(self):
+        h.need_thread(self)
+        import _thread
+        got = []
+
+        def reader():
+            try:
+                coap.read(1)
+                got.append("returned")
+            except RuntimeError:
+                got.append("RuntimeError")
+            except Exception as e:
+                got.append(repr(e))
+
+        async def body():
+            await asyncio.sleep_ms(10)
+            _thread.start_new_thread(reader, ())
+            t0 = h.ticks()
+            while not got and h.since(t0) < 2000:
+                await asyncio.sleep_ms(10)
+        self.serving(body)
+        self.assertEqual(got, ["RuntimeError"])
+
+    def test_serve_while_another_thread_reads(self):
+        h.need_thread(self)
+        import _thread
+        done = []
+
+        def reader():
+            try:
+                coap.read(500)
+            finally:
+                done.append(1)
+        _thread.start_new_thread(reader, ())
+        h.sleep_ms(100)
+        with self.assertRaises(RuntimeError):
+            run(coap_asyncio.serve())
+        t0 = h.ticks()
+        while not done and h.since(t0) < 3000:
+            h.sleep_ms(10)
+        self.assertEqual(done, [1])
+        coap.read(1)  # the failed serve() took nothing
+
+    def test_handler_exception_ends_serve(self):
+        s = coap.new_client_session("127.0.0.1", self.port)
+
+        def boom(*args):
+            raise ValueError("boom")
+        coap.register_response_handler(boom)
+
+        async def main():
+            server = asyncio.create_task(coap_asyncio.serve())
+            await asyncio.sleep_ms(10)
+            s.send_request(coap.REQUEST_GET, uri_path="r")
+            try:
+                await asyncio.wait_for_ms(server, 2000)
+            except ValueError as e:
+                return str(e)
+        self.assertEqual(run(main()), "boom")
+        coap.read(1)  # serve() gave its role back
+
     def test_silent_peer_times_out(self):
         peer, pport = h.udp_peer()
         try:
