@@ -137,8 +137,12 @@ class LibcoapServer(s.MPTestCase):
         sent, resps, out, _ = run_client(self, self.port, [{"method": GET, "uri_path": "time"}],
                                          gil=self.gil, bind="127.0.0.1", bind_port=bind_port)
         self.assertEqual(len(resps), 1, out)
-        self.assertTrue(any(":%d <-> 127.0.0.1:%d" % (self.port, bind_port) in l for l in self.srv.lines),
-                        "\n".join(self.srv.lines[-20:]))
+        # libcoap logs the session when it is made; its output is read by
+        # a thread, so the line may arrive a moment after the response.
+        session = ":%d <-> 127.0.0.1:%d" % (self.port, bind_port)
+        seen = any(session in l for l in self.srv.lines) or \
+            self.srv.wait_line(lambda l: session in l, 5) is not None
+        self.assertTrue(seen, "\n".join(self.srv.lines[-20:]))
 
 
 @unittest.skipUnless(os.path.exists(s.micropython(True)), "GIL build missing")
