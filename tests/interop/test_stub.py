@@ -153,3 +153,32 @@ class TestStubMatchesModule(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+ASYNC_STUB = os.path.join(s.ROOT, "coap_asyncio.pyi")
+ASYNC_SOURCE = os.path.join(s.ROOT, "mod", "coap_asyncio.py")
+
+
+def public_defs(path):
+    """{name: (is_async, positional names, keyword-only names, names with a default)}
+    of the module-level public functions in a Python file or stub."""
+    out = {}
+    for node in ast.parse(open(path).read()).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
+            a = node.args
+            pos = [x.arg for x in a.posonlyargs + a.args]
+            defaults = set(pos[len(pos) - len(a.defaults):]) | {
+                k.arg for k, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None}
+            out[node.name] = (isinstance(node, ast.AsyncFunctionDef), pos, [k.arg for k in a.kwonlyargs], defaults)
+    return out
+
+
+class AsyncioStub(unittest.TestCase):
+    """coap_asyncio.pyi against mod/coap_asyncio.py (plain Python, so its
+    source is the signature): the same public functions, async alike, the
+    same parameters, positional or keyword-only alike, the same optional."""
+
+    def test_stub_matches_module(self):
+        stub, source = public_defs(ASYNC_STUB), public_defs(ASYNC_SOURCE)
+        self.assertTrue(stub, "no functions found in the stub")
+        self.assertEqual(stub, source)
