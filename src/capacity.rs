@@ -17,8 +17,10 @@
 //!
 //! ```
 //! use mpcoap::capacity::*;
-//! // A GET response carrying the largest value still fits one message.
-//! assert_eq!(VALUE_MAX + GET_RESPONSE_OVERHEAD_MAX, MESSAGE_MAX);
+//! // A GET response carrying a value of up to SINGLE_VALUE_MAX bytes fits
+//! // one message; larger values are served block-wise.
+//! assert_eq!(SINGLE_VALUE_MAX + GET_RESPONSE_OVERHEAD_MAX, MESSAGE_MAX);
+//! assert_eq!(VALUE_MAX % (16 << BLOCK_SZX), 0);
 //! assert!(core::mem::size_of::<mpcoap::engine::Engine>() <= ENGINE_BUDGET);
 //! ```
 
@@ -39,10 +41,34 @@ pub const MESSAGE_MAX: usize = 1152;
 /// | **total** | **24** |
 pub const GET_RESPONSE_OVERHEAD_MAX: usize = 4 + 8 + 3 + 3 + 5 + 1;
 
-/// Largest value a resource can hold: it always fits one GET response.
-/// Larger values are refused (`Error::ValueTooLarge`), larger PUT/POST
-/// payloads get 4.13 with Size1 = `VALUE_MAX`.
-pub const VALUE_MAX: usize = MESSAGE_MAX - GET_RESPONSE_OVERHEAD_MAX;
+/// Largest value a GET response carries whole: with any token and the
+/// options of a resource it fits one message. A larger value (and a
+/// discovery document that does not fit one message) is served with Block2.
+pub const SINGLE_VALUE_MAX: usize = MESSAGE_MAX - GET_RESPONSE_OVERHEAD_MAX;
+
+/// Largest value a resource can hold (bytes, `Coap.VALUE_MAX`): 16 KiB.
+/// Larger values are refused (`Error::ValueTooLarge`); a PUT/POST whose
+/// payload (whole, or reassembled from Block1 blocks) is larger gets 4.13
+/// with Size1. A value is one block of its size, so this is also the
+/// largest block the engine asks for.
+pub const VALUE_MAX: usize = 16 * 1024;
+
+/// Block size exponent (RFC 7959 §2.2: `16 << SZX` bytes) of the Block2
+/// answers the server sends when the client asks for no smaller block,
+/// and the largest Block1 block it accepts without asking for smaller
+/// ones: 6, 1024 bytes, the largest size RFC 7959 defines for UDP.
+pub const BLOCK_SZX: u8 = 6;
+
+/// Block1 transfers (PUT/POST reassembled from blocks) the server holds at
+/// once, from all peers together. One more is answered 5.03 with Max-Age
+/// [`RETRY_AFTER_S`]. Their bytes also count against the remote budget.
+pub const TRANSFERS_MAX: usize = 4;
+
+/// A Block1 transfer that received no block for this long (ms) is dropped
+/// and its storage given back; a later block of it gets 4.08. Longer than
+/// a CON's whole retransmission span (about 45 s at the shipped
+/// ACK_TIMEOUT), so a lossy link does not lose a transfer in progress.
+pub const TRANSFER_LIFETIME_MS: u32 = 60_000;
 
 /// A value is rewritten in place when its block is at most this many bytes
 /// larger than a new block for it would be; otherwise it gets a block of
@@ -91,6 +117,7 @@ pub const ENGINE_BUDGET: usize = 1472;
 const _: () = assert!(MESSAGE_MAX + 16 <= u16::MAX as usize);
 const _: () = assert!(DEDUP_ENTRIES <= 255 && DEDUP_NON_ENTRIES <= 255);
 const _: () = assert!(DEDUP_ENTRIES > 0 && DEDUP_NON_ENTRIES > 0);
+const _: () = assert!(VALUE_MAX <= u32::MAX as usize && TRANSFERS_MAX > 0);
 const _: () = assert!(core::mem::size_of::<crate::engine::Engine>() <= ENGINE_BUDGET);
 
 #[cfg(test)]
@@ -117,6 +144,9 @@ mod tests {
     #[test]
     fn value_max_arithmetic() {
         assert_eq!(GET_RESPONSE_OVERHEAD_MAX, 24);
-        assert_eq!(VALUE_MAX, 1128);
+        assert_eq!(SINGLE_VALUE_MAX, 1128);
+        // A Block1 block number of a value up to VALUE_MAX fits the 16 bits
+        // of a dedup entry's `extra` (num << 4 | m << 3 | szx).
+        assert!((VALUE_MAX / 16) << 4 <= u16::MAX as usize);
     }
 }

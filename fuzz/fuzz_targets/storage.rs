@@ -23,7 +23,7 @@
 //! - 7 a request datagram: `a` bits 0-1 the peer, bit 2 NON (else CON),
 //!   bits 3-4 GET/PUT/POST/DELETE, bit 5 via multicast; to resource
 //!   `b % (n + 2)` (`n`: `/.well-known/core`, `n + 1`: none); PUT and POST
-//!   carry `cd % (VALUE_MAX + 64)` bytes. A fresh Message ID each time.
+//!   carry `cd % (SINGLE_VALUE_MAX + 64)` bytes. A fresh Message ID each time.
 //! - 8 a peer answers transmitted request `a % n` (the last 16 kept):
 //!   `b % 5`: piggybacked 2.05 (right token), ACK with another token,
 //!   empty ACK, RST, separate CON 2.05.
@@ -56,7 +56,7 @@ use core::mem::{size_of, MaybeUninit};
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use mpcoap::capacity::{MESSAGE_MAX, REMOTE_BUDGET, RETRY_AFTER_S, VALUE_MAX};
+use mpcoap::capacity::{MESSAGE_MAX, REMOTE_BUDGET, RETRY_AFTER_S, SINGLE_VALUE_MAX, VALUE_MAX};
 use mpcoap::codec::option::{encode_uint, MAX_AGE, URI_PATH};
 use mpcoap::codec::{Code, Message, MessageRepr, MessageType};
 use mpcoap::engine::snapshot::Snapshot;
@@ -253,7 +253,7 @@ impl Fuzz<'_> {
             i if i == n => b".well-known/core",
             _ => b"nope",
         };
-        let payload = if store { bytes(b, cd % (VALUE_MAX + 64)) } else { Vec::new() };
+        let payload = if store { bytes(b, cd % (SINGLE_VALUE_MAX + 64)) } else { Vec::new() };
         self.mid = self.mid.wrapping_add(1);
         let mut repr: MessageRepr = MessageRepr::new(t, code, self.mid);
         repr.token = b"tk";

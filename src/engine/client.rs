@@ -523,6 +523,7 @@ impl Engine {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn poll_event(&mut self, now: Instant) -> Option<Event<'_>> {
+        self.expire_transfers(now);
         let p = self.take_request(|p| {
             Instant(p.deadline).is_reached_by(now)
                 && (p.state == WAITING || (p.state == OUTSTANDING && p.retransmits >= MAX_RETRANSMIT))
@@ -535,7 +536,8 @@ impl Engine {
     /// `None` if nothing is pending. See [`Engine::poll_event`] for an
     /// example of the loop that drives an engine.
     pub fn poll_timeout(&self, now: Instant) -> Option<u32> {
-        self.client
+        let requests = self
+            .client
             .requests
             .iter()
             .filter_map(|p| match p.state {
@@ -543,7 +545,13 @@ impl Engine {
                 OUTSTANDING | WAITING => Some(now.ms_until(Instant(p.deadline)).max(0) as u32),
                 _ => None,
             })
-            .min()
+            .min();
+        // A Block1 transfer to expire (its storage given back by
+        // `poll_event`).
+        match (requests, self.transfers.next_expiry(now)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// An RST/give-up event for request `p`; the token is kept in the

@@ -74,22 +74,48 @@ fn value_form(name: &[u8], value: &[u8]) -> ValueForm {
     }
 }
 
-/// A byte sink that counts everything and writes what fits.
+/// A byte sink that counts everything and writes what fits: the whole
+/// output ([`Out::new`]), or a window of it that starts `skip` bytes in
+/// ([`Out::window`], a Block2 block of the document).
 pub(crate) struct Out<'b> {
     buf: &'b mut [u8],
     len: usize,
+    skip: usize,
 }
 
 impl<'b> Out<'b> {
     pub(crate) fn new(buf: &'b mut [u8]) -> Self {
-        Out { buf, len: 0 }
+        Out { buf, len: 0, skip: 0 }
+    }
+
+    /// Writes the bytes from `skip` on into `buf`, as many as fit.
+    pub(crate) fn window(buf: &'b mut [u8], skip: usize) -> Self {
+        Out { buf, len: 0, skip }
     }
 
     pub(crate) fn put(&mut self, bytes: &[u8]) {
-        if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
-            dst.copy_from_slice(bytes);
-        }
+        let at = self.len;
         self.len += bytes.len();
+        if at >= self.skip {
+            // The common case (`new`, and a window once past its start):
+            // all of it, if it fits.
+            if let Some(dst) = self.buf.get_mut(at - self.skip..self.len - self.skip) {
+                dst.copy_from_slice(bytes);
+                return;
+            }
+        }
+        // Straddles the window's start or end: the part inside it.
+        let from = self.skip.saturating_sub(at);
+        let to = at.saturating_sub(self.skip);
+        let n = bytes.len().saturating_sub(from).min(self.buf.len().saturating_sub(to));
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(to..to + n), bytes.get(from..from + n)) {
+            dst.copy_from_slice(src);
+        }
+    }
+
+    /// Bytes the window holds.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.len()
     }
 
     /// Bytes produced (may exceed the buffer: then it was truncated).

@@ -288,12 +288,14 @@ mod tests {
             assert_eq!(e.resource_value(h).unwrap(), b"v");
         }
         // A request that fits is handled as always: its 4.13 comes from
-        // the resource (Size1 = the room for its value).
+        // the resource (Size1 = the room for its value: the remote budget
+        // plus the application's 1-byte value).
+        e.set_remote_budget(100);
         let d = datagram(MessageType::Con, Code::PUT, 10, b"", opts, &[b'y'; MESSAGE_MAX - 7]);
         assert_eq!(d.len(), MESSAGE_MAX);
         let r = exchange(&mut e, 0, PEER, false, &d).0.unwrap();
         assert_eq!(r.code, Code::REQUEST_ENTITY_TOO_LARGE);
-        assert_eq!(crate::codec::option::decode_uint(r.option(SIZE1).unwrap()) as usize, crate::capacity::VALUE_MAX);
+        assert_eq!(crate::codec::option::decode_uint(r.option(SIZE1).unwrap()), 101);
         // NON: a NON 4.13 with a fresh Message ID.
         let d = datagram(MessageType::Non, Code::POST, 11, b"n", opts, &[0; 1500]);
         let r = exchange(&mut e, 0, PEER, false, &d).0.unwrap();

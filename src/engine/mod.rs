@@ -52,6 +52,7 @@
 //! # Ok::<(), mpcoap::engine::Error>(())
 //! ```
 
+mod blockwise;
 mod client;
 mod dedup;
 mod link_format;
@@ -367,6 +368,11 @@ pub struct Engine {
     /// ACK_TIMEOUT in force; 0 (all-zero init) means [`params::ACK_TIMEOUT_MS`].
     ack_timeout_ms: u32,
     resources: Resources,
+    /// Changes with every resource added or removed and every attribute
+    /// added: the ETag of a discovery document served block-wise.
+    links_version: u16,
+    /// Block1 transfers in progress (`blockwise.rs`).
+    transfers: blockwise::Transfers,
     dedup: Dedup,
     client: Client,
 }
@@ -445,6 +451,16 @@ impl Engine {
     /// for the traffic.
     pub fn dedup_evictions(&self) -> u32 {
         self.dedup.evicted_live()
+    }
+
+    /// The ETag of a discovery document served block-wise (never 0).
+    pub(crate) fn links_version(&self) -> u16 {
+        self.links_version.max(1)
+    }
+
+    /// Notes a change of the discovery document.
+    pub(crate) fn links_changed(&mut self) {
+        self.links_version = self.links_version.wrapping_add(1).max(1);
     }
 
     fn set_event_token(&mut self, token: &[u8]) {

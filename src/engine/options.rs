@@ -8,8 +8,9 @@
 //!   of a recognised elective option whose length is out of range or that
 //!   repeats a non-repeatable one (the first valid instance counts).
 //!
-//! Growing: Observe (6) and Block1/Block2 (27/23) are parsed here already
-//! (`observe`, `block1`, `block2`); the server decides what to do with them.
+//! Observe (6) is parsed here already (`observe`); the server decides what
+//! to do with it. Block1/Block2/Size1/Size2 drive block-wise transfer
+//! (`blockwise.rs`).
 //! A new option gets a field here and a line in `scan`.
 
 use crate::codec::option::{self, Block};
@@ -29,6 +30,10 @@ pub(crate) struct RequestOptions<'a> {
     pub(crate) observe: Option<u32>,
     pub(crate) block1: Option<Block>,
     pub(crate) block2: Option<Block>,
+    /// Size1 (a Block1 transfer's announced total).
+    pub(crate) size1: Option<u32>,
+    /// Size2 was asked for (RFC 7959 §4: sent as 0 in a request).
+    pub(crate) size2: bool,
     /// The options from the first Uri-Path on (none: no Uri-Path).
     path: Options<'a>,
     /// What [`RequestPath`] needs, gathered by the scan: the first
@@ -86,8 +91,10 @@ impl<'a> RequestOptions<'a> {
                 option::OBSERVE => o.observe = Some(opt.uint()),
                 option::BLOCK1 => o.block1 = Some(Block::from_uint(opt.uint())),
                 option::BLOCK2 => o.block2 = Some(Block::from_uint(opt.uint())),
+                option::SIZE1 => o.size1 = Some(opt.uint()),
+                option::SIZE2 => o.size2 = true,
                 // Uri-Host, Uri-Port: one server, ignored. Uri-Query: read
-                // by the callers. Max-Age, Size1 and the rest: elective,
+                // by the callers. Max-Age and the rest: elective,
                 // ignored in requests.
                 _ => {}
             }

@@ -72,6 +72,12 @@ impl ResourceNode {
     pub(crate) fn etag(&self) -> Option<u16> {
         (self.flags & ETAG_ENABLED != 0).then_some(self.etag)
     }
+    /// The ETag counter, kept even when ETags are off: every Block2 answer
+    /// carries it (RFC 7959 §2.4), so a client notices a value that
+    /// changed between blocks.
+    pub(crate) fn etag_counter(&self) -> u16 {
+        self.etag
+    }
     pub(crate) fn allows(&self, method: Methods) -> bool {
         u32::from(self.methods) & method.0 != 0
     }
@@ -437,6 +443,7 @@ impl Engine {
         // SAFETY: `tail` is the list's last link slot (the head or a live
         // node's `next`).
         unsafe { *tail = Some(block) };
+        self.links_changed();
         Ok(ResourceHandle::from_raw(id))
     }
 
@@ -487,6 +494,9 @@ impl Engine {
             self.store.release(v, cap);
         }
         self.store.release(p, len);
+        self.links_changed();
+        let id = h.raw();
+        self.drop_transfers(|t| t.resource() == id);
         Ok(())
     }
 
@@ -547,6 +557,34 @@ impl Engine {
         Ok(())
     }
 
+    /// Makes `buf` (`cap` bytes, of which the first `len` are the new value
+    /// and the rest zero) the value of `h`, as a PUT/POST by a peer: the
+    /// last step of a Block1 transfer. Cannot fail; the old value's block
+    /// is given back (and `buf`, if `h` is gone or the value is empty).
+    pub(crate) fn adopt_value(&mut self, h: ResourceHandle, buf: Link, cap: usize, len: usize) {
+        let Ok(n) = self.resources.get_mut(h) else {
+            if let Some(b) = buf {
+                self.store.release(b, cap);
+            }
+            return;
+        };
+        let before = n.remote_share();
+        let old = n.value.map(|b| (b, n.value_cap as usize));
+        let (keep, unused) = if len == 0 { (None, buf) } else { (buf, None) };
+        n.value = keep;
+        n.value_cap = if keep.is_some() { cap as u32 } else { 0 };
+        n.value_len = len as u32;
+        n.etag = next_etag(n.etag);
+        let after = n.remote_share();
+        if let Some((b, size)) = old {
+            self.store.release(b, size);
+        }
+        if let Some(b) = unused {
+            self.store.release(b, cap);
+        }
+        self.store.remote_used = self.store.remote_used.saturating_sub(before).saturating_add(after);
+    }
+
     /// The largest value a peer may store in `h` now (Size1 of 4.13): the
     /// remote budget left, plus what the application stored last, plus the
     /// resource's own share; at most [`VALUE_MAX`].
@@ -603,6 +641,7 @@ impl Engine {
             old_len
         };
         self.store.release(p, old_len);
+        self.links_changed();
         Ok(())
     }
 

@@ -1,13 +1,14 @@
 //! The server: method dispatch over the resource table (contract "Server
 //! behaviour"), and writing the piggybacked or NON response.
 
+use super::blockwise::{block2_of, window};
 use super::dedup::Replay;
 use super::link_format::{self, Out};
 use super::options::{self, BadOption, RequestOptions};
 use super::resources::{etag_bytes, NodeRef, ResourceNode, WELL_KNOWN_CORE};
 use super::{Endpoint, Engine, Error, Event, Instant, Methods, ResourceHandle};
-use crate::capacity::{MESSAGE_MAX, RETRY_AFTER_S};
-use crate::codec::option::{self as opt, content_format};
+use crate::capacity::{MESSAGE_MAX, RETRY_AFTER_S, SINGLE_VALUE_MAX};
+use crate::codec::option::{self as opt, content_format, Block};
 use crate::codec::{Code, Message, MessageRepr, MessageType, PAYLOAD_MARKER};
 
 /// What goes after the options of an answer.
@@ -17,16 +18,12 @@ pub(crate) enum Body {
     /// The reason phrase of the code (error responses).
     Reason,
     /// The value of this resource (found by this request: nothing has
-    /// unlinked it since).
+    /// unlinked it since), or the block of it that `block2` names.
     Value(NodeRef),
-    /// `/.well-known/core`, filtered by the request's Uri-Query options.
+    /// `/.well-known/core`, filtered by the request's Uri-Query options,
+    /// or the block of it that `block2` names.
     Discovery,
-    /// 5.00: the discovery document does not fit one message.
-    DocumentTooLong,
 }
-
-/// The diagnostic payload of [`Body::DocumentTooLong`].
-pub(crate) const DOCUMENT_TOO_LONG: &[u8] = b"/.well-known/core does not fit one message";
 
 /// A resource a remote DELETE removed: its handle and the caller's word.
 pub(crate) type Deleted = Option<(ResourceHandle, usize)>;
@@ -39,12 +36,26 @@ pub(crate) struct Answer {
     pub(crate) content_format: Option<u16>,
     pub(crate) max_age: Option<u32>,
     pub(crate) size1: Option<u32>,
+    /// Block2 and Block1 option values (RFC 7959), Size2.
+    pub(crate) block2: Option<u32>,
+    pub(crate) block1: Option<u32>,
+    pub(crate) size2: Option<u32>,
     pub(crate) body: Body,
 }
 
 impl Answer {
     pub(crate) const fn new(code: Code, body: Body) -> Answer {
-        Answer { code, etag: None, content_format: None, max_age: None, size1: None, body }
+        Answer {
+            code,
+            etag: None,
+            content_format: None,
+            max_age: None,
+            size1: None,
+            block2: None,
+            block1: None,
+            size2: None,
+            body,
+        }
     }
 
     /// An error response: the code and its reason phrase.
@@ -66,8 +77,20 @@ impl Answer {
         a
     }
 
+    /// The answer a dedup [`Replay::Block1`] summary stands for: 2.31 or
+    /// 2.04 with its Block1 (the 2.04's ETag is not kept).
+    pub(crate) fn from_block1_summary(code: u8, block1: u16) -> Answer {
+        let mut a = Answer::new(Code(code), Body::Empty);
+        a.block1 = Some(u32::from(block1));
+        a
+    }
+
     /// The dedup summary of this answer to a non-GET request.
     fn summary(&self) -> Replay {
+        if let (Some(b), true) = (self.block1, self.code.class() == 2) {
+            // Block numbers of a value up to VALUE_MAX fit (capacity.rs).
+            return Replay::Block1 { code: self.code.0, block1: b as u16 };
+        }
         let extra = match (self.size1, self.etag, self.max_age) {
             (Some(s), _, _) => s as u16,
             (None, Some(e), _) => e,
@@ -131,11 +154,15 @@ impl Engine {
                 let a = Answer::from_summary(code, extra);
                 return Ok((self.write_answer(&a, msg, reply), None));
             }
+            Some(Replay::Block1 { code, block1 }) if con => {
+                let a = Answer::from_block1_summary(code, block1);
+                return Ok((self.write_answer(&a, msg, reply), None));
+            }
             Some(replay) => return Ok((if con { self.write_replay(replay, msg.mid(), reply) } else { 0 }, None)),
         }
         // The answer is only borrowed from here on: moving it out of the
         // result costs a copy of the whole struct.
-        let served = self.serve(msg, via_multicast);
+        let served = self.serve(msg, via_multicast, from, now);
         let (answer, deleted) = match &served {
             Ok(s) => s,
             Err(e) => return Err(*e),
@@ -159,8 +186,14 @@ impl Engine {
     /// Out of line, so that its frame is gone before the answer is written
     /// (the deepest stack is a discovery's, in `write_answer`).
     #[inline(never)]
-    pub(crate) fn serve(&mut self, msg: &Message<'_>, via_multicast: bool) -> Result<(Option<Answer>, Deleted), Error> {
-        let (mut answer, deleted) = self.dispatch(msg, via_multicast)?;
+    pub(crate) fn serve(
+        &mut self,
+        msg: &Message<'_>,
+        via_multicast: bool,
+        from: Endpoint,
+        now: Instant,
+    ) -> Result<(Option<Answer>, Deleted), Error> {
+        let (mut answer, deleted) = self.dispatch(msg, via_multicast, from, now)?;
         // RFC 7252 §8.1: no error responses to multicast requests.
         if via_multicast && answer.as_ref().is_some_and(|a| a.code.class() >= 4) {
             answer = None;
@@ -168,7 +201,13 @@ impl Engine {
         Ok((answer, deleted))
     }
 
-    fn dispatch(&mut self, msg: &Message<'_>, via_multicast: bool) -> Result<(Option<Answer>, Deleted), Error> {
+    fn dispatch(
+        &mut self,
+        msg: &Message<'_>,
+        via_multicast: bool,
+        from: Endpoint,
+        now: Instant,
+    ) -> Result<(Option<Answer>, Deleted), Error> {
         let con = msg.mtype() == MessageType::Con;
         let opts = match RequestOptions::scan(msg) {
             Ok(o) => o,
@@ -178,17 +217,12 @@ impl Engine {
         if opts.proxy {
             return Ok((Some(Answer::error(Code::PROXYING_NOT_SUPPORTED)), None));
         }
-        // Until block-wise lands: Block2 block 0 gets the whole
-        // representation; any other block request is not understood.
-        if opts.block1.is_some() || opts.block2.is_some_and(|b| b.num != 0) {
-            return Ok((Some(Answer::error(Code::BAD_OPTION)), None));
-        }
         let Some(method) = method_flag(msg.code()) else {
             return Ok((Some(Answer::error(Code::METHOD_NOT_ALLOWED)), None));
         };
         let path = opts.request_path();
         if path.matches(WELL_KNOWN_CORE) {
-            return Ok((self.discovery(msg, opts.accept, method, via_multicast), None));
+            return Ok((self.discovery(msg, &opts, method, via_multicast), None));
         }
         let Some(found) = self.resources.find_by_path(&path) else {
             // §5.8.4: DELETE is idempotent, deleting nothing succeeds.
@@ -203,17 +237,29 @@ impl Engine {
             return Ok((Some(Answer::error(Code::METHOD_NOT_ALLOWED)), None));
         }
         match method {
-            Methods::GET => Ok((Some(get(msg, opts.accept, opts.has_etag, r, found)), None)),
+            Methods::GET => Ok((Some(get(msg, &opts, r, found)), None)),
             Methods::DELETE => {
                 let (h, user) = (r.handle(), r.user());
                 let _ = self.remove_resource(h);
                 Ok((Some(Answer::new(Code::DELETED, Body::Empty)), Some((h, user))))
             }
-            _ => Ok((Some(self.put_or_post(msg, opts.content_format, opts.if_none_match, opts.has_if_match, r)?), None)),
+            _ => {
+                if let (Some(media), Some(cf)) = (r.media_type(), opts.content_format) {
+                    if media != cf {
+                        return Ok((Some(Answer::error(Code::UNSUPPORTED_CONTENT_FORMAT)), None));
+                    }
+                }
+                let a = match opts.block1 {
+                    Some(b) => self.put_block(msg, &opts, b, r, from, now)?,
+                    None => self.put_or_post(msg, opts.if_none_match, opts.has_if_match, r)?,
+                };
+                Ok((Some(a), None))
+            }
         }
     }
 
-    /// A PUT or POST: checks, then the store. A value that needs a new
+    /// A PUT or POST of one message (Content-Format checked by the
+    /// caller): checks, then the store. A value that needs a new
     /// block asks for it ([`Error::NeedStorage`]) before anything changes;
     /// refused, the answer is 5.03 with Max-Age [`RETRY_AFTER_S`]. A value
     /// over the remote budget gets 4.13 with Size1 = the largest the
@@ -221,36 +267,21 @@ impl Engine {
     ///
     /// The request's options come one by one, not as `&RequestOptions`: a
     /// reference would keep the whole struct in memory on every path.
-    fn put_or_post(
+    pub(crate) fn put_or_post(
         &mut self,
         msg: &Message<'_>,
-        content_format: Option<u16>,
         if_none_match: bool,
         has_if_match: bool,
         r: &ResourceNode,
     ) -> Result<Answer, Error> {
-        if let (Some(media), Some(cf)) = (r.media_type(), content_format) {
-            if media != cf {
-                return Ok(Answer::error(Code::UNSUPPORTED_CONTENT_FORMAT));
-            }
-        }
         let room = self.remote_room(r);
         if msg.payload().len() > room {
             let mut a = Answer::error(Code::REQUEST_ENTITY_TOO_LARGE);
             a.size1 = Some(room as u32);
             return Ok(a);
         }
-        if if_none_match {
-            // The resource exists, so If-None-Match always fails.
-            return Ok(Answer::error(Code::PRECONDITION_FAILED));
-        }
-        if has_if_match {
-            let mut buf = [0; 2];
-            let current = r.etag().map(|e| etag_bytes(e, &mut buf));
-            let pass = options::values(msg, opt::IF_MATCH).any(|v| v.is_empty() || Some(v) == current);
-            if !pass {
-                return Ok(Answer::error(Code::PRECONDITION_FAILED));
-            }
+        if let Some(a) = self.preconditions(msg, if_none_match, has_if_match, r) {
+            return Ok(a);
         }
         let h = r.handle();
         match self.store_value(h, msg.payload(), false) {
@@ -267,17 +298,41 @@ impl Engine {
         Ok(a)
     }
 
+    /// If-None-Match and If-Match of a PUT/POST to `r` (RFC 7252 §5.10.8):
+    /// 4.12 when they fail.
+    pub(crate) fn preconditions(
+        &self,
+        msg: &Message<'_>,
+        if_none_match: bool,
+        has_if_match: bool,
+        r: &ResourceNode,
+    ) -> Option<Answer> {
+        if if_none_match {
+            // The resource exists, so If-None-Match always fails.
+            return Some(Answer::error(Code::PRECONDITION_FAILED));
+        }
+        if has_if_match {
+            let mut buf = [0; 2];
+            let current = r.etag().map(|e| etag_bytes(e, &mut buf));
+            let pass = options::values(msg, opt::IF_MATCH).any(|v| v.is_empty() || Some(v) == current);
+            if !pass {
+                return Some(Answer::error(Code::PRECONDITION_FAILED));
+            }
+        }
+        None
+    }
+
     fn discovery(
         &self,
         msg: &Message<'_>,
-        accept: Option<u16>,
+        opts: &RequestOptions<'_>,
         method: Methods,
         via_multicast: bool,
     ) -> Option<Answer> {
         if method != Methods::GET {
             return Some(Answer::error(Code::METHOD_NOT_ALLOWED));
         }
-        if accept.is_some_and(|a| a != content_format::LINK_FORMAT) {
+        if opts.accept.is_some_and(|a| a != content_format::LINK_FORMAT) {
             return Some(Answer::error(Code::NOT_ACCEPTABLE));
         }
         let queries = options::values(msg, opt::URI_QUERY);
@@ -289,11 +344,19 @@ impl Engine {
             return None;
         }
         // Header, token, Content-Format 40 (2 bytes), payload marker.
-        if measure.len() > MESSAGE_MAX - (4 + msg.token().len() + 2 + 1) {
-            return Some(Answer::new(Code::INTERNAL_SERVER_ERROR, Body::DocumentTooLong));
-        }
+        let total = measure.len();
+        let fits = total <= MESSAGE_MAX - (4 + msg.token().len() + 2 + 1);
         let mut a = Answer::new(Code::CONTENT, Body::Discovery);
         a.content_format = Some(content_format::LINK_FORMAT);
+        match block2_of(opts.block2, total, fits) {
+            Ok(None) => {}
+            Ok(Some(b)) => {
+                a.block2 = Some(b.to_uint());
+                a.etag = Some(self.links_version());
+                a.size2 = opts.size2.then_some(total as u32);
+            }
+            Err(code) => return Some(Answer::error(code)),
+        }
         Some(a)
     }
 
@@ -306,11 +369,19 @@ impl Engine {
         };
         let payload = match answer.body {
             Body::Reason => reason(answer.code),
-            // SAFETY: the node was found by this request's `serve`, and
-            // nothing unlinked it since (only a DELETE does, and its answer
-            // has no body).
-            Body::Value(n) => unsafe { n.get() }.value(),
-            Body::DocumentTooLong => DOCUMENT_TOO_LONG,
+            Body::Value(n) => {
+                // SAFETY: the node was found by this request's `serve`, and
+                // nothing unlinked it since (only a DELETE does, and its
+                // answer has no body).
+                let value = unsafe { n.get() }.value();
+                match answer.block2 {
+                    Some(b) => {
+                        let (start, end) = window(Block::from_uint(b), value.len());
+                        value.get(start..end).unwrap_or_default()
+                    }
+                    None => value,
+                }
+            }
             Body::Empty | Body::Discovery => &[],
         };
         let mut etag_buf = [0; 2];
@@ -326,6 +397,9 @@ impl Engine {
         let uints = [
             (opt::CONTENT_FORMAT, answer.content_format.map(u32::from)),
             (opt::MAX_AGE, answer.max_age),
+            (opt::BLOCK2, answer.block2),
+            (opt::BLOCK1, answer.block1),
+            (opt::SIZE2, answer.size2),
             (opt::SIZE1, answer.size1),
         ];
         for (number, value) in uints {
@@ -346,11 +420,25 @@ impl Engine {
         }
         let Some(rest) = reply.get_mut(n..) else { return 0 };
         let Some((marker, doc)) = rest.split_first_mut() else { return 0 };
-        let mut out = Out::new(doc);
+        // A block: the document's bytes from the block's start, at most
+        // the block's size of them.
+        let (skip, doc) = match answer.block2 {
+            Some(b) => {
+                let b = Block::from_uint(b);
+                let size = b.size().min(doc.len());
+                (b.num as usize * b.size(), doc.get_mut(..size).unwrap_or_default())
+            }
+            None => (0, doc),
+        };
+        let mut out = Out::window(doc, skip);
         link_format::write_document(&self.resources, options::values(msg, opt::URI_QUERY), &mut out);
-        match out.len() {
+        match out.len().saturating_sub(skip) {
             0 => n,
-            len if len <= doc.len() => {
+            len if answer.block2.is_some() => {
+                *marker = PAYLOAD_MARKER;
+                n + 1 + len.min(out.capacity())
+            }
+            len if len <= out.capacity() => {
                 *marker = PAYLOAD_MARKER;
                 n + 1 + len
             }
@@ -425,10 +513,13 @@ impl AnswerWriter<'_> {
     }
 }
 
-/// A GET of resource `r` (found as `found`).
+/// A GET of resource `r` (found as `found`): the value whole, or the block
+/// the request asks for (or the first, when the value does not fit one
+/// message), which always carries an ETag (RFC 7959 §2.4).
 /// Inlined into its one caller, so that the answer is built in place.
 #[inline(always)]
-fn get(msg: &Message<'_>, accept: Option<u16>, has_etag: bool, r: &ResourceNode, found: NodeRef) -> Answer {
+fn get(msg: &Message<'_>, opts: &RequestOptions<'_>, r: &ResourceNode, found: NodeRef) -> Answer {
+    let (accept, has_etag) = (opts.accept, opts.has_etag);
     if let (Some(media), Some(accept)) = (r.media_type(), accept) {
         if media != accept {
             return Answer::error(Code::NOT_ACCEPTABLE);
@@ -438,6 +529,18 @@ fn get(msg: &Message<'_>, accept: Option<u16>, has_etag: bool, r: &ResourceNode,
     a.etag = r.etag();
     a.content_format = r.media_type();
     a.max_age = r.max_age();
+    let total = r.value().len();
+    if total > SINGLE_VALUE_MAX || opts.block2.is_some() {
+        match block2_of(opts.block2, total, total <= SINGLE_VALUE_MAX) {
+            Ok(None) => {}
+            Ok(Some(b)) => {
+                a.block2 = Some(b.to_uint());
+                a.etag = Some(r.etag_counter());
+                a.size2 = opts.size2.then_some(total as u32);
+            }
+            Err(code) => return Answer::error(code),
+        }
+    }
     if let (Some(etag), true) = (r.etag(), has_etag) {
         let mut buf = [0; 2];
         let current = etag_bytes(etag, &mut buf);
@@ -446,6 +549,8 @@ fn get(msg: &Message<'_>, accept: Option<u16>, has_etag: bool, r: &ResourceNode,
             a.code = Code::VALID;
             a.body = Body::Empty;
             a.content_format = None;
+            a.block2 = None;
+            a.size2 = None;
         }
     }
     a
@@ -497,7 +602,9 @@ mod tests {
         let formats = [None, Some(0), Some(40), Some(0x1234)];
         let ages = [None, Some(0), Some(60), Some(0x0102), Some(0x0102_0304)];
         let sizes = [None, Some(0), Some(1128)];
-        let bodies = [Body::Empty, Body::Reason, Body::DocumentTooLong];
+        let bodies = [Body::Empty, Body::Reason];
+        // Block2, Block1 and Size2 (RFC 7959), together or not.
+        let blocks = [(None, None, None), (Some(0x16), None, Some(10_000)), (None, Some(0x0e), None), (Some(0), Some(0x1234e), Some(0))];
         for (t, token) in [(CON, &b""[..]), (CON, b"12345678"), (Non, b"tok")] {
             let d = datagram(t, Code::GET, 0x4242, token, &[(URI_PATH, b"x")], b"");
             let msg = Message::parse(&d).unwrap();
@@ -507,34 +614,37 @@ mod tests {
                     for age in ages {
                         for size1 in sizes {
                             for body in bodies {
-                                combos.push((etag, cf, age, size1, body));
+                                for blk in blocks {
+                                    combos.push((etag, cf, age, size1, body, blk));
+                                }
                             }
                         }
                     }
                 }
             }
-            for (etag, cf, age, size1, body) in combos {
+            for (etag, cf, age, size1, body, (block2, block1, size2)) in combos {
                 let code = if body == Body::Empty { Code::CHANGED } else { Code::NOT_FOUND };
-                let a = Answer { code, etag, content_format: cf, max_age: age, size1, body };
+                let a = Answer { code, etag, content_format: cf, max_age: age, size1, block2, block1, size2, body };
                 let mut got = [0u8; MESSAGE_MAX];
                 let n = engine.write_answer(&a, &msg, &mut got);
                 // The Message ID a NON answer took.
                 let mid = u16::from_be_bytes([got[2], got[3]]);
                 let mut etag_buf = [0; 2];
-                let mut repr: MessageRepr<'_, 4> =
+                let mut repr: MessageRepr<'_, 8> =
                     MessageRepr::new(if t == CON { Ack } else { Non }, code, if t == CON { 0x4242 } else { mid });
                 repr.token = token;
                 if let Some(e) = etag {
                     repr.push_bytes(ETAG, etag_bytes(e, &mut etag_buf)).unwrap();
                 }
-                for (number, v) in [(CONTENT_FORMAT, cf.map(u32::from)), (MAX_AGE, age), (SIZE1, size1)] {
+                let uints =
+                    [(CONTENT_FORMAT, cf.map(u32::from)), (MAX_AGE, age), (BLOCK2, block2), (BLOCK1, block1), (SIZE2, size2), (SIZE1, size1)];
+                for (number, v) in uints {
                     if let Some(v) = v {
                         repr.push_uint(number, v).unwrap();
                     }
                 }
                 repr.payload = match body {
                     Body::Reason => reason(code),
-                    Body::DocumentTooLong => DOCUMENT_TOO_LONG,
                     _ => &[],
                 };
                 let mut want = [0u8; MESSAGE_MAX];
@@ -676,17 +786,25 @@ mod tests {
     #[test]
     fn too_large_payload_gets_4_13_with_size1() {
         let (mut e, h) = server();
-        let big = vec![b'x'; VALUE_MAX + 1];
+        // Over the room the remote budget leaves (10 bytes beyond the
+        // application's 4): 4.13 with Size1 = that room, nothing stored.
+        // (Over VALUE_MAX takes Block1: see blockwise.rs.)
+        e.set_remote_budget(10);
+        let big = vec![b'x'; SINGLE_VALUE_MAX];
         let r = ask(&mut e, &req(CON, Code::PUT, 1, &[b"temp"], &[], &big));
         assert_eq!(r.code, Code::REQUEST_ENTITY_TOO_LARGE);
-        assert_eq!(r.option(SIZE1), Some(&(VALUE_MAX as u16).to_be_bytes()[..]));
+        assert_eq!(r.option(SIZE1), Some(&[14u8][..]));
         assert_eq!(e.resource_value(h).unwrap(), b"21.5");
-        let r = ask(&mut e, &req(CON, Code::PUT, 2, &[b"temp"], &[], &big[..VALUE_MAX]));
+        e.set_remote_budget(crate::capacity::REMOTE_BUDGET);
+        let r = ask(&mut e, &req(CON, Code::PUT, 2, &[b"temp"], &[], &big[..VALUE_MAX.min(100)]));
         assert_eq!(r.code, Code::CHANGED);
-        // The largest value fits a GET response with an 8-byte token.
-        let d = datagram(CON, Code::GET, 3, b"12345678", &[(URI_PATH, b"temp")], b"");
+        // The largest value a response carries whole fits one with an
+        // 8-byte token; a larger one is served block-wise.
+        let r = ask(&mut e, &req(CON, Code::PUT, 3, &[b"temp"], &[], &big[..SINGLE_VALUE_MAX]));
+        assert_eq!(r.code, Code::CHANGED);
+        let d = datagram(CON, Code::GET, 4, b"12345678", &[(URI_PATH, b"temp")], b"");
         let r = ask(&mut e, &d);
-        assert_eq!((r.code, r.payload.len()), (Code::CONTENT, VALUE_MAX));
+        assert_eq!((r.code, r.payload.len(), r.option(BLOCK2)), (Code::CONTENT, SINGLE_VALUE_MAX, None));
     }
 
     #[test]
@@ -733,16 +851,47 @@ mod tests {
     }
 
     #[test]
-    fn discovery_longer_than_a_message_gets_5_00() {
+    fn discovery_longer_than_a_message_is_served_block_wise() {
         let mut e = Boxed::new(0, 1);
         for i in 0..60 {
             let h = e.add_resource(format!("sensors/{i:03}").as_bytes(), None, None, b"", false).unwrap();
             e.add_attribute(h, b"rt", if i == 7 { b"seven" } else { b"other" }).unwrap();
         }
-        let r = ask(&mut e, &req(CON, Code::GET, 1, &[b".well-known", b"core"], &[], b""));
-        assert_eq!((r.code, r.payload.as_slice()), (Code::INTERNAL_SERVER_ERROR, DOCUMENT_TOO_LONG));
-        let r = ask(&mut e, &req(CON, Code::GET, 2, &[b".well-known", b"core"], &[(URI_QUERY, b"rt=seven")], b""));
-        assert_eq!((r.code, r.payload.as_slice()), (Code::CONTENT, &b"</sensors/007>;rt=seven"[..]));
+        let whole = link_format::document_len(&e.resources);
+        assert!(whole > MESSAGE_MAX);
+        // No Block2 asked: block 0 of 1024 bytes, with an ETag; then the
+        // client follows with the blocks it wants, in sizes it chooses.
+        let path: [&[u8]; 2] = [b".well-known", b"core"];
+        let r = ask(&mut e, &req(CON, Code::GET, 1, &path, &[], b""));
+        assert_eq!((r.code, r.option(BLOCK2), r.payload.len()), (Code::CONTENT, Some(&[0x0e][..]), 1024));
+        let etag = r.option(ETAG).unwrap().to_vec();
+        let mut doc = r.payload.clone();
+        let mut num = 1u32;
+        loop {
+            let b = (num << 4) | 6;
+            let opt = if b > 0xff { b.to_be_bytes()[2..].to_vec() } else { vec![b as u8] };
+            let d = datagram(CON, Code::GET, 10 + num as u16, b"t", &[(URI_PATH, b".well-known"), (URI_PATH, b"core"), (BLOCK2, &opt)], b"");
+            let r = ask(&mut e, &d);
+            assert_eq!(r.code, Code::CONTENT);
+            assert_eq!(r.option(ETAG), Some(&etag[..]));
+            doc.extend_from_slice(&r.payload);
+            let got = Block::from_uint(crate::codec::option::decode_uint(r.option(BLOCK2).unwrap()));
+            assert_eq!((got.num, got.szx), (num, 6));
+            if !got.more {
+                break;
+            }
+            num += 1;
+        }
+        let mut want = vec![0u8; whole];
+        link_format::write_document(&e.resources, options::Values::default(), &mut Out::new(&mut want));
+        assert_eq!(doc, want);
+        // A filtered query whose answer fits one message goes whole.
+        let r = ask(&mut e, &req(CON, Code::GET, 2, &path, &[(URI_QUERY, b"rt=seven")], b""));
+        assert_eq!((r.code, r.payload.as_slice(), r.option(BLOCK2)), (Code::CONTENT, &b"</sensors/007>;rt=seven"[..], None));
+        // Adding a resource changes the document's ETag.
+        e.add_resource(b"more", None, None, b"", false).unwrap();
+        let r = ask(&mut e, &req(CON, Code::GET, 3, &path, &[], b""));
+        assert_ne!(r.option(ETAG), Some(&etag[..]));
     }
 
     #[test]
@@ -762,13 +911,17 @@ mod tests {
         let r = ask(&mut e, &req(CON, Code::GET, 7, &[], &[(PROXY_URI, b"coap://x/y")], b""));
         assert_eq!((r.code, r.payload.as_slice()), (Code::PROXYING_NOT_SUPPORTED, &b"Proxying Not Supported"[..]));
         assert_eq!(ask(&mut e, &req(CON, Code::GET, 8, &[b"temp"], &[(PROXY_SCHEME, b"coap")], b"")).code, Code::PROXYING_NOT_SUPPORTED);
-        // Block2 block 0: the whole representation; other blocks and Block1: 4.02.
+        // Block2 asked for a value that fits: block 0, M clear; a block
+        // past the end: 4.02; SZX 7 (reserved): 4.00.
         let r = ask(&mut e, &req(CON, Code::GET, 9, &[b"temp"], &[(BLOCK2, &[0x02])], b""));
-        assert_eq!((r.code, r.payload.as_slice(), r.option(BLOCK2)), (Code::CONTENT, &b"1"[..], None));
+        assert_eq!((r.code, r.payload.as_slice(), r.option(BLOCK2)), (Code::CONTENT, &b"1"[..], Some(&[0x02][..])));
         assert_eq!(ask(&mut e, &req(CON, Code::GET, 10, &[b"temp"], &[(BLOCK2, &[0x12])], b"")).code, Code::BAD_OPTION);
-        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 11, &[b"temp"], &[(BLOCK1, &[0x02])], b"x")).code, Code::BAD_OPTION);
-        // Size1 in a request: elective, ignored.
-        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 12, &[b"temp"], &[(SIZE1, &[5])], b"2")).code, Code::CHANGED);
+        assert_eq!(ask(&mut e, &req(CON, Code::GET, 11, &[b"temp"], &[(BLOCK2, &[0x07])], b"")).code, Code::BAD_REQUEST);
+        // Block1 block 0 without M: a whole PUT, Block1 echoed.
+        let r = ask(&mut e, &req(CON, Code::PUT, 12, &[b"temp"], &[(BLOCK1, &[0x02])], b"x"));
+        assert_eq!((r.code, r.option(BLOCK1)), (Code::CHANGED, Some(&[0x02][..])));
+        // Size1 without Block1: elective, ignored.
+        assert_eq!(ask(&mut e, &req(CON, Code::PUT, 13, &[b"temp"], &[(SIZE1, &[5])], b"2")).code, Code::CHANGED);
     }
 
     #[test]
@@ -859,8 +1012,8 @@ mod tests {
         let r = exchange(&mut e, 1, other, false, &put).0.unwrap();
         assert_eq!(r.option(ETAG), Some(&[4u8][..]));
         // Errors are replayed with their diagnostic, 4.13 with its Size1.
-        let big = vec![0u8; VALUE_MAX + 5];
-        let too_big = req(CON, Code::PUT, 78, &[b"temp"], &[], &big);
+        e.set_remote_budget(0);
+        let too_big = req(CON, Code::PUT, 78, &[b"temp"], &[], &[0u8; 1000]);
         assert_eq!(ask(&mut e, &too_big), ask(&mut e, &too_big));
         // Duplicate NON: ignored, not applied.
         let non = req(Non, Code::POST, 79, &[b"temp"], &[], b"n");

@@ -92,6 +92,23 @@ pub struct RequestState {
     pub bytes_at: usize,
 }
 
+/// One Block1 transfer in progress, in the order started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferState {
+    /// The peer sending it.
+    pub peer: Endpoint,
+    /// The resource's handle number.
+    pub resource: u32,
+    /// PUT or POST (code byte).
+    pub method: u8,
+    /// The bytes received so far.
+    pub received: Vec<u8>,
+    /// Size of the buffer's block.
+    pub cap: u32,
+    /// When its last block arrived.
+    pub last: u32,
+}
+
 /// One used deduplication entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DedupState {
@@ -118,6 +135,8 @@ pub struct Snapshot {
     pub sessions: Vec<SessionState>,
     /// Requests in the order queued.
     pub requests: Vec<RequestState>,
+    /// Block1 transfers in progress.
+    pub transfers: Vec<TransferState>,
     /// Used deduplication entries, in ring order (CON ring, then NON).
     pub dedup: Vec<DedupState>,
     /// Dedup entries evicted while live.
@@ -149,6 +168,7 @@ impl Engine {
             resources: self.resources.iter().map(|r| r.state()).collect(),
             sessions,
             requests,
+            transfers: self.transfers.states(),
             dedup: self.dedup.states(),
             dedup_evictions: self.dedup.evicted_live(),
             next_mid: self.next_mid,

@@ -1,0 +1,623 @@
+//! Block-wise transfer on the server side (RFC 7959).
+//!
+//! - **Block2** (answers larger than one message): stateless. A GET whose
+//!   representation (a value, or `/.well-known/core`) does not fit one
+//!   message, or that asks for a block, is answered with the block the
+//!   request names, in the size the request names (early and late
+//!   negotiation are the same rule: block NUM of SZX starts at byte
+//!   `NUM << (SZX + 4)`), and [`BLOCK_SZX`] when it names none. Every Block2
+//!   answer carries an ETag (the resource's counter, kept even when its
+//!   ETags are off; the discovery document's version), so a client notices
+//!   a representation that changed between blocks.
+//! - **Block1** (PUT/POST payloads larger than one message): a
+//!   [`TransferNode`] per transfer in progress, keyed by peer, resource and
+//!   method, holding the bytes received so far in a block of its own. Each
+//!   block must start where the last one ended (4.08 otherwise); the last
+//!   one hands the whole buffer to the resource as its new value, in one
+//!   step that cannot fail, so the value changes once, atomically, and a
+//!   failed or abandoned transfer changes nothing. At most
+//!   [`TRANSFERS_MAX`] transfers, whose bytes count against the remote
+//!   budget, each dropped [`TRANSFER_LIFETIME_MS`] after its last block.
+
+use super::options::RequestOptions;
+use super::resources::ResourceNode;
+use super::server::{Answer, Body};
+use super::store::{block_size, unlinked, Link, List, Node, Reserved};
+use super::{Endpoint, Engine, Error, Instant};
+use crate::capacity::{BLOCK_SZX, RETRY_AFTER_S, SHRINK_SLACK, TRANSFERS_MAX, TRANSFER_LIFETIME_MS};
+use crate::codec::option::Block;
+use crate::codec::{Code, Message};
+
+/// The Block2 of an answer whose representation is `total` bytes: `None`
+/// when it goes whole (the request asked for no block and it `fits` one
+/// message); else the block the request asked for, or block 0 of
+/// [`BLOCK_SZX`]. 4.00 for the reserved SZX 7 (RFC 7959 §2.2), 4.02 for a
+/// block that starts past the end.
+pub(crate) fn block2_of(asked: Option<Block>, total: usize, fits: bool) -> Result<Option<Block>, Code> {
+    let b = match asked {
+        None if fits => return Ok(None),
+        None => Block { num: 0, more: false, szx: BLOCK_SZX },
+        Some(b) if b.szx > BLOCK_SZX => return Err(Code::BAD_REQUEST),
+        Some(b) => b,
+    };
+    // NUM < 2^20 and a size of at most 1024: below 2^30.
+    let offset = b.num as usize * b.size();
+    if offset >= total && offset > 0 {
+        return Err(Code::BAD_OPTION);
+    }
+    Ok(Some(Block { num: b.num, more: offset + b.size() < total, szx: b.szx }))
+}
+
+/// The byte range of `total` that block `b` covers.
+pub(crate) fn window(b: Block, total: usize) -> (usize, usize) {
+    let start = (b.num as usize * b.size()).min(total);
+    (start, (start + b.size()).min(total))
+}
+
+/// A Block1 transfer in progress: `len` bytes received in `buf` (`cap`
+/// bytes), for resource `resource` from `addr:port` with `method`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct TransferNode {
+    next: Link,
+    buf: Link,
+    cap: u32,
+    len: u32,
+    resource: u32,
+    /// When its last block arrived (ms).
+    last: u32,
+    addr: [u8; 4],
+    port: u16,
+    method: u8,
+}
+
+// SAFETY: `#[repr(C)]` with `next` first; all-zero is a valid node (no
+// links, zero integers).
+unsafe impl Node for TransferNode {}
+
+const NODE: usize = core::mem::size_of::<TransferNode>();
+
+impl TransferNode {
+    /// The resource it writes.
+    pub(crate) fn resource(&self) -> u32 {
+        self.resource
+    }
+
+    fn is(&self, from: Endpoint, resource: u32, method: u8) -> bool {
+        self.addr == from.addr && self.port == from.port && self.resource == resource && self.method == method
+    }
+
+    fn expired(&self, now: Instant) -> bool {
+        now.ms_since(Instant(self.last)) >= TRANSFER_LIFETIME_MS
+    }
+
+    /// The received bytes.
+    #[cfg(any(test, feature = "std"))]
+    fn bytes(&self) -> &[u8] {
+        match self.buf {
+            // SAFETY: `buf` is a granted block of `cap >= len` bytes, owned
+            // by this node.
+            Some(b) => unsafe { core::slice::from_raw_parts(b.as_ptr(), self.len as usize) },
+            None => &[],
+        }
+    }
+
+    /// A copy of its state (see `snapshot.rs`).
+    #[cfg(any(test, feature = "std"))]
+    pub(crate) fn state(&self) -> super::snapshot::TransferState {
+        super::snapshot::TransferState {
+            peer: Endpoint { addr: self.addr, port: self.port },
+            resource: self.resource,
+            method: self.method,
+            received: self.bytes().to_vec(),
+            cap: self.cap,
+            last: self.last,
+        }
+    }
+}
+
+/// The transfers in progress (all-zero: none).
+pub(crate) struct Transfers {
+    list: List<TransferNode>,
+}
+
+impl Transfers {
+    /// Bytes of the buffers of every transfer but the one of `except`.
+    fn bytes_but(&self, except: Option<*const TransferNode>) -> usize {
+        self.list.iter().filter(|t| Some(*t as *const _) != except).map(|t| t.cap as usize).sum()
+    }
+
+    /// When the next transfer expires (ms from `now`), if any.
+    pub(crate) fn next_expiry(&self, now: Instant) -> Option<u32> {
+        self.list
+            .iter()
+            .map(|t| now.ms_until(Instant(t.last).add_ms(TRANSFER_LIFETIME_MS)).max(0) as u32)
+            .min()
+    }
+
+    #[cfg(any(test, feature = "std"))]
+    pub(crate) fn states(&self) -> std::vec::Vec<super::snapshot::TransferState> {
+        self.list.iter().map(TransferNode::state).collect()
+    }
+}
+
+/// An answer with no body but its code's reason (errors) or nothing.
+fn answer(code: Code) -> Answer {
+    Answer::new(code, if code.class() >= 4 { Body::Reason } else { Body::Empty })
+}
+
+impl Engine {
+    /// Drops the transfers that `pred` selects, giving their storage back.
+    pub(crate) fn drop_transfers(&mut self, mut pred: impl FnMut(&TransferNode) -> bool) {
+        while let Some(p) = self.transfers.list.unlink(&mut pred) {
+            let t: TransferNode = unlinked(p);
+            if let Some(b) = t.buf {
+                self.store.release(b, t.cap as usize);
+            }
+            self.store.release(p, block_size(NODE));
+        }
+    }
+
+    /// Drops the transfers that received nothing for
+    /// [`TRANSFER_LIFETIME_MS`].
+    pub(crate) fn expire_transfers(&mut self, now: Instant) {
+        if self.transfers.list.first().is_some() {
+            self.drop_transfers(|t| t.expired(now));
+        }
+    }
+
+    /// A PUT or POST with Block1 `b` to resource `r`, whose method and
+    /// Content-Format the caller has checked. See the module docs.
+    /// [`Error::NeedStorage`] before anything changed when the transfer
+    /// needs a node or a larger buffer; refused, the answer is 5.03.
+    pub(crate) fn put_block(
+        &mut self,
+        msg: &Message<'_>,
+        opts: &RequestOptions<'_>,
+        b: Block,
+        r: &ResourceNode,
+        from: Endpoint,
+        now: Instant,
+    ) -> Result<Answer, Error> {
+        let payload = msg.payload();
+        // RFC 7959 §2.2/§2.3: SZX 7 is reserved; a block with M set is
+        // exactly the block size, the last one at most that.
+        if b.szx > BLOCK_SZX || payload.len() > b.size() || (b.more && payload.len() != b.size()) {
+            return Ok(answer(Code::BAD_REQUEST));
+        }
+        self.expire_transfers(now);
+        let (id, method) = (r.handle().raw(), msg.code().0);
+        if b.num == 0 && !b.more {
+            // The whole payload in one block: a plain PUT/POST that echoes
+            // Block1; it ends a transfer this peer had started.
+            self.drop_transfers(|t| t.is(from, id, method));
+            let mut a = self.put_or_post(msg, opts.if_none_match, opts.has_if_match, r)?;
+            if a.code.class() == 2 {
+                a.block1 = Some(b.to_uint());
+            }
+            return Ok(a);
+        }
+        let offset = b.num as usize * b.size();
+        let end = offset + payload.len();
+        let found = self.transfers.list.iter().find(|t| t.is(from, id, method)).map(|t| t as *const TransferNode);
+        // SAFETY: `found` points at a live node of the list; read before
+        // anything changes the list.
+        let (have, cap) = found.map_or((0, 0), |t| unsafe { ((*t).len as usize, (*t).cap as usize) });
+        let room = self.remote_room(r).saturating_sub(self.transfers.bytes_but(found));
+        let size1 = if b.num == 0 { opts.size1.map_or(0, |s| s as usize) } else { 0 };
+        if end > room || size1 > room {
+            self.drop_transfers(|t| t.is(from, id, method));
+            let mut a = answer(Code::REQUEST_ENTITY_TOO_LARGE);
+            a.size1 = Some(room as u32);
+            return Ok(a);
+        }
+        match found {
+            // A block of a transfer we do not have (never started, expired,
+            // or dropped), or one that skips ahead.
+            None if b.num != 0 => return Ok(answer(Code::REQUEST_ENTITY_INCOMPLETE)),
+            Some(_) if b.num != 0 && offset > have => return Ok(answer(Code::REQUEST_ENTITY_INCOMPLETE)),
+            // A retransmission of a block we have (its dedup entry is
+            // gone): answered again, not applied again.
+            Some(_) if b.num != 0 && offset < have => {
+                if end > have || !b.more {
+                    return Ok(answer(Code::REQUEST_ENTITY_INCOMPLETE));
+                }
+                return Ok(continue_answer(b));
+            }
+            None if self.transfers.list.iter().count() >= TRANSFERS_MAX => {
+                let mut a = answer(Code::SERVICE_UNAVAILABLE);
+                a.max_age = Some(RETRY_AFTER_S);
+                return Ok(a);
+            }
+            _ => {}
+        }
+        if !b.more {
+            if let Some(a) = self.preconditions(msg, opts.if_none_match, opts.has_if_match, r) {
+                self.drop_transfers(|t| t.is(from, id, method));
+                return Ok(a);
+            }
+        }
+        // Storage: a node for a new transfer; a larger buffer when the
+        // block does not fit the one it has (at least doubling it, or the
+        // announced Size1, within the room left); at the last block, a
+        // buffer of the value's size when the one it has is too large
+        // (refused, the value keeps the larger one: giving back never fails).
+        let node = if found.is_none() { NODE } else { 0 };
+        let fitted = block_size(end);
+        let shrink = !b.more && end <= cap && cap >= fitted + SHRINK_SLACK;
+        let buffer = if !b.more && (end > cap || shrink) {
+            fitted
+        } else if end > cap {
+            block_size(end.max(size1).max(2 * cap).max(4 * b.size()).min(room))
+        } else {
+            0
+        };
+        let mut reserved = match self.store.reserve(&[node, buffer]) {
+            Ok(r) => r,
+            Err(Error::NeedStorage) => return Err(Error::NeedStorage),
+            Err(Error::NoMemory) if shrink => Reserved::none(),
+            Err(_) => {
+                let mut a = answer(Code::SERVICE_UNAVAILABLE);
+                a.max_age = Some(RETRY_AFTER_S);
+                return Ok(a);
+            }
+        };
+        // Commit: nothing below fails.
+        let new_node = reserved.take(0);
+        let t: &mut TransferNode = match (found, new_node) {
+            (None, Some((block, _))) => self.transfers.list.append(block, |t| {
+                t.resource = id;
+                t.addr = from.addr;
+                t.port = from.port;
+                t.method = method;
+            }),
+            (Some(_), _) => match self.transfers.list.find_mut(|t| t.is(from, id, method)) {
+                Some(t) => t,
+                None => return Ok(answer(Code::INTERNAL_SERVER_ERROR)),
+            },
+            // Never happens: the plan asked for the node.
+            (None, None) => return Ok(answer(Code::INTERNAL_SERVER_ERROR)),
+        };
+        let mut old = None;
+        if let Some((block, size)) = reserved.take(1) {
+            if let Some(from_buf) = t.buf {
+                let keep = (t.len as usize).min(offset);
+                // SAFETY: `block` is a fresh block of `size >= end` bytes,
+                // another block than the old buffer, which holds `len` bytes.
+                unsafe { core::ptr::copy_nonoverlapping(from_buf.as_ptr(), block.as_ptr(), keep) };
+                old = Some((from_buf, t.cap as usize));
+            }
+            t.buf = Some(block);
+            t.cap = size as u32;
+        }
+        if let Some(buf) = t.buf {
+            // SAFETY: the buffer holds `cap >= end` bytes (a new one was
+            // planned when it did not); `payload` is the datagram's, another
+            // buffer. What a restarted, shorter transfer leaves after `end`
+            // is cleared (the GC scans the block; the value takes it).
+            unsafe {
+                core::ptr::copy_nonoverlapping(payload.as_ptr(), buf.as_ptr().add(offset), payload.len());
+                if end < t.len as usize {
+                    buf.as_ptr().add(end).write_bytes(0, t.len as usize - end);
+                }
+            }
+        }
+        t.len = end as u32;
+        t.last = now.0;
+        if let Some((b, size)) = old {
+            self.store.release(b, size);
+        }
+        if b.more {
+            return Ok(continue_answer(b));
+        }
+        // The last block: the buffer becomes the value.
+        let Some(p) = self.transfers.list.unlink(|t| t.is(from, id, method)) else {
+            return Ok(answer(Code::INTERNAL_SERVER_ERROR));
+        };
+        let t: TransferNode = unlinked(p);
+        self.store.release(p, block_size(NODE));
+        let h = r.handle();
+        self.adopt_value(h, t.buf, t.cap as usize, t.len as usize);
+        let mut a = answer(Code::CHANGED);
+        a.etag = self.resources.get(h).ok().and_then(ResourceNode::etag);
+        a.block1 = Some(Block { num: b.num, more: false, szx: b.szx }.to_uint());
+        Ok(a)
+    }
+}
+
+/// 2.31 Continue for block `b` (RFC 7959 §2.3: the server echoes the block
+/// it received; it could ask for a smaller size here, ours takes any).
+fn continue_answer(b: Block) -> Answer {
+    let mut a = Answer::new(Code::CONTINUE, Body::Empty);
+    a.block1 = Some(Block { num: b.num, more: true, szx: b.szx }.to_uint());
+    a
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::capacity::{SINGLE_VALUE_MAX, VALUE_MAX};
+    use crate::codec::option::{decode_uint, BLOCK1, BLOCK2, ETAG, SIZE1, SIZE2, URI_PATH};
+    use crate::codec::MessageType::{self, Ack, Con};
+    use crate::engine::testutil::*;
+    use crate::engine::{Methods, ResourceHandle};
+
+    fn server(value: &[u8], etag: bool) -> (Boxed, ResourceHandle) {
+        let mut e = Boxed::new(0, 7);
+        let h = e.add_resource(b"big", None, None, value, etag).unwrap();
+        e.set_methods(h, Methods::ALL, true).unwrap();
+        (e, h)
+    }
+
+    /// A value whose every 16-byte block differs from every other.
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i / 16 % 251) as u8 ^ (i % 16) as u8).collect()
+    }
+
+    fn block_opt(b: Block) -> Vec<u8> {
+        let v = b.to_uint();
+        v.to_be_bytes()[4 - crate::codec::option::uint_len(v)..].to_vec()
+    }
+
+    fn block_of(r: &Reply, n: u16) -> Option<Block> {
+        r.option(n).map(|v| Block::from_uint(decode_uint(v)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ask(e: &mut Boxed, now: u32, from: Endpoint, t: MessageType, code: Code, mid: u16, opts: &[(u16, &[u8])], payload: &[u8]) -> Reply {
+        let mut all: Vec<(u16, &[u8])> = vec![(URI_PATH, b"big")];
+        all.extend_from_slice(opts);
+        all.sort_by_key(|o| o.0);
+        let d = datagram(t, code, mid, b"tk", &all, payload);
+        exchange(e, now, from, false, &d).0.expect("a reply")
+    }
+
+    /// Fetches the whole value in blocks of `szx`, as a client does.
+    fn fetch(e: &mut Boxed, szx: u8, mid: &mut u16) -> (Vec<u8>, Vec<Vec<u8>>) {
+        let (mut body, mut etags, mut num) = (Vec::new(), Vec::new(), 0);
+        loop {
+            *mid += 1;
+            let b = block_opt(Block { num, more: false, szx });
+            let r = ask(e, 0, PEER, Con, Code::GET, *mid, &[(BLOCK2, &b)], b"");
+            assert_eq!((r.t, r.code), (Ack, Code::CONTENT));
+            let got = block_of(&r, BLOCK2).unwrap();
+            assert_eq!((got.num, got.szx), (num, szx));
+            assert!(r.payload.len() == got.size() || !got.more);
+            etags.push(r.option(ETAG).expect("every block has an ETag").to_vec());
+            body.extend_from_slice(&r.payload);
+            if !got.more {
+                return (body, etags);
+            }
+            num += 1;
+        }
+    }
+
+    #[test]
+    fn block2_serves_a_large_value_in_every_size() {
+        let value = pattern(10_000);
+        let (mut e, _) = server(&value, false);
+        // No Block2 asked: block 0 of 1024 bytes, M set, an ETag although
+        // the resource's ETags are off.
+        let r = ask(&mut e, 0, PEER, Con, Code::GET, 1, &[], b"");
+        assert_eq!(block_of(&r, BLOCK2), Some(Block { num: 0, more: true, szx: BLOCK_SZX }));
+        assert_eq!(r.payload, value[..1024]);
+        assert!(r.option(ETAG).is_some());
+        let mut mid = 10;
+        for szx in [0, 2, 4, 6] {
+            let (body, etags) = fetch(&mut e, szx, &mut mid);
+            assert_eq!(body, value, "szx {szx}");
+            assert!(etags.windows(2).all(|w| w[0] == w[1]));
+        }
+        // Late negotiation: after a first block of 1024, block 16 of 64
+        // bytes is the bytes 1024..1088.
+        let b = block_opt(Block { num: 16, more: false, szx: 2 });
+        let r = ask(&mut e, 0, PEER, Con, Code::GET, 99, &[(BLOCK2, &b)], b"");
+        assert_eq!((block_of(&r, BLOCK2), &r.payload[..]), (Some(Block { num: 16, more: true, szx: 2 }), &value[1024..1088]));
+        // Size2 when asked, the last block short, past the end 4.02.
+        let b = block_opt(Block { num: 9, more: false, szx: 6 });
+        let r = ask(&mut e, 0, PEER, Con, Code::GET, 100, &[(BLOCK2, &b), (SIZE2, &[])], b"");
+        assert_eq!((r.option(SIZE2).map(decode_uint), r.payload.len()), (Some(10_000), 10_000 - 9 * 1024));
+        assert_eq!(block_of(&r, BLOCK2).map(|b| b.more), Some(false));
+        let b = block_opt(Block { num: 10, more: false, szx: 6 });
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::GET, 101, &[(BLOCK2, &b)], b"").code, Code::BAD_OPTION);
+    }
+
+    #[test]
+    fn block2_etag_changes_with_the_value() {
+        let (mut e, h) = server(&pattern(3000), true);
+        let r = ask(&mut e, 0, PEER, Con, Code::GET, 1, &[], b"");
+        let first = r.option(ETAG).unwrap().to_vec();
+        e.set_resource_value(h, &pattern(2999)).unwrap();
+        let b = block_opt(Block { num: 1, more: false, szx: 6 });
+        let r = ask(&mut e, 0, PEER, Con, Code::GET, 2, &[(BLOCK2, &b)], b"");
+        assert_ne!(r.option(ETAG).unwrap(), &first[..]);
+        // Up to SINGLE_VALUE_MAX goes whole, without Block2.
+        e.set_resource_value(h, &pattern(SINGLE_VALUE_MAX)).unwrap();
+        let r = ask(&mut e, 0, PEER, Con, Code::GET, 3, &[], b"");
+        assert_eq!((r.payload.len(), r.option(BLOCK2)), (SINGLE_VALUE_MAX, None));
+    }
+
+    /// PUTs `value` in blocks of `szx` from `from`, checking each answer.
+    fn put(e: &mut Boxed, from: Endpoint, value: &[u8], szx: u8, mid: &mut u16) -> Reply {
+        let size = 16usize << szx;
+        let n = value.len().div_ceil(size);
+        for num in 0..n {
+            *mid += 1;
+            let more = num + 1 < n;
+            let b = block_opt(Block { num: num as u32, more, szx });
+            let chunk = &value[num * size..((num + 1) * size).min(value.len())];
+            let r = ask(e, 0, from, Con, Code::PUT, *mid, &[(BLOCK1, &b)], chunk);
+            if !more {
+                return r;
+            }
+            assert_eq!((r.code, block_of(&r, BLOCK1)), (Code::CONTINUE, Some(Block { num: num as u32, more: true, szx })));
+        }
+        unreachable!()
+    }
+
+    fn check_heap(e: &Boxed) {
+        let stats = e.storage_stats();
+        assert_eq!(e.heap.live_blocks(), stats.blocks as usize);
+    }
+
+    #[test]
+    fn block1_reassembles_and_applies_once_at_the_end() {
+        let value = pattern(10_000);
+        let (mut e, h) = server(b"old", true);
+        e.set_remote_budget(VALUE_MAX as u32);
+        let etag = e.snapshot().resources[0].etag;
+        let mut mid = 0;
+        // Until the last block, the value is the old one.
+        let b = block_opt(Block { num: 0, more: true, szx: 2 });
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::PUT, 500, &[(BLOCK1, &b)], &value[..64]).code, Code::CONTINUE);
+        assert_eq!(e.resource_value(h).unwrap(), b"old");
+        for szx in [2, 0, 6] {
+            let r = put(&mut e, PEER, &value, szx, &mut mid);
+            let n = value.len().div_ceil(16 << szx) as u32 - 1;
+            assert_eq!((r.code, block_of(&r, BLOCK1)), (Code::CHANGED, Some(Block { num: n, more: false, szx })));
+            assert_eq!(e.resource_value(h).unwrap(), &value[..]);
+            assert!(e.snapshot().transfers.is_empty());
+        }
+        // Three stores, three ETags.
+        assert_eq!(e.snapshot().resources[0].etag, etag + 3);
+        e.collect();
+        check_heap(&e);
+        // The value's block is its size, not the transfer's buffer.
+        assert!((e.snapshot().resources[0].value_cap as usize) < value.len() + 64);
+    }
+
+    #[test]
+    fn block1_rejects_gaps_and_totals_over_the_limits() {
+        let value = pattern(4000);
+        let (mut e, h) = server(b"old", false);
+        // NUM > 0 with no transfer: 4.08.
+        let b = block_opt(Block { num: 3, more: true, szx: 2 });
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::PUT, 1, &[(BLOCK1, &b)], &value[..64]).code, Code::REQUEST_ENTITY_INCOMPLETE);
+        // A gap: 4.08, the transfer kept; the missing block continues it.
+        let b0 = block_opt(Block { num: 0, more: true, szx: 2 });
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::PUT, 2, &[(BLOCK1, &b0)], &value[..64]).code, Code::CONTINUE);
+        let b2 = block_opt(Block { num: 2, more: true, szx: 2 });
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::PUT, 3, &[(BLOCK1, &b2)], &value[128..192]).code, Code::REQUEST_ENTITY_INCOMPLETE);
+        let b1 = block_opt(Block { num: 1, more: true, szx: 2 });
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::PUT, 4, &[(BLOCK1, &b1)], &value[64..128]).code, Code::CONTINUE);
+        // A block with M set but short: 4.00.
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::PUT, 5, &[(BLOCK1, &b2)], &value[128..150]).code, Code::BAD_REQUEST);
+        // A retransmission of block 1 under a new Message ID (its dedup
+        // entry gone): 2.31 again, nothing applied twice.
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::PUT, 6, &[(BLOCK1, &b1)], &value[64..128]).code, Code::CONTINUE);
+        assert_eq!(e.snapshot().transfers[0].received, value[..128]);
+        // A duplicate (same Message ID): the same 2.31, from the cache.
+        let again = ask(&mut e, 0, PEER, Con, Code::PUT, 4, &[(BLOCK1, &b1)], &value[64..128]);
+        assert_eq!((again.code, block_of(&again, BLOCK1)), (Code::CONTINUE, Some(Block { num: 1, more: true, szx: 2 })));
+        // Size1 over the room: 4.13 at once, the transfer dropped.
+        let big = (VALUE_MAX as u32 + 1).to_be_bytes();
+        let r = ask(&mut e, 0, PEER, Con, Code::PUT, 7, &[(BLOCK1, &b0), (SIZE1, &big[1..])], &value[..64]);
+        assert_eq!(r.code, Code::REQUEST_ENTITY_TOO_LARGE);
+        assert_eq!(r.option(SIZE1).map(decode_uint), Some(crate::capacity::REMOTE_BUDGET + 3));
+        assert!(e.snapshot().transfers.is_empty());
+        // Blocks beyond VALUE_MAX (budget unlimited): 4.13 with Size1 = VALUE_MAX.
+        e.set_remote_budget(u32::MAX);
+        let mut mid = 100;
+        let r = put(&mut e, PEER, &pattern(VALUE_MAX + 1), 6, &mut mid);
+        assert_eq!((r.code, r.option(SIZE1).map(decode_uint)), (Code::REQUEST_ENTITY_TOO_LARGE, Some(VALUE_MAX as u32)));
+        assert_eq!(e.resource_value(h).unwrap(), b"old");
+        // Exactly VALUE_MAX: stored.
+        let r = put(&mut e, PEER, &pattern(VALUE_MAX), 6, &mut mid);
+        assert_eq!(r.code, Code::CHANGED);
+        assert_eq!(e.resource_value(h).unwrap().len(), VALUE_MAX);
+        e.collect();
+        check_heap(&e);
+    }
+
+    #[test]
+    fn two_peers_write_one_resource_without_mixing() {
+        let (mut e, h) = server(b"", false);
+        let other = Endpoint { port: 40001, ..PEER };
+        let (a, b) = (vec![b'a'; 3000], vec![b'b'; 2000]);
+        let (ba0, bb0) = (block_opt(Block { num: 0, more: true, szx: 6 }), block_opt(Block { num: 0, more: true, szx: 6 }));
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::PUT, 1, &[(BLOCK1, &ba0)], &a[..1024]).code, Code::CONTINUE);
+        assert_eq!(ask(&mut e, 0, other, Con, Code::PUT, 1, &[(BLOCK1, &bb0)], &b[..1024]).code, Code::CONTINUE);
+        let b1 = block_opt(Block { num: 1, more: false, szx: 6 });
+        assert_eq!(ask(&mut e, 0, other, Con, Code::PUT, 2, &[(BLOCK1, &b1)], &b[1024..]).code, Code::CHANGED);
+        assert_eq!(e.resource_value(h).unwrap(), &b[..]);
+        let a1 = block_opt(Block { num: 1, more: true, szx: 6 });
+        let a2 = block_opt(Block { num: 2, more: false, szx: 6 });
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::PUT, 2, &[(BLOCK1, &a1)], &a[1024..2048]).code, Code::CONTINUE);
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::PUT, 3, &[(BLOCK1, &a2)], &a[2048..]).code, Code::CHANGED);
+        assert_eq!(e.resource_value(h).unwrap(), &a[..]);
+    }
+
+    #[test]
+    fn transfers_are_bounded_and_expire() {
+        let (mut e, h) = server(b"", false);
+        let b0 = block_opt(Block { num: 0, more: true, szx: 4 });
+        for i in 0..TRANSFERS_MAX {
+            let from = Endpoint { port: 41000 + i as u16, ..PEER };
+            assert_eq!(ask(&mut e, 0, from, Con, Code::PUT, 1, &[(BLOCK1, &b0)], &[1; 256]).code, Code::CONTINUE);
+        }
+        let r = ask(&mut e, 0, PEER, Con, Code::PUT, 1, &[(BLOCK1, &b0)], &[1; 256]);
+        assert_eq!((r.code, r.option(crate::codec::option::MAX_AGE).map(decode_uint)), (Code::SERVICE_UNAVAILABLE, Some(RETRY_AFTER_S)));
+        // They count against the remote budget.
+        assert!(e.snapshot().transfers.iter().map(|t| t.cap).sum::<u32>() >= (TRANSFERS_MAX * 256) as u32);
+        // The timer: poll_timeout names the expiry, poll_event drops them
+        // and gives their storage back; their next block gets 4.08.
+        assert_eq!(e.poll_timeout(Instant(0)), Some(TRANSFER_LIFETIME_MS));
+        assert_eq!(e.poll_event(Instant(TRANSFER_LIFETIME_MS - 1)), None);
+        assert_eq!(e.snapshot().transfers.len(), TRANSFERS_MAX);
+        assert_eq!(e.poll_event(Instant(TRANSFER_LIFETIME_MS)), None);
+        assert!(e.snapshot().transfers.is_empty());
+        assert_eq!(e.poll_timeout(Instant(TRANSFER_LIFETIME_MS)), None);
+        e.collect();
+        check_heap(&e);
+        let b1 = block_opt(Block { num: 1, more: false, szx: 4 });
+        let from = Endpoint { port: 41000, ..PEER };
+        assert_eq!(ask(&mut e, TRANSFER_LIFETIME_MS, from, Con, Code::PUT, 2, &[(BLOCK1, &b1)], &[2; 10]).code, Code::REQUEST_ENTITY_INCOMPLETE);
+        // Removing the resource drops its transfers.
+        assert_eq!(ask(&mut e, TRANSFER_LIFETIME_MS, from, Con, Code::PUT, 3, &[(BLOCK1, &b0)], &[1; 256]).code, Code::CONTINUE);
+        e.remove_resource(h).unwrap();
+        assert!(e.snapshot().transfers.is_empty());
+    }
+
+    #[test]
+    fn a_refused_block_changes_nothing() {
+        let value = pattern(5000);
+        let (mut e, h) = server(b"old", false);
+        let mut mid = 0;
+        // Every allocation of a whole transfer refused in turn: 5.03 with
+        // Max-Age, the engine exactly as before that block.
+        for k in 1..=6u64 {
+            let size = 1024;
+            let n = value.len().div_ceil(size);
+            let mut refused = false;
+            for num in 0..n {
+                mid += 1;
+                let more = num + 1 < n;
+                let b = block_opt(Block { num: num as u32, more, szx: 6 });
+                let chunk = &value[num * size..((num + 1) * size).min(value.len())];
+                e.collect();
+                let before = e.snapshot();
+                e.heap.fail_at = Some(e.heap.allocations() + k);
+                let r = ask(&mut e, 0, PEER, Con, Code::PUT, mid, &[(BLOCK1, &b)], chunk);
+                e.collect();
+                if e.heap.fail_at.is_none() {
+                    refused = true;
+                    assert_eq!(r.code, Code::SERVICE_UNAVAILABLE);
+                    let mut after = e.snapshot();
+                    // Only the dedup entry of the refused block differs.
+                    after.dedup = before.dedup.clone();
+                    after.next_mid = before.next_mid;
+                    assert_eq!(after, before);
+                    break;
+                }
+                e.heap.fail_at = None;
+                assert_eq!(r.code, if more { Code::CONTINUE } else { Code::CHANGED });
+            }
+            e.collect();
+            check_heap(&e);
+            if !refused {
+                assert_eq!(e.resource_value(h).unwrap(), &value[..]);
+            }
+        }
+    }
+}
