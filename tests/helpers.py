@@ -44,11 +44,13 @@ C202 = code(2, 2)
 C203 = code(2, 3)
 C204 = code(2, 4)
 C205 = code(2, 5)
+C231 = code(2, 31)
 C400 = code(4, 0)
 C402 = code(4, 2)
 C404 = code(4, 4)
 C405 = code(4, 5)
 C406 = code(4, 6)
+C408 = code(4, 8)
 C412 = code(4, 12)
 C413 = code(4, 13)
 C415 = code(4, 15)
@@ -369,14 +371,64 @@ def remote_budget():
     return coap.REMOTE_BUDGET
 
 
+# ---------------------------------------------------------------- block-wise
+
+def block(num, more, szx):
+    """A Block1/Block2 option value (RFC 7959 \u00a72.2)."""
+    return uint((num << 4) | (8 if more else 0) | szx)
+
+
+def block_of(m, number=BLOCK2):
+    """(num, more, szx) of the message's Block option, or None."""
+    v = m.opt(number)
+    if v is None:
+        return None
+    n = to_uint(v)
+    return (n >> 4, bool(n & 8), n & 7)
+
+
+def get_blockwise(path, szx=None, token=b"", query=None, addr=PEER, options=()):
+    """GET `path` as a client does with Block2: the first request asks for
+    block 0 of `szx` (None: asks for no size), then each next block in the
+    size the server answered. Returns (code of the last answer, the
+    reassembled payload, the answers)."""
+    answers, body, num = [], b"", 0
+    while True:
+        opts = list(options)
+        if szx is not None or num:
+            opts.append((BLOCK2, block(num, False, szx if szx is not None else answers[-1][2])))
+        m = ask(GET, path, token=token, query=query, addr=addr, options=opts)
+        b = block_of(m)
+        answers.append((m, b, b[2] if b else None))
+        body += m.payload
+        if m.code != C205 or b is None or not b[1]:
+            return m.code, body, [a[0] for a in answers]
+        if szx is None:
+            szx = b[2]
+        num = b[0] + 1
+
+
+def put_blockwise(path, payload, szx=6, method=PUT, addr=PEER, options=()):
+    """PUT (or POST) `payload` in Block1 blocks of `szx`; returns the
+    answers, stopping at the first that is not 2.31 Continue."""
+    size = 16 << szx
+    n = max(1, (len(payload) + size - 1) // size)
+    answers = []
+    for num in range(n):
+        more = num + 1 < n
+        opts = list(options) + [(BLOCK1, block(num, more, szx))]
+        m = ask(method, path, options=opts, payload=payload[num * size:(num + 1) * size], addr=addr)
+        answers.append(m)
+        if not more or m.code != C231:
+            break
+    return answers
+
+
 # What the module answers a remote PUT/POST that the heap cannot supply:
 # 5.03 with this Max-Age, seconds (docs/api.md; no constant states it to
 # Python).
 RETRY_AFTER_S = 5
 
-# The diagnostic payload of a /.well-known/core GET whose document does not
-# fit one message (docs/api.md).
-WKC_TOO_LARGE = b"/.well-known/core does not fit one message"
 
 
 def storage():

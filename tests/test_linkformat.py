@@ -72,12 +72,12 @@ class TestLinkFormat(unittest.TestCase):
         r.add_attribute("rt", "some.long.resource.type.%03d" % i)
         r.add_attribute("title", "Resource number %d" % i)
 
-    def test_complete_while_it_fits_then_500(self):
+    def test_complete_while_it_fits_then_block_wise(self):
         # Adding resources and attributes never fails because of the
         # document's size. While the document fits one response it is served
-        # complete (it ends with the last link); once it does not, an
-        # unfiltered GET gets 5.00 with a diagnostic, never a truncated
-        # document, and a filtered query whose answer fits is still served.
+        # complete in one (it ends with the last link); once it does not, an
+        # unfiltered GET is served block-wise (RFC 7959), whole, and a
+        # filtered query whose answer fits is still served in one message.
         mmax = h.message_max()
         n = 0
         while len(self.links_for(n + 1)) < mmax - 32:
@@ -86,11 +86,14 @@ class TestLinkFormat(unittest.TestCase):
         self.assertTrue(n >= 2, n)
         m = self.wkc(token=b"12345678")
         self.assertEqual(m.payload.decode(), self.links_for(n))
+        self.assertIsNone(m.opt(h.BLOCK2))
         for i in range(n, n + 20):
             self.add_linked(i)
-        m = ask(h.GET, WKC, token=b"12345678")
-        self.assertEqual((m.code, m.payload), (h.C500, h.WKC_TOO_LARGE))
-        self.assertEqual(m.token, b"12345678")
+        code, doc, answers = h.get_blockwise(WKC, token=b"12345678")
+        self.assertEqual((code, doc.decode()), (h.C205, self.links_for(n + 20)))
+        self.assertTrue(len(answers) > 1)
+        self.assertEqual(answers[0].token, b"12345678")
+        self.assertEqual(h.to_uint(answers[0].opt(h.CONTENT_FORMAT)), 40)
         m = ask(h.GET, WKC, query=["rt=some.long.resource.type.%03d" % (n + 19)])
         self.assertEqual(m.code, h.C205)
         self.assertEqual(m.payload.decode(), self.links_for(n + 20).split(",")[-1])

@@ -43,9 +43,9 @@ class Base(unittest.TestCase):
         return h.ask(h.GET, path, **kw)
 
     def served(self, uri, value):
-        m = self.get(uri)
-        self.assertIsNotNone(m, uri)
-        self.assertEqual((m.code, m.payload), (h.C205, value), uri)
+        # whole, or block-wise when it does not fit one message
+        code, body, _ = h.get_blockwise(uri)
+        self.assertEqual((code, body), (h.C205, value), uri)
 
     def resource(self, uri, methods=h.ALL_METHODS, **kw):
         r = coap.add_resource(uri, **kw)
@@ -119,10 +119,13 @@ class TestPycomUser(Base):
             made.append(r)
         for i in range(6):
             self.served("attr%d" % i, str(i).encode())
-        # the whole document no longer fits one message: a diagnostic, never
-        # a truncated document; a filtered query that fits is served
-        m = self.get(".well-known/core")
-        self.assertEqual((m.code, m.payload), (h.C500, h.WKC_TOO_LARGE))
+        # the whole document no longer fits one message: served block-wise,
+        # whole; a filtered query that fits is served in one message
+        code, doc, answers = h.get_blockwise(".well-known/core")
+        self.assertEqual(code, h.C205)
+        self.assertTrue(len(answers) > 1)
+        want = ",".join('</attr%d>;title="%s"' % (i, chr(97 + i) * 200) for i in range(6))
+        self.assertEqual(doc, want.encode())
         m = self.get(".well-known/core", query=["href=/attr3"])
         self.assertEqual((m.code, m.payload), (h.C205, ('</attr3>;title="%s"' % ("d" * 200)).encode()))
         m = self.get(".well-known/core", query=["title=e*"])
@@ -358,7 +361,11 @@ class TestRemoteBudget(Base):
         before = h.storage()
         r = coap.get_resource(uri)
         value = r.value()
-        m = h.ask(h.PUT, uri, payload=b"x" * n)
+        # one message, or Block1 blocks when it does not fit one
+        if n <= 1024:
+            m = h.ask(h.PUT, uri, payload=b"x" * n)
+        else:
+            m = h.put_blockwise(uri, b"x" * n)[-1]
         self.assertEqual(m.code, h.C413, (uri, n))
         self.assertTrue(m.has(h.SIZE1), m)
         self.assertEqual(h.to_uint(m.opt(h.SIZE1)), size1, (uri, n))
@@ -453,7 +460,8 @@ class TestRemoteBudget(Base):
         self.assertEqual(h.storage()[3], 2 ** 32 - 1)
         self.resource("r", value=b"")
         self.too_large("r", vm + 1, vm)
-        self.assertEqual(h.ask(h.PUT, "r", payload=b"v" * vm).code, h.C204)
+        self.assertEqual(h.put_blockwise("r", b"v" * vm)[-1].code, h.C204)
+        self.assertEqual(coap.get_resource("r").value(), b"v" * vm)
 
 
 class TestInitRemoteBudget(unittest.TestCase):

@@ -182,8 +182,8 @@ class TestAddResource(Base):
 
     def test_long_uris_beyond_the_old_text_storage(self):
         # uris were kept in 1024 bytes of text shared with the attributes;
-        # now 20 resources with 200-byte uris all fit, and only the
-        # discovery document (which does not fit one message) says so
+        # now 20 resources with 200-byte uris all fit, and the discovery
+        # document, longer than one message, is served block-wise
         made = []
         for i in range(20):
             uri = "%02d/" % i + "u" * 200
@@ -193,8 +193,10 @@ class TestAddResource(Base):
             r.callback(coap.REQUEST_GET, True)
             m = self.get(uri)
             self.assertEqual((m.code, m.payload), (h.C205, str(i).encode()))
-        m = self.get(".well-known/core")
-        self.assertEqual((m.code, m.payload), (h.C500, h.WKC_TOO_LARGE))
+        code, doc, answers = h.get_blockwise(".well-known/core")
+        self.assertEqual(code, h.C205)
+        self.assertTrue(len(answers) > 1)
+        self.assertEqual(doc, ",".join("</%s>" % u for u, _ in made).encode())
         # a filtered query whose answer fits is served
         m = self.get(".well-known/core", query=["href=/07/*"])
         self.assertEqual((m.code, m.payload), (h.C205, ("</%s>" % made[7][0]).encode()))
@@ -206,14 +208,18 @@ class TestAddResource(Base):
         self.assertEqual(m.payload, ",".join("</%s>" % u for u, _ in made[:3]).encode())
 
     def test_values_beyond_the_old_value_storage(self):
-        # values shared 2432 bytes; now 20 values of VALUE_MAX bytes fit
+        # values shared 2432 bytes; now 20 values of 1000 bytes fit, and a
+        # value of VALUE_MAX bytes (served block-wise) beside them
         vm = h.value_max()
-        made = [coap.add_resource("big%d" % i, value=bytes([65 + i]) * vm) for i in range(20)]
+        made = [coap.add_resource("big%d" % i, value=bytes([65 + i]) * 1000) for i in range(20)]
         for i, r in enumerate(made):
-            self.assertEqual(r.value(), bytes([65 + i]) * vm)
+            self.assertEqual(r.value(), bytes([65 + i]) * 1000)
             r.callback(coap.REQUEST_GET, True)
             m = self.get("big%d" % i)
-            self.assertEqual((m.code, m.payload), (h.C205, bytes([65 + i]) * vm))
+            self.assertEqual((m.code, m.payload), (h.C205, bytes([65 + i]) * 1000))
+        largest = coap.add_resource("largest", value=b"L" * vm)
+        largest.callback(coap.REQUEST_GET, True)
+        self.assertEqual(h.get_blockwise("largest")[:2], (h.C205, b"L" * vm))
         # an application store grows a value to VALUE_MAX
         small = coap.add_resource("small", value=b"s")
         small.value(b"t" * vm)
@@ -222,16 +228,16 @@ class TestAddResource(Base):
         # (what it grows beyond the application's value counts against it)
         put = coap.add_resource("put", value=b"p")
         put.callback(coap.REQUEST_PUT, True)
-        m = h.ask(h.PUT, "put", payload=b"u" * vm)
+        m = h.put_blockwise("put", b"u" * vm)[-1]
         if vm - 1 <= h.remote_budget():
             self.assertEqual(m.code, h.C204)
             self.assertEqual(put.value(), b"u" * vm)
         else:
-            self.assertEqual(m.code, h.C413)
+            self.assertEqual((m.code, h.to_uint(m.opt(h.SIZE1))), (h.C413, h.remote_budget() + 1))
             self.assertEqual(put.value(), b"p")
         coap.remove_resource("big0")
         coap.add_resource("again", value=b"z" * vm)
-        self.assertEqual(made[1].value(), b"B" * vm)
+        self.assertEqual(made[1].value(), b"B" * 1000)
 
 
 class TestRemove(Base):
@@ -319,21 +325,22 @@ class TestValue(Base):
         self.assertEqual(r.value(), b"keep")
         self.assertEqual(self.etag_of("t"), b"\x01")
         r.value(b"y" * vm)
-        m = self.get("t")
-        self.assertEqual(m.code, h.C205)
-        self.assertEqual(m.payload, b"y" * vm)
+        self.assertEqual(h.get_blockwise("t")[:2], (h.C205, b"y" * vm))
 
-    def test_largest_value_fits_with_all_options(self):
-        # worst case: 8-byte token, Content-Format, Max-Age, ETag
+    def test_largest_value_with_all_options(self):
+        # worst case: 8-byte token, Content-Format, Max-Age, ETag; served
+        # block-wise, every block with the options and the same ETag
         vm = h.value_max()
         r = coap.add_resource("w", value=b"z" * vm, media_type=65535, max_age=2 ** 32 - 1, etag=True)
         r.callback(coap.REQUEST_GET, True)
         for _ in range(300):
             r.value(b"z" * vm)  # two-byte ETag
-        m = self.get("w", token=b"12345678")
-        self.assertEqual(m.code, h.C205)
-        self.assertEqual(len(m.payload), vm)
-        self.assertEqual(m.token, b"12345678")
+        code, body, answers = h.get_blockwise("w", token=b"12345678")
+        self.assertEqual((code, body), (h.C205, b"z" * vm))
+        for m in answers:
+            self.assertEqual(m.token, b"12345678")
+            self.assertEqual(len(m.opt(h.ETAG)), 2)
+            self.assertEqual(h.to_uint(m.opt(h.CONTENT_FORMAT)), 65535)
 
     def test_too_many_arguments(self):
         r = coap.add_resource("t")

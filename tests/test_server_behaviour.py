@@ -123,20 +123,34 @@ class TestGet(Base):
         self.assertEqual((m.code, m.payload), (h.C205, b"o"))
         self.assertFalse(m.has(h.OBSERVE))
 
-    def test_block2_zero_served_whole(self):
-        self.res(value="b" * 100)
+    def test_block2_asked_is_honoured(self):
+        # RFC 7959: a Block2 in the request is honoured even when the value
+        # would fit one message: 64-byte blocks, the same ETag in each
+        self.res(value="a" * 64 + "b" * 36)
         m = ask(h.GET, "r", options=[(h.BLOCK2, 0x02)])  # num 0, szx 2 (64 B)
-        self.assertEqual(m.code, h.C205)
-        self.assertEqual(m.payload, b"b" * 100)
+        self.assertEqual((m.code, m.payload, h.block_of(m)), (h.C205, b"a" * 64, (0, True, 2)))
+        m2 = ask(h.GET, "r", options=[(h.BLOCK2, 0x12)])
+        self.assertEqual((m2.code, m2.payload, h.block_of(m2)), (h.C205, b"b" * 36, (1, False, 2)))
+        self.assertEqual(m.opt(h.ETAG), m2.opt(h.ETAG))
+        self.assertIsNotNone(m.opt(h.ETAG))
 
-    def test_block2_other_block_402(self):
+    def test_block2_past_the_end_402(self):
         self.res(value="b" * 100)
-        self.assertEqual(ask(h.GET, "r", options=[(h.BLOCK2, 0x12)]).code, h.C402)
+        self.assertEqual(ask(h.GET, "r", options=[(h.BLOCK2, 0x22)]).code, h.C402)
 
-    def test_block1_402(self):
+    def test_block1_applied_at_the_last_block(self):
         r = self.res(value="keep")
         m = ask(h.PUT, "r", options=[(h.BLOCK1, 0x0A)], payload=b"x" * 64)  # num 0, M=1
-        self.assertEqual(m.code, h.C402)
+        self.assertEqual((m.code, h.block_of(m, h.BLOCK1)), (h.C231, (0, True, 2)))
+        self.assertEqual(r.value(), b"keep")
+        m = ask(h.PUT, "r", options=[(h.BLOCK1, 0x12)], payload=b"y" * 10)  # num 1, last
+        self.assertEqual((m.code, h.block_of(m, h.BLOCK1)), (h.C204, (1, False, 2)))
+        self.assertEqual(r.value(), b"x" * 64 + b"y" * 10)
+
+    def test_block1_out_of_order_408(self):
+        r = self.res(value="keep")
+        m = ask(h.PUT, "r", options=[(h.BLOCK1, 0x2A)], payload=b"x" * 64)  # num 2, no transfer
+        self.assertEqual(m.code, h.C408)
         self.assertEqual(r.value(), b"keep")
 
     def test_proxy_options_505(self):
@@ -235,12 +249,15 @@ class TestPutPost(Base):
     def test_too_large_payload_413_with_size1(self):
         vm = h.value_max()
         r = self.res(value="v")
-        m = ask(h.PUT, "r", payload=b"x" * (vm + 1))
+        coap.deinit()
+        coap.init(remote_budget=2 ** 32 - 1)
+        r = self.res(value="v")
+        m = h.put_blockwise("r", b"x" * (vm + 1))[-1]
         self.assertEqual(m.code, h.C413)
         self.assertTrue(m.has(h.SIZE1))
         self.assertEqual(h.to_uint(m.opt(h.SIZE1)), vm)
         self.assertEqual(r.value(), b"v")
-        self.assertEqual(ask(h.PUT, "r", payload=b"y" * vm).code, h.C204)
+        self.assertEqual(h.put_blockwise("r", b"y" * vm)[-1].code, h.C204)
         self.assertEqual(r.value(), b"y" * vm)
 
     def test_put_post_never_create(self):
