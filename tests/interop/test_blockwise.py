@@ -1,0 +1,538 @@
+"""Block-wise transfer (RFC 7959), server side, against real peers: libcoap's
+coap-client (4.3.1), aiocoap, and raw CPython datagrams that check every
+option of the ETSI CoAP#4 plugtest scenarios TD_COAP_BLOCK_01, 02, 03 and 06.
+
+One MicroPython server (SCRIPT below) serves every test of the file: the
+resources of TABLE, each test writing only its own, then MANY small
+resources with two attributes each, so that /.well-known/core needs many
+blocks (issue 10's case). Values are support.pattern() bytes, in which a
+shifted, repeated or missing block shows. The script's /ctl resource takes
+commands ("dump URI": print the stored value; "bump URI": the application
+stores a new value), read between read() calls. The limits come from the
+module: the script prints Coap.VALUE_MAX and runs with a remote budget large
+enough for every PUT here (REMOTE_BUDGET_FACTOR times VALUE_MAX), so that
+VALUE_MAX is the limit under test.
+"""
+
+import asyncio
+import os
+import re
+import socket
+import tempfile
+import time
+import unittest
+
+import os as _os, sys as _sys
+_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "cpython"))
+import support as s  # noqa: E402  (tests/cpython/support.py)
+
+try:
+    import aiocoap
+    from aiocoap import Code, Message
+except ImportError:  # pragma: no cover
+    aiocoap = None
+
+KB = 1024
+LARGE = 10 * KB + 100       # not a multiple of any block size: a short last block
+EXACT = 4 * KB              # a multiple of every block size: a full last block
+SMALL = 40                  # fits one message; three 16-byte blocks
+MANY = 500
+REMOTE_BUDGET_FACTOR = 8  # the PUTs below hold about 3 VALUE_MAX together
+
+# (uri, initial length, pattern seed, etag): the resources of the script, in
+# the order they are added (after /ctl). Each test writes only its own.
+TABLE = (
+    ("large", LARGE, 0, False),
+    ("large-etag", LARGE, 0, True),
+    ("exact", EXACT, 0, False),
+    ("small", SMALL, 0, False),
+    ("changing", LARGE, 0, False),
+    ("changing-etag", LARGE, 0, True),
+    ("libcoap-update", 0, 0, True),
+    ("aiocoap-update", 0, 0, True),
+    ("large-update", 0, 0, True),    # TD_COAP_BLOCK_03's resource
+    ("raw-update", 0, 0, True),
+    ("dup-update", 0, 0, True),
+    ("limit-update", 0, 0, True),
+)
+
+SCRIPT = s.PATTERN_SRC + "TABLE = %r\nREMOTE_BUDGET_FACTOR = %d\n" % (TABLE, REMOTE_BUDGET_FACTOR) + r'''
+import sys
+from binascii import hexlify
+
+import coap
+
+port, many = int(sys.argv[1]), int(sys.argv[2])
+coap.init("127.0.0.1", port=port, remote_budget=REMOTE_BUDGET_FACTOR * coap.VALUE_MAX)
+ALL = coap.REQUEST_GET | coap.REQUEST_PUT | coap.REQUEST_POST
+IDLE = b"."
+ctl = coap.add_resource("ctl", value=IDLE)
+ctl.callback(coap.REQUEST_GET | coap.REQUEST_PUT, True)
+res, seeds = {}, {}
+for uri, n, seed, etag in TABLE:
+    r = coap.add_resource(uri, value=pattern(n, seed), etag=etag)
+    r.callback(ALL, True)
+    res[uri], seeds[uri] = r, seed
+for i in range(many):
+    r = coap.add_resource("r%d" % i, value=b"x")
+    r.add_attribute("rt", "t%d" % i)
+    r.add_attribute("if", "sensor")
+    r.callback(coap.REQUEST_GET, True)
+r = None
+print("READY", coap.VALUE_MAX, coap.REMOTE_BUDGET)
+while True:
+    coap.read(20)
+    cmd = ctl.value()
+    if cmd == IDLE:
+        continue
+    ctl.value(IDLE)
+    verb, _, uri = cmd.decode().partition(" ")
+    if verb == "dump":
+        v = res[uri].value()
+        print("VALUE", uri, len(v), hexlify(v).decode())
+    elif verb == "bump":
+        seeds[uri] += 1
+        res[uri].value(pattern(len(res[uri].value()), seeds[uri]))
+        print("BUMPED", uri, seeds[uri])
+    else:
+        print("UNKNOWN", cmd)
+'''
+
+
+def links(many):
+    """/.well-known/core of the script, by RFC 6690: links in the order the
+    resources were added, separated by commas; rt's and if's values are
+    ptokens, written unquoted."""
+    out = ["</ctl>"] + ["</%s>" % t[0] for t in TABLE]
+    out += ["</r%d>;rt=t%d;if=sensor" % (i, i) for i in range(many)]
+    return ",".join(out).encode()
+
+
+class Raw:
+    """One CPython endpoint: a confirmable request, its piggybacked answer."""
+
+    def __init__(self, port):
+        self.server = (s.HOST, port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((s.HOST, 0))
+        self.sock.settimeout(5)
+        self.mid = int.from_bytes(os.urandom(2), "big")
+
+    def close(self):
+        self.sock.close()
+
+    def next_mid(self):
+        self.mid = (self.mid + 1) & 0xFFFF
+        return self.mid
+
+    def datagram(self, mcode, path, options=(), payload=b"", token=b"bw", mid=None):
+        return s.build(s.CON, mcode, self.next_mid() if mid is None else mid, token,
+                       s.path_options(path) + list(options), payload)
+
+    def send(self, datagram):
+        """(parsed answer, its bytes) to one datagram (no retransmission on
+        loopback)."""
+        mid = datagram[2] << 8 | datagram[3]
+        self.sock.sendto(datagram, self.server)
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            data = self.sock.recv(4096)
+            msg = s.parse(data)
+            if msg and msg["mid"] == mid:
+                return msg, data
+        raise AssertionError("no answer to MID %04x" % mid)
+
+    def req(self, mcode, path, options=(), payload=b"", token=b"bw"):
+        msg, _ = self.send(self.datagram(mcode, path, options, payload, token))
+        assert msg["type"] == s.ACK, msg
+        assert msg["token"] == token, msg
+        return msg
+
+
+def cname(c):
+    return "%d.%02d" % (c >> 5, c & 31)
+
+
+class Blockwise(s.MPTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.port = s.free_port()
+        cls.script_path = None
+        fd, cls.script_path = tempfile.mkstemp(suffix=".py", prefix="mpcoap_blk_")
+        with os.fdopen(fd, "w") as f:
+            f.write(SCRIPT)
+        cls.srv = s.Proc([s.micropython(required=True), cls.script_path, str(cls.port), str(MANY)],
+                         env=s.mp_env())
+        line = cls.srv.wait_line("READY", 30)
+        if line is None:
+            cls.srv.stop()
+            os.unlink(cls.script_path)
+            raise AssertionError("block-wise server did not start:\n" + cls.srv.output())
+        cls.value_max = int(line.split()[1])
+        cls.remote_budget_default = int(line.split()[2])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        os.unlink(cls.script_path)
+
+    def setUp(self):
+        self.raw = Raw(self.port)
+        self.addCleanup(self.raw.close)
+
+    def uri(self, path):
+        return "coap://127.0.0.1:%d/%s" % (self.port, path)
+
+    # ---- the MicroPython side ----
+
+    def ctl(self, cmd, answer):
+        """PUT a command into /ctl; the script's next line starting with answer."""
+        r = self.raw.req(s.PUT, "ctl", payload=cmd.encode())
+        self.assertEqual(r["code"], s.C204, r)
+        return self.srv.expect(answer, 10)
+
+    def stored(self, uri):
+        """The value the module holds for uri, read by the application."""
+        line = self.ctl("dump " + uri, "VALUE " + uri + " ")
+        _, _, n, *hexed = line.split(" ")
+        v = bytes.fromhex(hexed[0] if hexed else "")
+        self.assertEqual(len(v), int(n))
+        return v
+
+    def same(self, got, want, what):
+        """got == want, else where they first differ (not 10 KB of bytes)."""
+        if got != want:
+            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+            self.fail("%s: %d bytes, %d expected, first difference at byte %d" % (what, len(got), len(want), at))
+
+    # ---- raw block-wise exchanges ----
+
+    def etag(self, uri):
+        """The ETag counter of a resource with etag=True (a plain GET)."""
+        r = self.raw.req(s.GET, uri)
+        self.assertEqual(r["code"], s.C205, r)
+        e = s.option(r, s.ETAG_OPT)
+        self.assertIsNotNone(e, "no ETag: %r" % r)
+        return int.from_bytes(e, "big")
+
+    def get_blocks(self, uri, szx, first=0, first_block2=True, expect_len=None):
+        """A Block2 GET of uri from block `first` (request SZX szx; no Block2
+        in the first request with first_block2=False) to M=0, checking every
+        response as the plugtests do: 2.05, Block2 with the NUM asked and
+        the request's SZX, a full block while M=1 and 1..size bytes at M=0,
+        and one ETag in all. Returns (payload, responses)."""
+        size = 1 << (szx + 4)
+        num, out, got, etag = first, b"", [], None
+        while True:
+            opts = [(s.BLOCK2, s.block(num, 0, szx))] if (num != first or first_block2) else []
+            r = self.raw.req(s.GET, uri, opts)
+            got.append(r)
+            self.assertEqual(r["code"], s.C205, "block %d: %r" % (num, r))
+            b2 = s.block_of(r, s.BLOCK2)
+            self.assertIsNotNone(b2, "block %d: no Block2 in %r" % (num, r))
+            self.assertEqual((b2[0], b2[2]), (num, szx), "block %d: Block2 %r" % (num, b2))
+            e = s.option(r, s.ETAG_OPT)
+            self.assertIsNotNone(e, "block %d: no ETag" % num)
+            if etag is None:
+                etag = e
+            self.assertEqual(e, etag, "block %d: the ETag changed while the value did not" % num)
+            if b2[1]:
+                self.assertEqual(len(r["payload"]), size, "block %d, M=1" % num)
+            else:
+                self.assertTrue(1 <= len(r["payload"]) <= size, "last block %d: %d bytes" % (num, len(r["payload"])))
+            out += r["payload"]
+            if not b2[1]:
+                break
+            num += 1
+        if expect_len is not None:
+            self.assertEqual(len(out), expect_len - first * size)
+        return out, got
+
+    def put_blocks(self, uri, payload, szx, mcode=None):
+        """A Block1 PUT of payload in blocks of SZX szx, checking each answer:
+        2.31 with Block1 (NUM, M=1, SZX) while M=1, 2.04 with Block1 (NUM,
+        M=0, SZX) for the last. Returns the last answer."""
+        size = 1 << (szx + 4)
+        n = max(1, (len(payload) + size - 1) // size)
+        for num in range(n):
+            more = num < n - 1
+            r = self.raw.req(mcode or s.PUT, uri, [(s.BLOCK1, s.block(num, more, szx))],
+                             payload[num * size:(num + 1) * size])
+            want = s.C231 if more else s.C204
+            self.assertEqual(cname(r["code"]), cname(want), "block %d of %d: %r" % (num, n, r))
+            self.assertEqual(s.block_of(r, s.BLOCK1), (num, int(more), szx), "block %d: %r" % (num, r))
+        return r
+
+    # ---- libcoap's coap-client ----
+
+    def coap_client(self, path, method="get", extra=(), timeout=60):
+        """(exit status, exact payload, text) of coap-client-notls -o FILE."""
+        s.need_tool(self, "coap-client-notls")
+        fd, out = tempfile.mkstemp(prefix="mpcoap_blk_")
+        os.close(fd)
+        self.addCleanup(os.unlink, out)
+        r = s.run(["coap-client-notls", "-B", str(timeout), "-m", method, "-o", out] + list(extra)
+                  + [self.uri(path)], timeout=timeout + 10)
+        with open(out, "rb") as f:
+            return r.returncode, f.read(), r.stdout.decode("utf-8", "replace")
+
+    def test_libcoap_get_16_64_1024(self):
+        want = s.pattern(LARGE)
+        for size in (16, 64, 1024):
+            rc, got, text = self.coap_client("large", extra=["-b", str(size)])
+            self.assertEqual(rc, 0, text)
+            self.same(got, want, "coap-client -b %d" % size)
+
+    def test_libcoap_put_64(self):
+        payload = s.pattern(LARGE, 5)
+        fd, path = tempfile.mkstemp(prefix="mpcoap_blk_put_")
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        self.addCleanup(os.unlink, path)
+        before = self.etag("libcoap-update")
+        rc, _, text = self.coap_client("libcoap-update", "put", ["-b", "64", "-f", path])
+        self.assertEqual(rc, 0, text)
+        self.same(self.stored("libcoap-update"), payload, "the stored value differs")
+        rc, got, text = self.coap_client("libcoap-update", extra=["-b", "64"])
+        self.assertEqual(rc, 0, text)
+        self.same(got, payload, "GET after PUT differs")
+        self.assertEqual(self.etag("libcoap-update") - before, 1, "the PUT was applied exactly once")
+
+    # ---- aiocoap ----
+
+    def aiocoap(self, *requests):
+        """aiocoap responses to (code, path, payload) requests, in order."""
+        if aiocoap is None:
+            self.skipTest("aiocoap not installed")
+
+        async def go():
+            ctx = await aiocoap.Context.create_client_context()
+            try:
+                out = []
+                for mcode, path, payload in requests:
+                    msg = Message(code=mcode, uri=self.uri(path), payload=payload)
+                    out.append(await asyncio.wait_for(ctx.request(msg).response, 30))
+                return out
+            finally:
+                await ctx.shutdown()
+        return asyncio.run(go())
+
+    def test_aiocoap_get_put(self):
+        five, twelve = s.pattern(5 * KB, 7), s.pattern(12 * KB, 8)
+        r = self.aiocoap((Code.GET, "large", b""),
+                         (Code.PUT, "aiocoap-update", five),
+                         (Code.GET, "aiocoap-update", b""))
+        self.assertEqual(r[0].code, Code.CONTENT)
+        self.same(r[0].payload, s.pattern(LARGE), "GET of %d bytes differs" % LARGE)
+        self.assertEqual(r[1].code, Code.CHANGED)
+        self.assertEqual(r[2].code, Code.CONTENT)
+        self.same(r[2].payload, five, "5 KB: GET after PUT differs")
+        self.same(self.stored("aiocoap-update"), five, "value stored on the module")
+        r = self.aiocoap((Code.PUT, "aiocoap-update", twelve),
+                         (Code.GET, "aiocoap-update", b""))
+        self.assertEqual(r[0].code, Code.CHANGED)
+        self.same(r[1].payload, twelve, "12 KB: GET after PUT differs")
+        self.same(self.stored("aiocoap-update"), twelve, "value stored on the module")
+
+    # ---- the ETSI CoAP#4 plugtest scenarios ----
+
+    def test_TD_COAP_BLOCK_01(self):
+        """TD_COAP_BLOCK_01, "Handle GET blockwise transfer for large resource
+        (early negotiation)" (ETSI CoAP#4 plugtest test descriptions, as kept
+        in F-Interop's ttproto, tat_coap testcases): the client's first GET
+        carries Block2 NUM=0, M=0, SZX = the desired size; the server answers
+        2.05 with Block2 NUM=0, M=1, SZX <= the desired one and 2**(SZX+4)
+        bytes; the client asks NUM=i, M=0 with that SZX and each answer is
+        2.05 with Block2 NUM=i, the same SZX, M=1 and a full block, until the
+        last: M=0 and 1..2**(SZX+4) bytes. This server keeps the SZX asked."""
+        szx = 3  # 128 bytes
+        got, responses = self.get_blocks("large", szx, expect_len=LARGE)
+        self.assertEqual(s.block_of(responses[0], s.BLOCK2), (0, 1, szx))
+        self.same(got, s.pattern(LARGE), "reassembled Block2 GET")
+
+    def test_TD_COAP_BLOCK_02(self):
+        """TD_COAP_BLOCK_02, "Handle GET blockwise transfer for large resource
+        (late negotiation)" (ETSI CoAP#4 plugtest test descriptions, F-Interop
+        ttproto): a GET without Block2 gets 2.05 with Block2 NUM=0, M=1, the
+        server's SZX and 2**(SZX+4) bytes; the client switches to a smaller
+        SZX and asks the next block at that size (NUM = 2**(SZX_server -
+        SZX_client)); each answer has Block2 with that NUM and SZX, M=1 and a
+        full block, the last M=0 and 1..2**(SZX+4) bytes."""
+        r = self.raw.req(s.GET, "large")
+        self.assertEqual(r["code"], s.C205, r)
+        num, more, server_szx = s.block_of(r, s.BLOCK2)
+        self.assertEqual((num, more, server_szx), (0, 1, 6), "1024-byte blocks by default")
+        self.assertEqual(len(r["payload"]), 1 << (server_szx + 4))
+        self.assertIsNotNone(s.option(r, s.ETAG_OPT), "no ETag in the first block")
+        first = r["payload"]
+        client_szx = 2  # 64 bytes
+        rest, responses = self.get_blocks("large", client_szx, first=1 << (server_szx - client_szx))
+        self.assertEqual(s.option(responses[0], s.ETAG_OPT), s.option(r, s.ETAG_OPT))
+        self.same(first + rest, s.pattern(LARGE), "reassembled Block2 GET")
+
+    def test_TD_COAP_BLOCK_03(self):
+        """TD_COAP_BLOCK_03, "Handle PUT blockwise transfer for large
+        resource" (ETSI CoAP#4 plugtest test descriptions, F-Interop ttproto;
+        the resource /large-update): the client PUTs Block1 NUM=0, M=1, its
+        SZX and 2**(SZX+4) bytes; the server answers 2.31 (atomic) with
+        Block1 NUM=0, M=1, SZX <= the client's; each further block NUM=i, M=1
+        gets 2.31 with Block1 NUM=i, M=1, that SZX; the last block (M=0,
+        1..2**(SZX+4) bytes) gets 2.04 with Block1 NUM=n, M=0, that SZX; the
+        server then holds the complete updated resource."""
+        payload = s.pattern(LARGE, 3)
+        before = self.etag("large-update")
+        r = self.put_blocks("large-update", payload, 2)
+        self.assertEqual(int.from_bytes(s.option(r, s.ETAG_OPT) or b"", "big"), before + 1,
+                         "2.04 carries the new ETag: %r" % r)
+        self.same(self.stored("large-update"), payload, "value stored on the module")
+        got, _ = self.get_blocks("large-update", 6)
+        self.same(got, payload, "reassembled Block2 GET")
+
+    def test_TD_COAP_BLOCK_06(self):
+        """TD_COAP_BLOCK_06, "Handle GET blockwise transfer for large resource
+        (early negotiation, 16 byte block size)" (ETSI CoAP#4 plugtest test
+        descriptions, F-Interop ttproto): as TD_COAP_BLOCK_01 with SZX 0: the
+        first GET carries Block2 NUM=0, M=0, SZX=0; every answer is 2.05 with
+        Block2 NUM=i, SZX <= 0, M=1 and 16 bytes, the last M=0 and 1..16
+        bytes."""
+        got, responses = self.get_blocks("large", 0, expect_len=LARGE)
+        self.assertEqual(len(responses), (LARGE + 15) // 16)
+        self.same(got, s.pattern(LARGE), "reassembled Block2 GET")
+
+    # ---- Block2 details ----
+
+    def test_block2_honoured_when_the_value_fits_one_message(self):
+        got, responses = self.get_blocks("small", 0, expect_len=SMALL)
+        self.assertEqual(len(responses), (SMALL + 15) // 16)
+        self.same(got, s.pattern(SMALL), "reassembled Block2 GET")
+
+    def test_block2_full_last_block_and_past_the_end(self):
+        for szx in (0, 6):
+            size = 1 << (szx + 4)
+            got, responses = self.get_blocks("exact", szx, expect_len=EXACT)
+            self.same(got, s.pattern(EXACT), "reassembled Block2 GET")
+            self.assertEqual(len(responses[-1]["payload"]), size)
+            r = self.raw.req(s.GET, "exact", [(s.BLOCK2, s.block(EXACT // size, 0, szx))])
+            self.assertEqual(cname(r["code"]), "4.02", "block past the end, SZX %d: %r" % (szx, r))
+        r = self.raw.req(s.GET, "large", [(s.BLOCK2, s.block((LARGE + KB - 1) // KB, 0, 6))])
+        self.assertEqual(cname(r["code"]), "4.02", r)
+
+    def test_size2_when_asked(self):
+        r = self.raw.req(s.GET, "large", [(s.BLOCK2, s.block(0, 0, 6)), (s.SIZE2, 0)])
+        self.assertEqual(r["code"], s.C205, r)
+        self.assertEqual(s.block_of(r, s.BLOCK2), (0, 1, 6))
+        size2 = s.option(r, s.SIZE2)
+        self.assertIsNotNone(size2, "no Size2 though the request asked: %r" % r)
+        self.assertEqual(int.from_bytes(size2, "big"), LARGE)
+        r = self.raw.req(s.GET, "large", [(s.SIZE2, 0)])  # late negotiation asks too
+        self.assertEqual(int.from_bytes(s.option(r, s.SIZE2) or b"", "big"), LARGE, r)
+
+    def test_etag_in_every_block_and_changed_with_the_value(self):
+        # etag=False: an internal version, changed by the application's
+        # value(); etag=True: the resource's counter, changed by a PUT
+        for uri, change in (("changing", "app"), ("changing-etag", "app"), ("changing-etag", "put")):
+            before, responses = self.get_blocks(uri, 6)
+            etag0 = s.option(responses[0], s.ETAG_OPT)
+            r = self.raw.req(s.GET, uri, [(s.BLOCK2, s.block(0, 0, 6))])
+            self.assertEqual(s.option(r, s.ETAG_OPT), etag0, "%s: same value, same ETag" % uri)
+            if change == "app":
+                self.ctl("bump " + uri, "BUMPED " + uri)
+                want = self.stored(uri)
+            else:
+                want = s.pattern(EXACT, 9)
+                self.put_blocks(uri, want, 6)
+            self.assertNotEqual(want, before)
+            r = self.raw.req(s.GET, uri, [(s.BLOCK2, s.block(1, 0, 6))])
+            self.assertEqual(r["code"], s.C205, r)
+            self.assertNotEqual(s.option(r, s.ETAG_OPT), etag0,
+                                "%s (%s): block 1 of the new value has the old ETag" % (uri, change))
+            got, _ = self.get_blocks(uri, 6)
+            self.same(got, want, uri)
+
+    # ---- Block1 details ----
+
+    def test_block1_out_of_order_gets_4_08(self):
+        uri = "raw-update"
+        old = self.stored(uri)
+        # NUM > 0 with no transfer started
+        r = self.raw.req(s.PUT, uri, [(s.BLOCK1, s.block(1, 1, 2))], b"y" * 64)
+        self.assertEqual(cname(r["code"]), "4.08", r)
+        # block 0, then block 2
+        r = self.raw.req(s.PUT, uri, [(s.BLOCK1, s.block(0, 1, 2))], b"a" * 64)
+        self.assertEqual(cname(r["code"]), "2.31", r)
+        r = self.raw.req(s.PUT, uri, [(s.BLOCK1, s.block(2, 0, 2))], b"c" * 64)
+        self.assertEqual(cname(r["code"]), "4.08", r)
+        self.assertEqual(self.stored(uri), old, "nothing stored")
+        # a transfer started again at block 0 completes
+        payload = s.pattern(3 * 64 + 5, 4)
+        self.put_blocks(uri, payload, 2)
+        self.same(self.stored(uri), payload, "value stored on the module")
+
+    def test_block1_over_value_max_gets_4_13_with_size1(self):
+        uri = "limit-update"
+        old = self.stored(uri)
+        szx, size = 6, KB
+        num = 0
+        while True:
+            r = self.raw.req(s.PUT, uri, [(s.BLOCK1, s.block(num, 1, szx))], s.pattern(size, num))
+            if r["code"] != s.C231:
+                break
+            num += 1
+            self.assertLessEqual(num * size, self.value_max + size, "more than VALUE_MAX accepted")
+        self.assertEqual(cname(r["code"]), "4.13", r)
+        # rejected at the block that makes VALUE_MAX certain to be exceeded
+        # (M=1 ending at VALUE_MAX) or at the one that exceeds it
+        self.assertIn(num, (self.value_max // size - 1, self.value_max // size), r)
+        size1 = s.option(r, s.SIZE1)
+        self.assertIsNotNone(size1, "4.13 without Size1: %r" % r)
+        self.assertEqual(int.from_bytes(size1, "big"), self.value_max)
+        self.assertEqual(self.stored(uri), old, "nothing stored")
+        # exactly VALUE_MAX bytes: accepted, stored whole
+        payload = s.pattern(self.value_max, 6)
+        self.put_blocks(uri, payload, szx)
+        self.same(self.stored(uri), payload, "value stored on the module")
+        got, _ = self.get_blocks(uri, szx, expect_len=self.value_max)
+        self.same(got, payload, "reassembled Block2 GET")
+
+    def test_block1_duplicate_con_answered_again_applied_once(self):
+        uri = "dup-update"
+        payload = s.pattern(KB + 300, 2)
+        before = self.etag(uri)
+        d0 = self.raw.datagram(s.PUT, uri, [(s.BLOCK1, s.block(0, 1, 6))], payload[:KB], token=b"d0")
+        a0, bytes0 = self.raw.send(d0)
+        self.assertEqual(cname(a0["code"]), "2.31", a0)
+        self.assertEqual(s.block_of(a0, s.BLOCK1), (0, 1, 6))
+        again, bytes0_again = self.raw.send(d0)
+        self.assertEqual(bytes0_again, bytes0, "the duplicate's answer differs")
+        d1 = self.raw.datagram(s.PUT, uri, [(s.BLOCK1, s.block(1, 0, 6))], payload[KB:], token=b"d1")
+        a1, bytes1 = self.raw.send(d1)
+        self.assertEqual(cname(a1["code"]), "2.04", a1)
+        self.assertEqual(s.block_of(a1, s.BLOCK1), (1, 0, 6))
+        again, bytes1_again = self.raw.send(d1)
+        self.assertEqual(bytes1_again, bytes1, "the duplicate's answer differs")
+        # and a late duplicate of block 0 changes nothing either
+        again, bytes0_late = self.raw.send(d0)
+        self.assertEqual(bytes0_late, bytes0)
+        self.same(self.stored(uri), payload, "value stored on the module")
+        self.assertEqual(self.etag(uri) - before, 1, "applied exactly once")
+
+    # ---- /.well-known/core with many resources ----
+
+    def test_well_known_core_block_wise(self):
+        want = links(MANY)
+        self.assertGreater(len(want), 2 * KB)
+        for extra in ([], ["-b", "64"]):
+            rc, got, text = self.coap_client(".well-known/core", extra=extra)
+            self.assertEqual(rc, 0, text)
+            self.assertEqual(got, want, "coap-client %s" % extra)
+        got, responses = self.get_blocks(".well-known/core", 6, first_block2=False)
+        self.assertEqual(got, want)
+        self.assertEqual(s.option(responses[0], s.CONTENT_FORMAT), b"\x28")
+        if aiocoap is not None:
+            r = self.aiocoap((Code.GET, ".well-known/core", b""))
+            self.assertEqual(r[0].code, Code.CONTENT)
+            self.assertEqual(r[0].payload, want, "aiocoap")
+
+
+if __name__ == "__main__":
+    unittest.main()
