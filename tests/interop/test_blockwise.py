@@ -54,6 +54,8 @@ TABLE = (
     ("raw-update", 0, 0, True),
     ("dup-update", 0, 0, True),
     ("limit-update", 0, 0, True),
+    ("shared-update", 0, 0, True),
+    ("post-update", 0, 0, True),
 )
 
 SCRIPT = s.PATTERN_SRC + "TABLE = %r\nREMOTE_BUDGET_FACTOR = %d\n" % (TABLE, REMOTE_BUDGET_FACTOR) + r'''
@@ -516,6 +518,38 @@ class Blockwise(s.MPTestCase):
         self.same(self.stored(uri), payload, "value stored on the module")
         self.assertEqual(self.etag(uri) - before, 1, "applied exactly once")
 
+    def test_block1_post(self):
+        uri = "post-update"
+        payload = s.pattern(3 * KB + 1, 11)
+        before = self.etag(uri)
+        self.put_blocks(uri, payload, 5, mcode=s.POST)
+        self.same(self.stored(uri), payload, "value stored on the module")
+        self.assertEqual(self.etag(uri) - before, 1)
+
+    def test_block1_two_clients_write_one_resource(self):
+        """Two transfers to one resource, their blocks interleaved: each is
+        reassembled apart from the other, each stored whole when its last
+        block arrives (the later one wins), never a mix."""
+        uri = "shared-update"
+        other = Raw(self.port)
+        self.addCleanup(other.close)
+        a, b = s.pattern(4 * KB, 12), s.pattern(3 * KB, 13)
+        szx, size = 6, KB
+        before = self.etag(uri)
+        for num in range(4):
+            for peer, data in ((self.raw, a), (other, b)):
+                n = len(data) // size
+                if num >= n:
+                    continue
+                more = num < n - 1
+                r = peer.req(s.PUT, uri, [(s.BLOCK1, s.block(num, more, szx))], data[num * size:(num + 1) * size])
+                self.assertEqual(cname(r["code"]), "2.31" if more else "2.04", (peer is other, num, r))
+                if not more:
+                    self.same(self.stored(uri), data, "value after the transfer of %s ended"
+                              % ("the second client" if peer is other else "the first client"))
+        self.same(self.stored(uri), a, "value after both transfers")
+        self.assertEqual(self.etag(uri) - before, 2, "each transfer applied once")
+
     # ---- /.well-known/core with many resources ----
 
     def test_well_known_core_block_wise(self):
@@ -532,6 +566,109 @@ class Blockwise(s.MPTestCase):
             r = self.aiocoap((Code.GET, ".well-known/core", b""))
             self.assertEqual(r[0].code, Code.CONTENT)
             self.assertEqual(r[0].payload, want, "aiocoap")
+
+
+SMALL_SCRIPT = s.PATTERN_SRC + "LARGE = %d\n" % LARGE + r'''
+import sys
+import coap
+
+coap.init("127.0.0.1", port=int(sys.argv[1]))   # the default remote budget
+for uri, n in (("small", 0), ("big", LARGE)):
+    r = coap.add_resource(uri, value=pattern(n), etag=True)
+    r.callback(coap.REQUEST_GET | coap.REQUEST_PUT, True)
+for i in range(int(sys.argv[2])):
+    r = coap.add_resource("t%d" % i, value=b"")
+    r.callback(coap.REQUEST_GET | coap.REQUEST_PUT, True)
+r = None
+print("READY", coap.VALUE_MAX, coap.REMOTE_BUDGET)
+while True:
+    coap.read(0)
+'''
+
+
+def transfers_max():
+    """TRANSFERS_MAX of src/capacity.rs: Block1 transfers held at once."""
+    with open(os.path.join(s.ROOT, "src", "capacity.rs")) as f:
+        m = re.search(r"pub const TRANSFERS_MAX: usize = (\d+);", f.read())
+    assert m, "no TRANSFERS_MAX in src/capacity.rs"
+    return int(m.group(1))
+
+
+class DefaultBudget(s.MPTestCase):
+    """A server with init()'s default remote budget (Coap.REMOTE_BUDGET), a
+    resource whose application value is empty, one whose value is LARGE,
+    and TRANSFERS_MAX + 1 empty ones."""
+
+    def setUp(self):
+        self.port = s.free_port()
+        script = s.write_script(self, SMALL_SCRIPT)
+        self.n = transfers_max()
+        self.srv = s.start_mp(self, script, [self.port, self.n + 1])
+        line = self.srv.expect("READY", 15)
+        self.value_max, self.budget = int(line.split()[1]), int(line.split()[2])
+        self.raw = Raw(self.port)
+        self.addCleanup(self.raw.close)
+
+    def get(self, uri):
+        out, num = b"", 0
+        while True:
+            r = self.raw.req(s.GET, uri, [(s.BLOCK2, s.block(num, 0, 6))])
+            self.assertEqual(r["code"], s.C205, r)
+            out += r["payload"]
+            if not s.block_of(r, s.BLOCK2)[1]:
+                return out, int.from_bytes(s.option(r, s.ETAG_OPT), "big")
+            num += 1
+
+    def test_block1_over_the_remote_budget_gets_4_13_with_size1(self):
+        self.assertGreater(LARGE, self.budget, "the test needs a PUT larger than the default budget")
+        self.assertLess(LARGE, self.value_max)
+        payload = s.pattern(LARGE, 1)
+        # announced by Size1 in the first block (RFC 7959 4): refused at once
+        r = self.raw.req(s.PUT, "small", [(s.BLOCK1, s.block(0, 1, 6)), (s.SIZE1, LARGE)], payload[:KB])
+        self.assertEqual(cname(r["code"]), "4.13", r)
+        size1 = int.from_bytes(s.option(r, s.SIZE1) or b"", "big")
+        self.assertTrue(0 < size1 <= self.budget, "Size1 %d, budget %d" % (size1, self.budget))
+        # not announced: refused at the block that passes the budget
+        num = 0
+        while True:
+            r = self.raw.req(s.PUT, "small", [(s.BLOCK1, s.block(num, 1, 6))], payload[num * KB:(num + 1) * KB])
+            if r["code"] != s.C231:
+                break
+            num += 1
+            self.assertLessEqual(num * KB, self.budget, "more than the remote budget accepted")
+        self.assertEqual(cname(r["code"]), "4.13", r)
+        size1 = int.from_bytes(s.option(r, s.SIZE1) or b"", "big")
+        self.assertTrue(0 < size1 <= self.budget and (num + 1) * KB > size1, (num, size1, self.budget))
+        self.assertEqual(self.get("small"), (b"", 1), "nothing stored")
+        # the application's own value of that size is not counted: fits
+        r = self.raw.req(s.PUT, "big", [(s.BLOCK1, s.block(0, 1, 6)), (s.SIZE1, LARGE)], payload[:KB])
+        self.assertEqual(cname(r["code"]), "2.31", r)
+        for num in range(1, (LARGE + KB - 1) // KB):
+            more = (num + 1) * KB < LARGE
+            r = self.raw.req(s.PUT, "big", [(s.BLOCK1, s.block(num, more, 6))], payload[num * KB:(num + 1) * KB])
+            self.assertEqual(cname(r["code"]), "2.31" if more else "2.04", (num, r))
+        self.assertEqual(self.get("big"), (payload, 2))
+
+    def test_transfers_in_progress_are_bounded(self):
+        peers = [Raw(self.port) for _ in range(self.n + 1)]
+        for p in peers:
+            self.addCleanup(p.close)
+        for i, p in enumerate(peers[:-1]):
+            r = p.req(s.PUT, "t%d" % i, [(s.BLOCK1, s.block(0, 1, 2))], s.pattern(64, i))
+            self.assertEqual(cname(r["code"]), "2.31", (i, r))
+        extra = "t%d" % self.n
+        r = peers[-1].req(s.PUT, extra, [(s.BLOCK1, s.block(0, 1, 2))], s.pattern(64, self.n))
+        self.assertEqual(cname(r["code"]), "5.03", "transfer %d of at most %d: %r" % (self.n + 1, self.n, r))
+        self.assertIsNotNone(s.option(r, s.MAX_AGE), "5.03 without Max-Age: %r" % r)
+        # the transfers in progress are unharmed; once one ends, a new one starts
+        for i, p in enumerate(peers[:-1]):
+            r = p.req(s.PUT, "t%d" % i, [(s.BLOCK1, s.block(1, 0, 2))], b"end")
+            self.assertEqual(cname(r["code"]), "2.04", (i, r))
+            self.assertEqual(self.get("t%d" % i)[0], s.pattern(64, i) + b"end")
+        r = peers[-1].req(s.PUT, extra, [(s.BLOCK1, s.block(0, 1, 2))], s.pattern(64, self.n))
+        self.assertEqual(cname(r["code"]), "2.31", r)
+        r = peers[-1].req(s.PUT, extra, [(s.BLOCK1, s.block(1, 0, 2))], b"end")
+        self.assertEqual(cname(r["code"]), "2.04", r)
 
 
 if __name__ == "__main__":
