@@ -159,7 +159,6 @@ class Blockwise(s.MPTestCase):
     @classmethod
     def setUpClass(cls):
         cls.port = s.free_port()
-        cls.script_path = None
         fd, cls.script_path = tempfile.mkstemp(suffix=".py", prefix="mpcoap_blk_")
         with os.fdopen(fd, "w") as f:
             f.write(SCRIPT)
@@ -171,7 +170,6 @@ class Blockwise(s.MPTestCase):
             os.unlink(cls.script_path)
             raise AssertionError("block-wise server did not start:\n" + cls.srv.output())
         cls.value_max = int(line.split()[1])
-        cls.remote_budget_default = int(line.split()[2])
 
     @classmethod
     def tearDownClass(cls):
@@ -430,6 +428,9 @@ class Blockwise(s.MPTestCase):
         self.assertEqual(int.from_bytes(s.option(r, s.SIZE2) or b"", "big"), LARGE, r)
 
     def test_etag_in_every_block_and_changed_with_the_value(self):
+        # etag=True: the resource's counter, 1 for the value add_resource stored
+        _, responses = self.get_blocks("large-etag", 6, expect_len=LARGE)
+        self.assertEqual(s.option(responses[0], s.ETAG_OPT), b"\x01")
         # etag=False: an internal version, changed by the application's
         # value(); etag=True: the resource's counter, changed by a PUT
         for uri, change in (("changing", "app"), ("changing-etag", "app"), ("changing-etag", "put")):
@@ -568,7 +569,7 @@ class Blockwise(s.MPTestCase):
             self.assertEqual(r[0].payload, want, "aiocoap")
 
 
-SMALL_SCRIPT = s.PATTERN_SRC + "LARGE = %d\n" % LARGE + r'''
+BUDGET_SCRIPT = s.PATTERN_SRC + "LARGE = %d\n" % LARGE + r'''
 import sys
 import coap
 
@@ -601,7 +602,7 @@ class DefaultBudget(s.MPTestCase):
 
     def setUp(self):
         self.port = s.free_port()
-        script = s.write_script(self, SMALL_SCRIPT)
+        script = s.write_script(self, BUDGET_SCRIPT)
         self.n = transfers_max()
         self.srv = s.start_mp(self, script, [self.port, self.n + 1])
         line = self.srv.expect("READY", 15)
