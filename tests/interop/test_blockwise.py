@@ -452,6 +452,15 @@ class Blockwise(s.MPTestCase):
             got, _ = self.get_blocks(uri, 6)
             self.same(got, want, uri)
 
+    def test_block2_duplicate_con_answered_the_same(self):
+        for num in (0, 3):
+            d = self.raw.datagram(s.GET, "large", [(s.BLOCK2, s.block(num, 0, 4))], token=b"g%d" % num)
+            first, raw1 = self.raw.send(d)
+            self.assertEqual(first["code"], s.C205, first)
+            self.assertEqual(s.block_of(first, s.BLOCK2), (num, 1, 4))
+            _, raw2 = self.raw.send(d)
+            self.assertEqual(raw2, raw1, "block %d: the duplicate's answer differs" % num)
+
     # ---- Block1 details ----
 
     def test_block1_out_of_order_gets_4_08(self):
