@@ -199,6 +199,12 @@ class Blockwise(s.MPTestCase):
         self.assertEqual(len(v), int(n))
         return v
 
+    def same_answer(self, again, first, what):
+        """The duplicate's answer is the first one, byte for byte."""
+        if again != first:
+            a, f = s.parse(again), s.parse(first)
+            self.fail("%s: the duplicate's answer differs:\n%r\n%r (first)" % (what, a, f))
+
     def same(self, got, want, what):
         """got == want, else where they first differ (not 10 KB of bytes)."""
         if got != want:
@@ -459,7 +465,7 @@ class Blockwise(s.MPTestCase):
             self.assertEqual(first["code"], s.C205, first)
             self.assertEqual(s.block_of(first, s.BLOCK2), (num, 1, 4))
             _, raw2 = self.raw.send(d)
-            self.assertEqual(raw2, raw1, "block %d: the duplicate's answer differs" % num)
+            self.same_answer(raw2, raw1, "Block2 %d" % num)
 
     # ---- Block1 details ----
 
@@ -515,16 +521,16 @@ class Blockwise(s.MPTestCase):
         self.assertEqual(cname(a0["code"]), "2.31", a0)
         self.assertEqual(s.block_of(a0, s.BLOCK1), (0, 1, 6))
         again, bytes0_again = self.raw.send(d0)
-        self.assertEqual(bytes0_again, bytes0, "the duplicate's answer differs")
+        self.same_answer(bytes0_again, bytes0, "Block1 0, M=1")
         d1 = self.raw.datagram(s.PUT, uri, [(s.BLOCK1, s.block(1, 0, 6))], payload[KB:], token=b"d1")
         a1, bytes1 = self.raw.send(d1)
         self.assertEqual(cname(a1["code"]), "2.04", a1)
         self.assertEqual(s.block_of(a1, s.BLOCK1), (1, 0, 6))
         again, bytes1_again = self.raw.send(d1)
-        self.assertEqual(bytes1_again, bytes1, "the duplicate's answer differs")
+        self.same_answer(bytes1_again, bytes1, "Block1 1, M=0 (the last)")
         # and a late duplicate of block 0 changes nothing either
         again, bytes0_late = self.raw.send(d0)
-        self.assertEqual(bytes0_late, bytes0)
+        self.same_answer(bytes0_late, bytes0, "Block1 0 again after the last")
         self.same(self.stored(uri), payload, "value stored on the module")
         self.assertEqual(self.etag(uri) - before, 1, "applied exactly once")
 
