@@ -8,7 +8,8 @@ resources with two attributes each, so that /.well-known/core needs many
 blocks (issue 10's case). Values are support.pattern() bytes, in which a
 shifted, repeated or missing block shows. The script's /ctl resource takes
 commands ("dump URI": print the stored value; "bump URI": the application
-stores a new value), read between read() calls. The limits come from the
+stores a new value; "add URI", "remove URI": a resource), read between
+read() calls. The limits come from the
 module: the script prints Coap.VALUE_MAX and runs with a remote budget large
 enough for every PUT here (REMOTE_BUDGET_FACTOR times VALUE_MAX), so that
 VALUE_MAX is the limit under test.
@@ -40,7 +41,8 @@ MANY = 500
 REMOTE_BUDGET_FACTOR = 8  # the PUTs below hold about 3 VALUE_MAX together
 
 # (uri, initial length, pattern seed, etag): the resources of the script, in
-# the order they are added (after /ctl). Each test writes only its own.
+# the order they are added (after /ctl; then /typed, with a media type, and
+# the MANY small ones). Each test writes only its own.
 TABLE = (
     ("large", LARGE, 0, False),
     ("large-etag", LARGE, 0, True),
@@ -56,6 +58,8 @@ TABLE = (
     ("limit-update", 0, 0, True),
     ("shared-update", 0, 0, True),
     ("post-update", 0, 0, True),
+    ("full-update", 0, 0, True),
+    ("side-update", 0, 0, True),
 )
 
 SCRIPT = s.PATTERN_SRC + "TABLE = %r\nREMOTE_BUDGET_FACTOR = %d\n" % (TABLE, REMOTE_BUDGET_FACTOR) + r'''
@@ -75,6 +79,8 @@ for uri, n, seed, etag in TABLE:
     r = coap.add_resource(uri, value=pattern(n, seed), etag=etag)
     r.callback(ALL, True)
     res[uri], seeds[uri] = r, seed
+r = coap.add_resource("typed", value=b"{}", media_type=coap.MEDIATYPE_APP_JSON)
+r.callback(ALL, True)
 for i in range(many):
     r = coap.add_resource("r%d" % i, value=b"x")
     r.add_attribute("rt", "t%d" % i)
@@ -92,6 +98,12 @@ while True:
     if verb == "dump":
         v = res[uri].value()
         print("VALUE", uri, len(v), hexlify(v).decode())
+    elif verb == "add":
+        coap.add_resource(uri, value=b"").callback(coap.REQUEST_GET, True)
+        print("ADDED", uri)
+    elif verb == "remove":
+        coap.remove_resource(uri)
+        print("REMOVED", uri)
     elif verb == "bump":
         seeds[uri] += 1
         res[uri].value(pattern(len(res[uri].value()), seeds[uri]))
@@ -105,7 +117,7 @@ def links(many):
     """/.well-known/core of the script, by RFC 6690: links in the order the
     resources were added, separated by commas; rt's and if's values are
     ptokens, written unquoted."""
-    out = ["</ctl>"] + ["</%s>" % t[0] for t in TABLE]
+    out = ["</ctl>"] + ["</%s>" % t[0] for t in TABLE] + ["</typed>"]
     out += ["</r%d>;rt=t%d;if=sensor" % (i, i) for i in range(many)]
     return ",".join(out).encode()
 
@@ -512,6 +524,24 @@ class Blockwise(s.MPTestCase):
         got, _ = self.get_blocks(uri, szx, expect_len=self.value_max)
         self.same(got, payload, "reassembled Block2 GET")
 
+    def test_block1_value_max_with_another_transfer_in_progress(self):
+        """VALUE_MAX bounds one value: another peer's transfer in progress
+        (to another resource; the remote budget has room for both) does not
+        lower it."""
+        side = Raw(self.port)
+        self.addCleanup(side.close)
+        for szx in (6, 2):
+            r = side.req(s.PUT, "side-update", [(s.BLOCK1, s.block(0, 1, szx))], s.pattern(16 << szx, 1))
+            self.assertEqual(cname(r["code"]), "2.31", r)
+            payload = s.pattern(self.value_max, szx)
+            try:
+                self.put_blocks("full-update", payload, 6)
+            finally:
+                r = side.req(s.PUT, "side-update", [(s.BLOCK1, s.block(1, 0, szx))], b"end")
+                self.assertEqual(cname(r["code"]), "2.04", r)
+            self.same(self.stored("full-update"), payload, "value stored on the module")
+            self.same(self.stored("side-update"), s.pattern(16 << szx, 1) + b"end", "the other transfer's value")
+
     def test_block1_duplicate_con_answered_again_applied_once(self):
         uri = "dup-update"
         payload = s.pattern(KB + 300, 2)
@@ -566,6 +596,54 @@ class Blockwise(s.MPTestCase):
         self.same(self.stored(uri), a, "value after both transfers")
         self.assertEqual(self.etag(uri) - before, 2, "each transfer applied once")
 
+    def test_block1_bad_blocks_get_4_00(self):
+        """RFC 7959 2.2: SZX 7 is reserved (4.00 Bad Request); a block with
+        M=1 carries exactly 2**(SZX+4) bytes. Nothing is stored."""
+        uri = "raw-update"
+        old = self.stored(uri)
+        r = self.raw.req(s.PUT, uri, [(s.BLOCK1, s.block(0, 1, 7))], b"x" * KB)
+        self.assertEqual(cname(r["code"]), "4.00", r)
+        r = self.raw.req(s.GET, "large", [(s.BLOCK2, s.block(0, 0, 7))])
+        self.assertEqual(cname(r["code"]), "4.00", r)
+        for n in (10, 100):
+            r = self.raw.req(s.PUT, uri, [(s.BLOCK1, s.block(0, 1, 2))], b"x" * n)
+            self.assertEqual(cname(r["code"]), "4.00", (n, r))
+            r = self.raw.req(s.PUT, uri, [(s.BLOCK1, s.block(1, 0, 2))], b"y")
+            self.assertEqual(cname(r["code"]), "4.08", (n, r))
+        self.assertEqual(self.stored(uri), old, "nothing stored")
+
+    def test_block1_request_checks(self):
+        """The checks of a whole PUT apply to a Block1 one, carried by every
+        block as clients do: an If-Match that does not match and an
+        If-None-Match on an existing resource get 4.12, a Content-Format
+        other than the resource's 4.15, a method not enabled 4.05, an
+        unknown path 4.04; nothing is stored."""
+        old = self.stored("post-update")
+        for opts, code in (([(1, b"\x99\x99")], "4.12"), ([(5, b"")], "4.12")):
+            got = []
+            for num, more in ((0, 1), (1, 0)):
+                r = self.raw.req(s.PUT, "post-update", [(s.BLOCK1, s.block(num, more, 2))] + opts,
+                                 b"x" * 64 if more else b"y")
+                got.append(cname(r["code"]))
+                if got[-1] != "2.31":
+                    break
+            self.assertEqual(got[-1], code, (opts, got))
+            self.assertEqual(self.stored("post-update"), old, "nothing stored")
+        r = self.raw.req(s.PUT, "typed", [(s.BLOCK1, s.block(0, 1, 2)), (s.CONTENT_FORMAT, 0)], b"x" * 64)
+        self.assertEqual(cname(r["code"]), "4.15", r)
+        r = self.raw.req(s.PUT, "r0", [(s.BLOCK1, s.block(0, 1, 2))], b"x" * 64)
+        self.assertEqual(cname(r["code"]), "4.05", r)
+        r = self.raw.req(s.PUT, "nothing", [(s.BLOCK1, s.block(0, 1, 2))], b"x" * 64)
+        self.assertEqual(cname(r["code"]), "4.04", r)
+
+    def test_block2_non_request(self):
+        d = s.build(s.NON, s.GET, self.raw.next_mid(), b"n", s.path_options("large") + [(s.BLOCK2, s.block(2, 0, 4))])
+        self.raw.sock.sendto(d, self.raw.server)
+        r = s.parse(self.raw.sock.recv(4096))
+        self.assertEqual((r["type"], r["code"], r["token"]), (s.NON, s.C205, b"n"), r)
+        self.assertEqual(s.block_of(r, s.BLOCK2), (2, 1, 4))
+        self.assertEqual(r["payload"], s.pattern(LARGE)[2 * 256:3 * 256])
+
     # ---- /.well-known/core with many resources ----
 
     def test_well_known_core_block_wise(self):
@@ -582,6 +660,19 @@ class Blockwise(s.MPTestCase):
             r = self.aiocoap((Code.GET, ".well-known/core", b""))
             self.assertEqual(r[0].code, Code.CONTENT)
             self.assertEqual(r[0].payload, want, "aiocoap")
+
+    def test_well_known_core_etag_changes_with_the_document(self):
+        r0 = self.raw.req(s.GET, ".well-known/core", [(s.BLOCK2, s.block(0, 0, 6))])
+        self.assertEqual(r0["code"], s.C205, r0)
+        etag0 = s.option(r0, s.ETAG_OPT)
+        self.assertIsNotNone(etag0, "no ETag in a Block2 response: %r" % r0)
+        self.ctl("add extra", "ADDED extra")
+        try:
+            r1 = self.raw.req(s.GET, ".well-known/core", [(s.BLOCK2, s.block(1, 0, 6))])
+            self.assertEqual(r1["code"], s.C205, r1)
+            self.assertNotEqual(s.option(r1, s.ETAG_OPT), etag0, "block 1 of a changed document, same ETag")
+        finally:
+            self.ctl("remove extra", "REMOVED extra")
 
 
 BUDGET_SCRIPT = s.PATTERN_SRC + "LARGE = %d\n" % LARGE + r'''
