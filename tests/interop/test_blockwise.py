@@ -60,6 +60,7 @@ TABLE = (
     ("post-update", 0, 0, True),
     ("full-update", 0, 0, True),
     ("side-update", 0, 0, True),
+    ("atomic", EXACT, 0, False),
 )
 
 SCRIPT = s.PATTERN_SRC + "TABLE = %r\nREMOTE_BUDGET_FACTOR = %d\n" % (TABLE, REMOTE_BUDGET_FACTOR) + r'''
@@ -595,6 +596,28 @@ class Blockwise(s.MPTestCase):
                               % ("the second client" if peer is other else "the first client"))
         self.same(self.stored(uri), a, "value after both transfers")
         self.assertEqual(self.etag(uri) - before, 2, "each transfer applied once")
+
+    def test_block1_applied_atomically_at_the_last_block(self):
+        """A reader GETting blocks while a Block1 transfer to the same
+        resource is in progress sees the old value (and ETag) throughout;
+        at the last block the new value appears whole, with a new ETag. A
+        block sent again (a new message: the client's own retry) is taken
+        once."""
+        writer = Raw(self.port)
+        self.addCleanup(writer.close)
+        uri, new = "atomic", s.pattern(2 * KB + 10, 14)
+        r0 = self.raw.req(s.GET, uri, [(s.BLOCK2, s.block(0, 0, 6))])
+        for num in (0, 1, 1):
+            r = writer.req(s.PUT, uri, [(s.BLOCK1, s.block(num, 1, 6))], new[num * KB:(num + 1) * KB])
+            self.assertEqual(cname(r["code"]), "2.31", (num, r))
+            r1 = self.raw.req(s.GET, uri, [(s.BLOCK2, s.block(num + 1, 0, 6))])
+            self.assertEqual(s.option(r1, s.ETAG_OPT), s.option(r0, s.ETAG_OPT), "ETag changed before the last block")
+            self.assertEqual(r1["payload"], s.pattern(EXACT)[(num + 1) * KB:(num + 2) * KB])
+        r = writer.req(s.PUT, uri, [(s.BLOCK1, s.block(2, 0, 6))], new[2 * KB:])
+        self.assertEqual(cname(r["code"]), "2.04", r)
+        got, responses = self.get_blocks(uri, 6, expect_len=len(new))
+        self.same(got, new, "value after the last block")
+        self.assertNotEqual(s.option(responses[0], s.ETAG_OPT), s.option(r0, s.ETAG_OPT))
 
     def test_block1_bad_blocks_get_4_00(self):
         """RFC 7959 2.2: SZX 7 is reserved (4.00 Bad Request); a block with
