@@ -99,8 +99,9 @@ class LossyBlockwise(unittest.TestCase):
         before, got, put, after, get_s, put_s = asyncio.run(go())
         self.relay.p.terminate()
         stats = json.loads(self.relay.expect("STATS", 10).split(" ", 1)[1])
-        print("\nlossy block-wise: GET of %d bytes in %.1f s, PUT of %d bytes in %.1f s; relay %s"
-              % (SIZE, get_s, SIZE, put_s, json.dumps(stats)), file=sys.stderr)
+        etag0, etag1 = (int.from_bytes(m.opt.etag or b"", "big") for m in (before, after))
+        print("\nlossy block-wise: GET of %d bytes in %.1f s, PUT of %d bytes in %.1f s; ETag %d -> %d; relay %s"
+              % (SIZE, get_s, SIZE, put_s, etag0, etag1, json.dumps(stats)), file=sys.stderr)
         self.assertEqual(got.code, Code.CONTENT)
         self.assertEqual(len(got.payload), SIZE)
         self.assertTrue(got.payload == want, "the Block2 GET differs")
@@ -108,7 +109,6 @@ class LossyBlockwise(unittest.TestCase):
         self.assertEqual(after.code, Code.CONTENT)
         self.assertEqual(len(after.payload), SIZE)
         self.assertTrue(after.payload == payload, "the value stored by the Block1 PUT differs")
-        etag0, etag1 = (int.from_bytes(m.opt.etag or b"", "big") for m in (before, after))
         self.assertEqual(etag1 - etag0, 1, "the Block1 PUT applied exactly once")
         # The run really was lossy both ways: a dropped answer means that
         # the server saw that block again.
