@@ -307,6 +307,7 @@ def coap_client(port, path, method="get", extra=(), host=HOST, timeout=20):
 CON, NON, ACK, RST = 0, 1, 2, 3
 GET, POST, PUT, DELETE = 1, 2, 3, 4  # CoAP method codes (not Pycom's REQUEST_* flags)
 ETAG_OPT, URI_PATH, CONTENT_FORMAT, MAX_AGE, URI_QUERY = 4, 11, 12, 14, 15
+BLOCK2, BLOCK1, SIZE2, SIZE1 = 23, 27, 28, 60  # RFC 7959
 
 
 def code(c, d):
@@ -314,6 +315,34 @@ def code(c, d):
 
 
 C204, C205 = code(2, 4), code(2, 5)
+C231, C402, C408, C413 = code(2, 31), code(4, 2), code(4, 8), code(4, 13)
+
+
+def block(num, more, szx):
+    """A Block1/Block2 option value (RFC 7959 2.2), as an int for build()."""
+    return num << 4 | (8 if more else 0) | szx
+
+
+def block_of(msg, num):
+    """(NUM, M, SZX) of option num in a parsed message, or None."""
+    v = option(msg, num)
+    if v is None:
+        return None
+    v = int.from_bytes(v, "big")
+    return v >> 4, v >> 3 & 1, v & 7
+
+
+# Bytes that show a shifted, repeated or missing block: within 64 KiB, the
+# 16-byte block at offset 16k tells k (its even bytes k mod 256, its odd
+# bytes also k >> 8), so no two aligned blocks are equal, and a different
+# seed changes every byte. The same source runs in MicroPython scripts
+# (exec'd there), so both sides agree.
+PATTERN_SRC = """
+def pattern(n, seed=0):
+    return bytes((((i >> 4) * 7 + (i & 15) * 29 + (i & 1) * (i >> 12) * 53 + seed * 101) & 0xFF)
+                 for i in range(n))
+"""
+exec(PATTERN_SRC)
 
 
 def _ext(v):

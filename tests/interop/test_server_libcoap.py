@@ -1,6 +1,6 @@
 """libcoap's coap-client (4.3.1) against the module's server on loopback, and
 raw CPython datagrams where coap-client cannot send them (it splits a large
-PUT with Block1)."""
+PUT with Block1). Block-wise transfer: tests/interop/test_blockwise.py."""
 
 import re
 import socket
@@ -174,11 +174,21 @@ class Base(s.MPTestCase):
         r, _, _ = self.req("plain")
         self.assertNotIn(b"xxx", r.payload)
 
-    def test_block2_early_negotiation_served_whole(self):
+    def test_block2_early_negotiation_of_a_small_value(self):
+        # a value that fits one message, asked for in 16-byte blocks: served
+        # in 16-byte blocks (RFC 7959 2.4); tests/interop/test_blockwise.py
+        # has the rest of block-wise
         value = "0123456789abcdef" * 3
         self.assertEqual(self.req("plain", "put", ["-e", value])[0].code, "2.04")
-        r, _, text = self.req("plain", extra=["-b", "16"])
-        self.assertEqual((r.code, r.payload), ("2.05", value.encode()), text)
+        _, text, sent, recv = s.coap_client(self.port, "plain", "get", ["-b", "16"])
+        # each request's answer (coap-client also prints the reassembled
+        # response, with the first request's token)
+        recv = [next(p for p in recv if p.token == q.token) for q in sent]
+        self.assertEqual([(p.code, p.payload) for p in recv], [("2.05", value[i:i + 16].encode())
+                                                               for i in range(0, len(value), 16)], text)
+        self.assertEqual([p.options.split("Block2:")[1] for p in sent], ["0/_/16", "1/_/16", "2/_/16"], text)
+        self.assertEqual([p.options.split("Block2:")[1].split(" ")[0].rstrip(",") for p in recv],
+                         ["0/M/16", "1/M/16", "2/_/16"], text)
 
 
 @unittest.skipUnless(s.micropython(True) and __import__("os").path.exists(s.micropython(True)),
