@@ -203,7 +203,7 @@ impl Engine {
         // SAFETY: `found` points at a live node of the list; read before
         // anything changes the list.
         let (have, cap) = found.map_or((0, 0), |t| unsafe { ((*t).len as usize, (*t).cap as usize) });
-        let room = self.remote_room(r).saturating_sub(self.transfers.bytes_but(found));
+        let room = self.remote_room_but(r, self.transfers.bytes_but(found));
         let size1 = if b.num == 0 { opts.size1.map_or(0, |s| s as usize) } else { 0 };
         if end > room || size1 > room {
             self.drop_transfers(|t| t.is(from, id, method));
@@ -528,6 +528,37 @@ mod tests {
         assert_eq!(e.resource_value(h).unwrap().len(), VALUE_MAX);
         e.collect();
         check_heap(&e);
+    }
+
+    #[test]
+    fn a_duplicate_last_block_gets_the_same_answer() {
+        let (mut e, h) = server(b"old", true);
+        let b0 = block_opt(Block { num: 0, more: true, szx: 2 });
+        let b1 = block_opt(Block { num: 1, more: false, szx: 2 });
+        assert_eq!(ask(&mut e, 0, PEER, Con, Code::PUT, 1, &[(BLOCK1, &b0)], &[1; 64]).code, Code::CONTINUE);
+        let first = ask(&mut e, 0, PEER, Con, Code::PUT, 2, &[(BLOCK1, &b1)], &[2; 5]);
+        assert_eq!((first.code, first.option(ETAG)), (Code::CHANGED, Some(&[2u8][..])));
+        e.set_resource_value(h, b"later").unwrap();
+        let again = ask(&mut e, 0, PEER, Con, Code::PUT, 2, &[(BLOCK1, &b1)], &[2; 5]);
+        assert_eq!(again, first, "the same answer, ETag and Block1 included");
+        assert_eq!(e.resource_value(h).unwrap(), b"later", "not applied again");
+    }
+
+    #[test]
+    fn another_transfer_does_not_lower_value_max() {
+        // The budget has room for both: the other transfer's bytes come
+        // off the budget, not off VALUE_MAX.
+        let (mut e, h) = server(b"", false);
+        let other = e.add_resource(b"other", None, None, b"", false).unwrap();
+        e.set_methods(other, Methods::ALL, true).unwrap();
+        e.set_remote_budget(8 * VALUE_MAX as u32);
+        let b0 = block_opt(Block { num: 0, more: true, szx: 6 });
+        let d = datagram(Con, Code::PUT, 1, b"o", &[(URI_PATH, b"other"), (BLOCK1, &b0)], &[7; 1024]);
+        assert_eq!(exchange(&mut e, 0, PEER, false, &d).0.unwrap().code, Code::CONTINUE);
+        let mut mid = 10;
+        let r = put(&mut e, Endpoint { port: 40001, ..PEER }, &pattern(VALUE_MAX), 6, &mut mid);
+        assert_eq!(r.code, Code::CHANGED);
+        assert_eq!(e.resource_value(h).unwrap(), &pattern(VALUE_MAX)[..]);
     }
 
     #[test]

@@ -15,8 +15,8 @@
 //! - every other reply of our server is fully determined by its code plus
 //!   an ETag (2.04) or a Size1 (4.13), with the diagnostic payload following
 //!   from the code, so the entry stores exactly that; the answer to a
-//!   Block1 block is its code (2.31 or 2.04) and the Block1 it echoed
-//!   (the final 2.04's ETag is not replayed);
+//!   Block1 block is its code (2.31 or 2.04), the 2.04's ETag, and the
+//!   Block1 it echoed, which the duplicate carries itself;
 //! - an ACK or RST that we sent for a response to our own requests is
 //!   re-sent as is; a request that got no reply (a NON one, or an error
 //!   suppressed for multicast) stays unanswered.
@@ -59,9 +59,10 @@ pub(crate) enum Replay {
     /// A piggybacked response: this code plus, for 2.04 an ETag (if
     /// `extra` != 0) and for 4.13 a Size1 of `extra`.
     Response { code: u8, extra: u16 },
-    /// A piggybacked 2.31 or 2.04 to a Block1 request: this code and the
-    /// Block1 option value it echoed (the 2.04's ETag is not kept).
-    Block1 { code: u8, block1: u16 },
+    /// A piggybacked 2.31 or 2.04 to a Block1 request: this code, the
+    /// 2.04's ETag (0: none), and the Block1 the request carries (a
+    /// duplicate carries the same, so it is not stored).
+    Block1 { code: u8, etag: u16 },
     /// An empty ACK (we acknowledged a CON response).
     EmptyAck,
     /// An RST (a CON response that matched none of our requests).
@@ -96,7 +97,7 @@ impl Entry {
             KIND_RESPONSE => Replay::Response { code: self.code, extra: self.extra },
             KIND_ACK => Replay::EmptyAck,
             KIND_RST => Replay::Reset,
-            KIND_BLOCK1 => Replay::Block1 { code: self.code, block1: self.extra },
+            KIND_BLOCK1 => Replay::Block1 { code: self.code, etag: self.extra },
             _ => Replay::Nothing,
         }
     }
@@ -190,7 +191,7 @@ impl Dedup {
             Replay::Response { code, extra } => (KIND_RESPONSE, code, extra),
             Replay::EmptyAck => (KIND_ACK, 0, 0),
             Replay::Reset => (KIND_RST, 0, 0),
-            Replay::Block1 { code, block1 } => (KIND_BLOCK1, code, block1),
+            Replay::Block1 { code, etag } => (KIND_BLOCK1, code, etag),
         };
         let kind = if via_multicast { kind | VIA_MULTICAST } else { kind };
         let entry = Entry { addr: from.addr, port: from.port, mid, at: now.0, kind, code, extra };

@@ -589,8 +589,14 @@ impl Engine {
     /// remote budget left, plus what the application stored last, plus the
     /// resource's own share; at most [`VALUE_MAX`].
     pub(crate) fn remote_room(&self, n: &ResourceNode) -> usize {
+        self.remote_room_but(n, 0)
+    }
+
+    /// [`Engine::remote_room`] when `held` more bytes (other Block1
+    /// transfers in progress) count against the budget.
+    pub(crate) fn remote_room_but(&self, n: &ResourceNode, held: usize) -> usize {
         let others = self.store.remote_used.saturating_sub(n.remote_share());
-        let room = self.store.remote_budget.saturating_sub(others) as usize + n.app_len as usize;
+        let room = (self.store.remote_budget.saturating_sub(others) as usize).saturating_sub(held) + n.app_len as usize;
         room.min(VALUE_MAX)
     }
 

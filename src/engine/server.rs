@@ -77,19 +77,20 @@ impl Answer {
         a
     }
 
-    /// The answer a dedup [`Replay::Block1`] summary stands for: 2.31 or
-    /// 2.04 with its Block1 (the 2.04's ETag is not kept).
-    pub(crate) fn from_block1_summary(code: u8, block1: u16) -> Answer {
+    /// The answer a dedup [`Replay::Block1`] summary stands for, to the
+    /// duplicate `msg`: 2.31 or 2.04, its ETag, and the Block1 that the
+    /// request (and so the duplicate) carries, echoed.
+    pub(crate) fn from_block1_summary(code: u8, etag: u16, msg: &Message<'_>) -> Answer {
         let mut a = Answer::new(Code(code), Body::Empty);
-        a.block1 = Some(u32::from(block1));
+        a.etag = (etag != 0).then_some(etag);
+        a.block1 = options::values(msg, opt::BLOCK1).next().map(opt::decode_uint);
         a
     }
 
     /// The dedup summary of this answer to a non-GET request.
     fn summary(&self) -> Replay {
-        if let (Some(b), true) = (self.block1, self.code.class() == 2) {
-            // Block numbers of a value up to VALUE_MAX fit (capacity.rs).
-            return Replay::Block1 { code: self.code.0, block1: b as u16 };
+        if let (Some(_), true) = (self.block1, self.code.class() == 2) {
+            return Replay::Block1 { code: self.code.0, etag: self.etag.unwrap_or(0) };
         }
         let extra = match (self.size1, self.etag, self.max_age) {
             (Some(s), _, _) => s as u16,
@@ -154,8 +155,8 @@ impl Engine {
                 let a = Answer::from_summary(code, extra);
                 return Ok((self.write_answer(&a, msg, reply), None));
             }
-            Some(Replay::Block1 { code, block1 }) if con => {
-                let a = Answer::from_block1_summary(code, block1);
+            Some(Replay::Block1 { code, etag }) if con => {
+                let a = Answer::from_block1_summary(code, etag, msg);
                 return Ok((self.write_answer(&a, msg, reply), None));
             }
             Some(replay) => return Ok((if con { self.write_replay(replay, msg.mid(), reply) } else { 0 }, None)),
