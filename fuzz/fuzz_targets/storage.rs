@@ -6,7 +6,7 @@
 //! tail is ignored). `fail` = 0: no allocation fails; else the `fail`-th
 //! allocation made during this operation is refused. `n` below is the
 //! number of resources (sessions, transmitted requests) and `cd` the
-//! little-endian u16 of `c, d`. `op` % 12:
+//! little-endian u16 of `c, d`. `op` % 13:
 //!
 //! - 0 add resource: uri `NAMES[a % 8]`, value of `cd % (VALUE_MAX + 2)`
 //!   bytes (one too many: ValueTooLarge) starting at byte `b`; `b` bit 0
@@ -31,6 +31,13 @@
 //!   until they are done.
 //! - 10 remote budget: `a` × 8 bytes, or (`b` bit 0) `REMOTE_BUDGET`.
 //! - 11 `take_user` (what `deinit` does, one item).
+//! - 12 a Block1 block (RFC 7959) from `PEERS[a % 4]` to resource `b % n`,
+//!   PUT (POST with `a` bit 2): SZX `(a >> 3) & 7` (7 is reserved); M
+//!   unless `a` bit 6; NUM the next one the model's transfer expects, or
+//!   `cd >> 10` with `a` bit 7; a payload of the block's size (one byte
+//!   short with `cd` bit 9, which is wrong), the last block
+//!   `cd % (size + 1)` bytes. The model follows the transfer (2.31, restart at NUM 0, 4.13
+//!   drops it) and, at the 2.04, checks the value the engine stored.
 //!
 //! The clock starts 20 s before the 32-bit wrap.
 //!
@@ -57,7 +64,7 @@ use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 use mpcoap::capacity::{MESSAGE_MAX, REMOTE_BUDGET, RETRY_AFTER_S, SINGLE_VALUE_MAX, VALUE_MAX};
-use mpcoap::codec::option::{encode_uint, MAX_AGE, URI_PATH};
+use mpcoap::codec::option::{encode_uint, Block, BLOCK1, MAX_AGE, URI_PATH};
 use mpcoap::codec::{Code, Message, MessageRepr, MessageType};
 use mpcoap::engine::snapshot::Snapshot;
 use mpcoap::engine::{Endpoint, Engine, Error, Event, Heap, Instant, Methods, Request, ResourceHandle, SessionHandle};
@@ -93,6 +100,9 @@ struct Fuzz<'e> {
     freed: BTreeMap<usize, usize>,
     freed_seen: usize,
     freed_span: (usize, usize),
+    /// Block1 transfers as the peers sent them: (peer, resource, method)
+    /// to the bytes the engine acknowledged with 2.31.
+    transfers: BTreeMap<(usize, u32, u8), Vec<u8>>,
 }
 
 /// A resource of the model.
@@ -111,6 +121,9 @@ enum Kind {
     Call,
     /// A request datagram (a PUT or POST may ask for storage).
     Datagram { store: bool, multicast: bool },
+    /// A Block1 block (may ask for storage; its last block gives blocks
+    /// back even when the smaller value block is refused).
+    Block,
     /// Releases only: never asks.
     Release,
 }
@@ -153,7 +166,7 @@ impl Fuzz<'_> {
         let [op, _, a, b, c, d] = rec;
         let cd = usize::from(u16::from_le_bytes([c, d]));
         let (e, h) = (&mut *self.e, &mut self.heap);
-        match op % 12 {
+        match op % 13 {
             0 => {
                 let value = bytes(b, cd % (VALUE_MAX + 2));
                 let uri = NAMES[usize::from(a) % NAMES.len()];
@@ -213,6 +226,7 @@ impl Fuzz<'_> {
                 (Kind::Call, Some(self.heap.run(self.e, |e| e.send_request(ses, &req, now)).map(|_| ())), None)
             }
             7 => self.datagram(a, b, cd),
+            12 => self.block(a, b, cd),
             8 => {
                 self.answer(a, b);
                 (Kind::Release, None, None)
@@ -281,6 +295,71 @@ impl Fuzz<'_> {
             }
         }
         (Kind::Datagram { store, multicast }, None, Some(out))
+    }
+
+    fn block(&mut self, a: u8, b: u8, cd: usize) -> (Kind, Option<Result<(), Error>>, Option<Vec<u8>>) {
+        let n = self.resources.len();
+        if n == 0 {
+            return (Kind::Release, None, None);
+        }
+        let peer = usize::from(a & 3);
+        let code = if a & 4 != 0 { Code::POST } else { Code::PUT };
+        let szx = (a >> 3) & 7;
+        let size = 16usize << szx;
+        let more = a & 0x40 == 0;
+        let target = usize::from(b) % n;
+        let key = (peer, self.resources[target].id, code.0);
+        let have = self.transfers.get(&key).map_or(0, Vec::len);
+        let num = if a & 0x80 != 0 { (cd >> 10) as u32 } else { (have / size) as u32 };
+        let len = match (more, cd & 0x200 != 0) {
+            (true, false) => size,
+            (true, true) => size - 1,
+            (false, _) => cd % (size + 1),
+        };
+        let payload = bytes(b ^ num as u8, len.min(MESSAGE_MAX - 64));
+        self.mid = self.mid.wrapping_add(1);
+        let mut repr: MessageRepr = MessageRepr::new(MessageType::Con, code, self.mid);
+        repr.token = b"bk";
+        for seg in self.resources[target].uri.split(|c| *c == b'/') {
+            repr.push_bytes(URI_PATH, seg).unwrap();
+        }
+        repr.push_uint(BLOCK1, Block { num, more, szx }.to_uint()).unwrap();
+        repr.payload = &payload;
+        let mut dg = [0u8; 2 * MESSAGE_MAX];
+        let len = repr.emit(&mut dg).unwrap();
+        let mut reply = [0u8; MESSAGE_MAX];
+        let r = self.heap.receive(self.e, self.now, PEERS[peer], false, &dg[..len], &mut reply).unwrap();
+        assert!(r.event.is_none());
+        let out = reply[..r.reply_len].to_vec();
+        let m = Message::parse(&out).expect("a CON gets a valid reply");
+        let offset = num as usize * size;
+        match m.code() {
+            Code::CONTINUE => {
+                let buf = self.transfers.entry(key).or_default();
+                if num == 0 {
+                    buf.clear();
+                }
+                if offset == buf.len() {
+                    buf.extend_from_slice(&payload);
+                }
+            }
+            Code::CHANGED => {
+                let mut value = self.transfers.remove(&key).unwrap_or_default();
+                if num == 0 {
+                    value.clear();
+                }
+                assert_eq!(offset, value.len(), "the engine applied a transfer with a gap");
+                value.extend_from_slice(&payload);
+                let h = ResourceHandle::from_raw(key.1);
+                assert_eq!(self.e.resource_value(h).unwrap(), &value[..], "the value a Block1 transfer stored");
+                self.resources[target].value = value;
+            }
+            Code::REQUEST_ENTITY_TOO_LARGE if num != 0 || more => {
+                self.transfers.remove(&key);
+            }
+            _ => {}
+        }
+        (Kind::Block, None, Some(out))
     }
 
     /// A peer answers one of our transmitted requests.
@@ -362,7 +441,7 @@ fn run(data: &[u8]) {
     let mut slot = Box::new(MaybeUninit::<Engine>::uninit());
     let now = Instant(u32::MAX - 20_000);
     let e = Engine::init_in_place(&mut slot, now, 0x5eed);
-    let mut f = Fuzz { e, heap: Heap::default(), now, mid: 0, resources: Vec::new(), sessions: Vec::new(), sent: Vec::new(), freed: BTreeMap::new(), freed_seen: 0, freed_span: (usize::MAX, 0) };
+    let mut f = Fuzz { e, heap: Heap::default(), now, mid: 0, resources: Vec::new(), sessions: Vec::new(), sent: Vec::new(), freed: BTreeMap::new(), freed_seen: 0, freed_span: (usize::MAX, 0), transfers: BTreeMap::new() };
     for rec in data.chunks_exact(6) {
         let rec: [u8; 6] = rec.try_into().unwrap();
         let fail = rec[1];
@@ -376,10 +455,10 @@ fn run(data: &[u8]) {
         // A value that shrinks is stored in its block when the smaller block
         // is refused (giving memory back never fails): the store succeeds
         // and no block changes.
-        let stores = rec[0] % 12 == 2 || matches!(kind, Kind::Datagram { store: true, .. });
+        let stores = rec[0] % 13 == 2 || matches!(kind, Kind::Datagram { store: true, .. } | Kind::Block);
         let succeeded = match (&kind, &result, &reply) {
             (Kind::Call, Some(r), _) => r.is_ok(),
-            (Kind::Datagram { .. }, _, Some(out)) => Message::parse(out).is_ok_and(|m| m.code() == Code::CHANGED),
+            (Kind::Datagram { .. } | Kind::Block, _, Some(out)) => Message::parse(out).is_ok_and(|m| m.code() == Code::CHANGED),
             _ => false,
         };
         if let Some(r) = result {
@@ -387,7 +466,12 @@ fn run(data: &[u8]) {
                 assert_eq!(r == Err(Error::NoMemory), refused, "(a) NoMemory if and only if refused: {r:?}");
             }
         }
-        if refused && stores && succeeded {
+        if refused && stores && succeeded && kind == Kind::Block {
+            // The last block, its smaller value block refused: the transfer's
+            // buffer became the value as it was (its node and the old value
+            // given back); the model checked the value.
+            assert!(before.is_some(), "more allocations than PLAN_MAX in one operation");
+        } else if refused && stores && succeeded {
             let before = before.expect("more allocations than PLAN_MAX in one operation");
             let after = f.e.snapshot();
             assert_eq!((after.stats.blocks, after.stats.bytes), (before.stats.blocks, before.stats.bytes), "a refused store changed blocks");
@@ -397,7 +481,11 @@ fn run(data: &[u8]) {
             match kind {
                 Kind::Release => panic!("an operation that only releases allocated"),
                 Kind::Call => assert_eq!(after, before, "(b)"),
-                Kind::Datagram { store, multicast } => {
+                Kind::Block | Kind::Datagram { .. } => {
+                    let (store, multicast) = match kind {
+                        Kind::Datagram { store, multicast } => (store, multicast),
+                        _ => (true, false),
+                    };
                     assert!(store, "only a PUT or POST asks for storage");
                     let reply = reply.unwrap();
                     if multicast {
@@ -414,7 +502,7 @@ fn run(data: &[u8]) {
                 }
             }
         }
-        if let Kind::Datagram { .. } = kind {
+        if let Kind::Datagram { .. } | Kind::Block = kind {
             let stats = f.e.storage_stats();
             if stats.remote_bytes > remote_before {
                 assert!(stats.remote_bytes <= stats.remote_budget, "a peer grew the remote use beyond the budget");

@@ -122,9 +122,9 @@ pub(crate) struct Transfers {
 }
 
 impl Transfers {
-    /// Bytes of the buffers of every transfer but the one of `except`.
-    fn bytes_but(&self, except: Option<*const TransferNode>) -> usize {
-        self.list.iter().filter(|t| Some(*t as *const _) != except).map(|t| t.cap as usize).sum()
+    /// Bytes of the buffers of every live transfer but the one of `except`.
+    fn bytes_but(&self, except: Option<*const TransferNode>, now: Instant) -> usize {
+        self.list.iter().filter(|t| Some(*t as *const _) != except && !t.expired(now)).map(|t| t.cap as usize).sum()
     }
 
     /// When the next transfer expires (ms from `now`), if any.
@@ -185,25 +185,26 @@ impl Engine {
         if b.szx > BLOCK_SZX || payload.len() > b.size() || (b.more && payload.len() != b.size()) {
             return Ok(answer(Code::BAD_REQUEST));
         }
-        self.expire_transfers(now);
+        // Expired transfers count as gone from here on; they are dropped
+        // once nothing can fail any more (a refused call changes nothing).
         let (id, method) = (r.handle().raw(), msg.code().0);
         if b.num == 0 && !b.more {
             // The whole payload in one block: a plain PUT/POST that echoes
             // Block1; it ends a transfer this peer had started.
-            self.drop_transfers(|t| t.is(from, id, method));
             let mut a = self.put_or_post(msg, opts.if_none_match, opts.has_if_match, r)?;
             if a.code.class() == 2 {
+                self.drop_transfers(|t| t.is(from, id, method));
                 a.block1 = Some(b.to_uint());
             }
             return Ok(a);
         }
         let offset = b.num as usize * b.size();
         let end = offset + payload.len();
-        let found = self.transfers.list.iter().find(|t| t.is(from, id, method)).map(|t| t as *const TransferNode);
+        let found = self.transfers.list.iter().find(|t| t.is(from, id, method) && !t.expired(now)).map(|t| t as *const TransferNode);
         // SAFETY: `found` points at a live node of the list; read before
         // anything changes the list.
         let (have, cap) = found.map_or((0, 0), |t| unsafe { ((*t).len as usize, (*t).cap as usize) });
-        let room = self.remote_room_but(r, self.transfers.bytes_but(found));
+        let room = self.remote_room_but(r, self.transfers.bytes_but(found, now));
         let size1 = if b.num == 0 { opts.size1.map_or(0, |s| s as usize) } else { 0 };
         if end > room || size1 > room {
             self.drop_transfers(|t| t.is(from, id, method));
@@ -224,7 +225,7 @@ impl Engine {
                 }
                 return Ok(continue_answer(b));
             }
-            None if self.transfers.list.iter().count() >= TRANSFERS_MAX => {
+            None if self.transfers.list.iter().filter(|t| !t.expired(now)).count() >= TRANSFERS_MAX => {
                 let mut a = answer(Code::SERVICE_UNAVAILABLE);
                 a.max_age = Some(RETRY_AFTER_S);
                 return Ok(a);
@@ -263,6 +264,7 @@ impl Engine {
             }
         };
         // Commit: nothing below fails.
+        self.expire_transfers(now);
         let new_node = reserved.take(0);
         let t: &mut TransferNode = match (found, new_node) {
             (None, Some((block, _))) => self.transfers.list.append(block, |t| {
