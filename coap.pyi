@@ -53,10 +53,11 @@ TIMEOUT: int = 255
 """``type`` passed to the response handler when a request gave up after
 MAX_RETRANSMIT retransmissions (``code`` is then 0, ``payload`` ``b""``)."""
 
-VALUE_MAX: int = 1128
-"""The largest resource value in bytes: it fits one response (message size
-1152 minus the worst case of header, 8-byte token and options). Larger values
-raise ``ValueError``; larger PUT/POST payloads get 4.13."""
+VALUE_MAX: int = 16384
+"""The largest resource value in bytes (16 KiB). A value that does not fit
+one response is served block-wise (RFC 7959, automatic); a PUT/POST of up to
+this many bytes is received in Block1 blocks. Larger values raise
+``ValueError``; larger PUT/POST payloads get 4.13 with Size1."""
 
 REMOTE_BUDGET: int
 """The default of :func:`init`'s ``remote_budget``: bytes that remote peers
