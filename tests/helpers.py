@@ -387,37 +387,99 @@ def block_of(m, number=BLOCK2):
     return (n >> 4, bool(n & 8), n & 7)
 
 
-def get_blockwise(path, szx=None, token=b"", query=None, addr=PEER, options=()):
+def same(tc, got, want):
+    """tc.assertEqual for large bytes: the unittest of the firmware formats
+    both values into its message even when they are equal, which a small
+    heap cannot do for 16 KiB values."""
+    if got is want or got == want:
+        return
+    if not isinstance(got, (bytes, bytearray)):
+        tc.fail("got %r, expected %d bytes" % (got, len(want)))
+    i = 0
+    while i < min(len(got), len(want)) and got[i] == want[i]:
+        i += 1
+    tc.fail("%d bytes, expected %d; first difference at byte %d" % (len(got), len(want), i))
+
+
+def filled(tc, data, b, n):
+    """Asserts that `data` is `n` bytes `b` (one byte), comparing a piece
+    at a time: no second copy of a large value on a small heap."""
+    tc.assertEqual(len(data), n)
+    piece = b * 1024
+    for i in range(0, n, 1024):
+        if data[i:i + 1024] != piece[:min(1024, n - i)]:
+            tc.fail("differs in the 1024 bytes from byte %d" % i)
+
+
+def get_blockwise(path, szx=None, token=b"", query=None, addr=PEER, options=(), expect=None):
     """GET `path` as a client does with Block2: the first request asks for
     block 0 of `szx` (None: asks for no size), then each next block in the
     size the server answered. Returns (code of the last answer, the
-    reassembled payload, the answers)."""
-    answers, body, num = [], b"", 0
+    payload, the answers). With `expect` (bytes), each block is compared with
+    its part of `expect` as it arrives and nothing is accumulated (small
+    heaps): the payload returned is `expect` itself if every block matched
+    (it may be a Filler: only slices of it are made), else a
+    description of the first mismatch, and the answers keep only the length
+    of their payload."""
+    answers, chunks, num, at = [], [], 0, 0
+    mismatch = None
     while True:
         opts = list(options)
         if szx is not None or num:
             opts.append((BLOCK2, block(num, False, szx if szx is not None else answers[-1][2])))
         m = ask(GET, path, token=token, query=query, addr=addr, options=opts)
         b = block_of(m)
+        if expect is None:
+            chunks.append(m.payload)
+        else:
+            n = len(m.payload)
+            if mismatch is None and expect[at:at + n] != m.payload:
+                mismatch = "block at byte %d differs (%d bytes)" % (at, n)
+            at += n
+            m.payload = n
         answers.append((m, b, b[2] if b else None))
-        body += m.payload
         if m.code != C205 or b is None or not b[1]:
+            if expect is None:
+                body = b"".join(chunks)
+            elif mismatch is None and at == len(expect):
+                body = expect
+            else:
+                body = mismatch or "%d bytes, expected %d" % (at, len(expect))
             return m.code, body, [a[0] for a in answers]
         if szx is None:
             szx = b[2]
         num = b[0] + 1
 
 
-def put_blockwise(path, payload, szx=6, method=PUT, addr=PEER, options=()):
-    """PUT (or POST) `payload` in Block1 blocks of `szx`; returns the
-    answers, stopping at the first that is not 2.31 Continue."""
+class Filler:
+    """`n` bytes `b`, made a slice at a time: a payload for put_blockwise
+    that a small heap need not hold whole."""
+
+    def __init__(self, b, n):
+        self.b, self.n = b, n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, s):
+        start, stop = s.start or 0, self.n if s.stop is None else s.stop
+        return self.b * max(0, min(stop, self.n) - start)
+
+
+def put_blockwise(path, payload, szx=6, method=PUT, addr=PEER, options=(), size1=True):
+    """PUT (or POST) `payload` in Block1 blocks of `szx` (the first with
+    Size1 = the total, as libcoap's client sends it, unless `size1` is
+    false); returns the answers, stopping at the first that is not 2.31
+    Continue."""
     size = 16 << szx
     n = max(1, (len(payload) + size - 1) // size)
     answers = []
     for num in range(n):
         more = num + 1 < n
         opts = list(options) + [(BLOCK1, block(num, more, szx))]
-        m = ask(method, path, options=opts, payload=payload[num * size:(num + 1) * size], addr=addr)
+        if num == 0 and size1:
+            opts.append((SIZE1, uint(len(payload))))
+        m = ask(method, path, options=opts, payload=bytes(payload[num * size:(num + 1) * size]), addr=addr)
         answers.append(m)
         if not more or m.code != C231:
             break

@@ -208,35 +208,37 @@ class TestAddResource(Base):
         self.assertEqual(m.payload, ",".join("</%s>" % u for u, _ in made[:3]).encode())
 
     def test_values_beyond_the_old_value_storage(self):
-        # values shared 2432 bytes; now 20 values of 1000 bytes fit, and a
-        # value of VALUE_MAX bytes (served block-wise) beside them
+        # values shared 2432 bytes; now an application store grows a value
+        # to VALUE_MAX (served block-wise), and 20 values of 1000 bytes fit
         vm = h.value_max()
+        small = coap.add_resource("small", value=b"s")
+        small.callback(coap.REQUEST_GET, True)
+        small.value(b"t" * vm)
+        want = h.Filler(b"t", vm)
+        code, body, answers = h.get_blockwise("small", expect=want)
+        self.assertEqual((code, body is want), (h.C205, True), body)
+        self.assertTrue(len(answers) > 1)
+        small.value(b"s")
         made = [coap.add_resource("big%d" % i, value=bytes([65 + i]) * 1000) for i in range(20)]
         for i, r in enumerate(made):
             self.assertEqual(r.value(), bytes([65 + i]) * 1000)
             r.callback(coap.REQUEST_GET, True)
             m = self.get("big%d" % i)
             self.assertEqual((m.code, m.payload), (h.C205, bytes([65 + i]) * 1000))
-        largest = coap.add_resource("largest", value=b"L" * vm)
-        largest.callback(coap.REQUEST_GET, True)
-        self.assertEqual(h.get_blockwise("largest")[:2], (h.C205, b"L" * vm))
-        # an application store grows a value to VALUE_MAX
-        small = coap.add_resource("small", value=b"s")
-        small.value(b"t" * vm)
-        self.assertEqual(small.value(), b"t" * vm)
         # a remote PUT grows another one as far as the remote budget allows
         # (what it grows beyond the application's value counts against it)
         put = coap.add_resource("put", value=b"p")
-        put.callback(coap.REQUEST_PUT, True)
-        m = h.put_blockwise("put", b"u" * vm)[-1]
+        put.callback(coap.REQUEST_PUT | coap.REQUEST_GET, True)
+        m = h.put_blockwise("put", h.Filler(b"u", vm))[-1]
         if vm - 1 <= h.remote_budget():
             self.assertEqual(m.code, h.C204)
-            self.assertEqual(put.value(), b"u" * vm)
+            want = h.Filler(b"u", vm)
+            self.assertTrue(h.get_blockwise("put", expect=want)[1] is want)
         else:
             self.assertEqual((m.code, h.to_uint(m.opt(h.SIZE1))), (h.C413, h.remote_budget() + 1))
             self.assertEqual(put.value(), b"p")
         coap.remove_resource("big0")
-        coap.add_resource("again", value=b"z" * vm)
+        coap.add_resource("again", value=b"z" * 1000)
         self.assertEqual(made[1].value(), b"B" * 1000)
 
 
@@ -324,19 +326,24 @@ class TestValue(Base):
         raises(self, ValueError, r.value, b"x" * (vm + 1))
         self.assertEqual(r.value(), b"keep")
         self.assertEqual(self.etag_of("t"), b"\x01")
-        r.value(b"y" * vm)
-        self.assertEqual(h.get_blockwise("t")[:2], (h.C205, b"y" * vm))
+        want = b"y" * vm
+        r.value(want)
+        code, body, _ = h.get_blockwise("t", expect=want)
+        self.assertEqual(code, h.C205)
+        h.same(self, body, want)
 
     def test_largest_value_with_all_options(self):
         # worst case: 8-byte token, Content-Format, Max-Age, ETag; served
         # block-wise, every block with the options and the same ETag
         vm = h.value_max()
-        r = coap.add_resource("w", value=b"z" * vm, media_type=65535, max_age=2 ** 32 - 1, etag=True)
+        want = b"z" * vm
+        r = coap.add_resource("w", value=want, media_type=65535, max_age=2 ** 32 - 1, etag=True)
         r.callback(coap.REQUEST_GET, True)
         for _ in range(300):
-            r.value(b"z" * vm)  # two-byte ETag
-        code, body, answers = h.get_blockwise("w", token=b"12345678")
-        self.assertEqual((code, body), (h.C205, b"z" * vm))
+            r.value(want)  # two-byte ETag
+        code, body, answers = h.get_blockwise("w", token=b"12345678", expect=want)
+        self.assertEqual(code, h.C205)
+        h.same(self, body, want)
         for m in answers:
             self.assertEqual(m.token, b"12345678")
             self.assertEqual(len(m.opt(h.ETAG)), 2)

@@ -252,13 +252,14 @@ class TestPutPost(Base):
         coap.deinit()
         coap.init(remote_budget=2 ** 32 - 1)
         r = self.res(value="v")
-        m = h.put_blockwise("r", b"x" * (vm + 1))[-1]
+        m = h.put_blockwise("r", h.Filler(b"x", vm + 1))[-1]
         self.assertEqual(m.code, h.C413)
         self.assertTrue(m.has(h.SIZE1))
         self.assertEqual(h.to_uint(m.opt(h.SIZE1)), vm)
         self.assertEqual(r.value(), b"v")
-        self.assertEqual(h.put_blockwise("r", b"y" * vm)[-1].code, h.C204)
-        self.assertEqual(r.value(), b"y" * vm)
+        self.assertEqual(h.put_blockwise("r", h.Filler(b"y", vm))[-1].code, h.C204)
+        want = h.Filler(b"y", vm)
+        self.assertTrue(h.get_blockwise("r", expect=want)[1] is want)
 
     def test_put_post_never_create(self):
         self.assertEqual(ask(h.PUT, "new", payload=b"x").code, h.C404)

@@ -596,7 +596,11 @@ impl Engine {
     /// transfers in progress) count against the budget.
     pub(crate) fn remote_room_but(&self, n: &ResourceNode, held: usize) -> usize {
         let others = self.store.remote_used.saturating_sub(n.remote_share());
-        let room = (self.store.remote_budget.saturating_sub(others) as usize).saturating_sub(held) + n.app_len as usize;
+        // Saturating: on a 32-bit target a budget near u32::MAX plus the
+        // application's length would wrap to a tiny room.
+        let room = (self.store.remote_budget.saturating_sub(others) as usize)
+            .saturating_sub(held)
+            .saturating_add(n.app_len as usize);
         room.min(VALUE_MAX)
     }
 
