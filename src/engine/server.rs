@@ -244,18 +244,30 @@ impl Engine {
                 let _ = self.remove_resource(h);
                 Ok((Some(Answer::new(Code::DELETED, Body::Empty)), Some((h, user))))
             }
-            _ => {
-                if let (Some(media), Some(cf)) = (r.media_type(), opts.content_format) {
-                    if media != cf {
-                        return Ok((Some(Answer::error(Code::UNSUPPORTED_CONTENT_FORMAT)), None));
-                    }
-                }
-                let a = match opts.block1 {
-                    Some(b) => self.put_block(msg, &opts, b, r, from, now)?,
-                    None => self.put_or_post(msg, opts.if_none_match, opts.has_if_match, r)?,
-                };
-                Ok((Some(a), None))
+            _ => Ok((Some(self.store_request(msg, &opts, r, from, now)?), None)),
+        }
+    }
+
+    /// A PUT or POST to `r`, whole or a Block1 block. Out of line, so that
+    /// `serve`'s frame (on every request's path) does not hold what only
+    /// a store needs.
+    #[inline(never)]
+    fn store_request(
+        &mut self,
+        msg: &Message<'_>,
+        opts: &RequestOptions<'_>,
+        r: &ResourceNode,
+        from: Endpoint,
+        now: Instant,
+    ) -> Result<Answer, Error> {
+        if let (Some(media), Some(cf)) = (r.media_type(), opts.content_format) {
+            if media != cf {
+                return Ok(Answer::error(Code::UNSUPPORTED_CONTENT_FORMAT));
             }
+        }
+        match opts.block1 {
+            Some(b) => self.put_block(msg, opts, b, r, from, now),
+            None => self.put_or_post(msg, opts.if_none_match, opts.has_if_match, r),
         }
     }
 
@@ -395,18 +407,26 @@ impl Engine {
         if let Some(e) = answer.etag {
             ok &= w.option(opt::ETAG, etag_bytes(e, &mut etag_buf));
         }
-        let uints = [
-            (opt::CONTENT_FORMAT, answer.content_format.map(u32::from)),
-            (opt::MAX_AGE, answer.max_age),
-            (opt::BLOCK2, answer.block2),
-            (opt::BLOCK1, answer.block1),
-            (opt::SIZE2, answer.size2),
-            (opt::SIZE1, answer.size1),
-        ];
+        let uints = [(opt::CONTENT_FORMAT, answer.content_format.map(u32::from)), (opt::MAX_AGE, answer.max_age)];
         for (number, value) in uints {
             if let Some(v) = value {
                 let be = v.to_be_bytes();
                 ok &= w.option(number, be.get(4 - opt::uint_len(v)..).unwrap_or_default());
+            }
+        }
+        // Block-wise and Size options, rare: one test for the common answer.
+        if answer.block2.is_some() || answer.block1.is_some() || answer.size2.is_some() || answer.size1.is_some() {
+            let rare = [
+                (opt::BLOCK2, answer.block2),
+                (opt::BLOCK1, answer.block1),
+                (opt::SIZE2, answer.size2),
+                (opt::SIZE1, answer.size1),
+            ];
+            for (number, value) in rare {
+                if let Some(v) = value {
+                    let be = v.to_be_bytes();
+                    ok &= w.option(number, be.get(4 - opt::uint_len(v)..).unwrap_or_default());
+                }
             }
         }
         if !payload.is_empty() {
