@@ -24,7 +24,7 @@ use super::resources::ResourceNode;
 use super::server::{Answer, Body};
 use super::store::{block_size, unlinked, Link, List, Node, Reserved};
 use super::{Endpoint, Engine, Error, Instant};
-use crate::capacity::{BLOCK_SZX, RETRY_AFTER_S, SHRINK_SLACK, TRANSFERS_MAX, TRANSFER_LIFETIME_MS};
+use crate::capacity::{BLOCK_SZX, SHRINK_SLACK, TRANSFERS_MAX, TRANSFER_LIFETIME_MS};
 use crate::codec::option::Block;
 use crate::codec::{Code, Message};
 
@@ -141,11 +141,6 @@ impl Transfers {
     }
 }
 
-/// An answer with no body but its code's reason (errors) or nothing.
-fn answer(code: Code) -> Answer {
-    Answer::new(code, if code.class() >= 4 { Body::Reason } else { Body::Empty })
-}
-
 impl Engine {
     /// Drops the transfers that `pred` selects, giving their storage back.
     pub(crate) fn drop_transfers(&mut self, mut pred: impl FnMut(&TransferNode) -> bool) {
@@ -183,7 +178,7 @@ impl Engine {
         // RFC 7959 §2.2/§2.3: SZX 7 is reserved; a block with M set is
         // exactly the block size, the last one at most that.
         if b.szx > BLOCK_SZX || payload.len() > b.size() || (b.more && payload.len() != b.size()) {
-            return Ok(answer(Code::BAD_REQUEST));
+            return Ok(Answer::plain(Code::BAD_REQUEST));
         }
         // Expired transfers count as gone from here on; they are dropped
         // once nothing can fail any more (a refused call changes nothing).
@@ -208,27 +203,23 @@ impl Engine {
         let size1 = if b.num == 0 { opts.size1.map_or(0, |s| s as usize) } else { 0 };
         if end > room || size1 > room {
             self.drop_transfers(|t| t.is(from, id, method));
-            let mut a = answer(Code::REQUEST_ENTITY_TOO_LARGE);
-            a.size1 = Some(room as u32);
-            return Ok(a);
+            return Ok(Answer::too_large(room));
         }
         match found {
             // A block of a transfer we do not have (never started, expired,
             // or dropped), or one that skips ahead.
-            None if b.num != 0 => return Ok(answer(Code::REQUEST_ENTITY_INCOMPLETE)),
-            Some(_) if b.num != 0 && offset > have => return Ok(answer(Code::REQUEST_ENTITY_INCOMPLETE)),
+            None if b.num != 0 => return Ok(Answer::plain(Code::REQUEST_ENTITY_INCOMPLETE)),
+            Some(_) if b.num != 0 && offset > have => return Ok(Answer::plain(Code::REQUEST_ENTITY_INCOMPLETE)),
             // A retransmission of a block we have (its dedup entry is
             // gone): answered again, not applied again.
             Some(_) if b.num != 0 && offset < have => {
                 if end > have || !b.more {
-                    return Ok(answer(Code::REQUEST_ENTITY_INCOMPLETE));
+                    return Ok(Answer::plain(Code::REQUEST_ENTITY_INCOMPLETE));
                 }
                 return Ok(continue_answer(b));
             }
             None if self.transfers.list.iter().filter(|t| !t.expired(now)).count() >= TRANSFERS_MAX => {
-                let mut a = answer(Code::SERVICE_UNAVAILABLE);
-                a.max_age = Some(RETRY_AFTER_S);
-                return Ok(a);
+                return Ok(Answer::retry_later());
             }
             _ => {}
         }
@@ -257,11 +248,7 @@ impl Engine {
             Ok(r) => r,
             Err(Error::NeedStorage) => return Err(Error::NeedStorage),
             Err(Error::NoMemory) if shrink => Reserved::none(),
-            Err(_) => {
-                let mut a = answer(Code::SERVICE_UNAVAILABLE);
-                a.max_age = Some(RETRY_AFTER_S);
-                return Ok(a);
-            }
+            Err(_) => return Ok(Answer::retry_later()),
         };
         // Commit: nothing below fails.
         self.expire_transfers(now);
@@ -275,10 +262,10 @@ impl Engine {
             }),
             (Some(_), _) => match self.transfers.list.find_mut(|t| t.is(from, id, method)) {
                 Some(t) => t,
-                None => return Ok(answer(Code::INTERNAL_SERVER_ERROR)),
+                None => return Ok(Answer::plain(Code::INTERNAL_SERVER_ERROR)),
             },
             // Never happens: the plan asked for the node.
-            (None, None) => return Ok(answer(Code::INTERNAL_SERVER_ERROR)),
+            (None, None) => return Ok(Answer::plain(Code::INTERNAL_SERVER_ERROR)),
         };
         let mut old = None;
         if let Some((block, size)) = reserved.take(1) {
@@ -314,13 +301,13 @@ impl Engine {
         }
         // The last block: the buffer becomes the value.
         let Some(p) = self.transfers.list.unlink(|t| t.is(from, id, method)) else {
-            return Ok(answer(Code::INTERNAL_SERVER_ERROR));
+            return Ok(Answer::plain(Code::INTERNAL_SERVER_ERROR));
         };
         let t: TransferNode = unlinked(p);
         self.store.release(p, block_size(NODE));
         let h = r.handle();
         self.adopt_value(h, t.buf, t.cap as usize, t.len as usize);
-        let mut a = answer(Code::CHANGED);
+        let mut a = Answer::plain(Code::CHANGED);
         a.etag = self.resources.get(h).ok().and_then(ResourceNode::etag);
         a.block1 = Some(Block { num: b.num, more: false, szx: b.szx }.to_uint());
         Ok(a)
@@ -339,7 +326,7 @@ fn continue_answer(b: Block) -> Answer {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::capacity::{SINGLE_VALUE_MAX, VALUE_MAX};
+    use crate::capacity::{RETRY_AFTER_S, SINGLE_VALUE_MAX, VALUE_MAX};
     use crate::codec::option::{decode_uint, BLOCK1, BLOCK2, ETAG, SIZE1, SIZE2, URI_PATH};
     use crate::codec::MessageType::{self, Ack, Con};
     use crate::engine::testutil::*;

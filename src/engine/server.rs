@@ -63,10 +63,31 @@ impl Answer {
         Answer::new(code, Body::Reason)
     }
 
+    /// The code alone: with its reason phrase if it is an error, else
+    /// with no body.
+    pub(crate) const fn plain(code: Code) -> Answer {
+        Answer::new(code, if code.class() >= 4 { Body::Reason } else { Body::Empty })
+    }
+
+    /// 4.13 with Size1 = `room`, the largest payload that would be taken.
+    pub(crate) fn too_large(room: usize) -> Answer {
+        let mut a = Answer::error(Code::REQUEST_ENTITY_TOO_LARGE);
+        a.size1 = Some(room as u32);
+        a
+    }
+
+    /// 5.03 with Max-Age [`RETRY_AFTER_S`]: the storage a peer's request
+    /// needs cannot be had now.
+    pub(crate) fn retry_later() -> Answer {
+        let mut a = Answer::error(Code::SERVICE_UNAVAILABLE);
+        a.max_age = Some(RETRY_AFTER_S);
+        a
+    }
+
     /// The answer a dedup [`Replay::Response`] summary stands for.
     pub(crate) fn from_summary(code: u8, extra: u16) -> Answer {
         let code = Code(code);
-        let mut a = Answer::new(code, if code.class() >= 4 { Body::Reason } else { Body::Empty });
+        let mut a = Answer::plain(code);
         if code == Code::REQUEST_ENTITY_TOO_LARGE {
             a.size1 = Some(u32::from(extra));
         } else if code == Code::SERVICE_UNAVAILABLE {
@@ -289,9 +310,7 @@ impl Engine {
     ) -> Result<Answer, Error> {
         let room = self.remote_room(r);
         if msg.payload().len() > room {
-            let mut a = Answer::error(Code::REQUEST_ENTITY_TOO_LARGE);
-            a.size1 = Some(room as u32);
-            return Ok(a);
+            return Ok(Answer::too_large(room));
         }
         if let Some(a) = self.preconditions(msg, if_none_match, has_if_match, r) {
             return Ok(a);
@@ -300,11 +319,7 @@ impl Engine {
         match self.store_value(h, msg.payload(), false) {
             Ok(()) => {}
             Err(Error::NeedStorage) => return Err(Error::NeedStorage),
-            Err(_) => {
-                let mut a = Answer::error(Code::SERVICE_UNAVAILABLE);
-                a.max_age = Some(RETRY_AFTER_S);
-                return Ok(a);
-            }
+            Err(_) => return Ok(Answer::retry_later()),
         }
         let mut a = Answer::new(Code::CHANGED, Body::Empty);
         a.etag = self.resources.get(h).ok().and_then(ResourceNode::etag);
