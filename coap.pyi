@@ -54,7 +54,7 @@ TIMEOUT: int = 255
 MAX_RETRANSMIT retransmissions (``code`` is then 0, ``payload`` ``b""``)."""
 
 VALUE_MAX: int = 16384
-"""The largest resource value in bytes (16 KiB). A value that does not fit
+"""The largest resource value in bytes. A value that does not fit
 one response is served block-wise (RFC 7959, automatic); a PUT/POST of up to
 this many bytes is received in Block1 blocks. Larger values raise
 ``ValueError``; larger PUT/POST payloads get 4.13 with Size1."""
