@@ -59,6 +59,13 @@ class TestHeapFull(unittest.TestCase):
     def test_until_memory_error(self):
         if sys.platform == "esp32":
             self.skipTest("the esp32 heap grows out of ESP-IDF's: filling it starves Wi-Fi")
+        # What the second fill uses is made before anything fills the heap:
+        # made after the first fill, it would have to fit in what the
+        # first reserve left, fragmented by the GETs in between (a CI run
+        # once got MemoryError building the uri list there).
+        shared = value_of(0)
+        uris = ["y%d" % i for i in range(50)]
+        same = lambda i: shared
         # two reserves: one to check the first fill, one for the second
         reserve, reserve2 = bytearray(RESERVE), bytearray(RESERVE)
         n = self.fill("r%d", value_of)
@@ -81,13 +88,12 @@ class TestHeapFull(unittest.TestCase):
         self.assertEqual(h.ask(h.PUT, "p", payload=b"y" * BUDGET).code, h.C204)
         self.assertEqual(self.p.value(), b"y" * BUDGET)
 
-        # Full again, with every value the same object and the uris below
-        # made beforehand, so that a refused add leaves little garbage. The
+        # Full again, with every value the same object and the uris made
+        # beforehand, so that a refused add leaves little garbage. The
         # heap is full once an add right after gc.collect() is refused twice
         # in a row (what one refused add leaves may let the next one fit).
-        shared = value_of(0)
-        uris = ["y%d" % i for i in range(50)]
-        more = self.fill("x%d", lambda i: shared)
+        gc.collect()
+        more = self.fill("x%d", same)
         extra = refused = 0
         while refused < 2 and extra < len(uris) - 1:
             gc.collect()
