@@ -76,6 +76,14 @@ pub const TRANSFER_LIFETIME_MS: u32 = 60_000;
 /// allocate, and storing 10 bytes over 1000 gives the memory back).
 pub const SHRINK_SLACK: usize = 32;
 
+/// Observe (RFC 7641 §4.5): at most this many NON notifications in a row
+/// to one observer; the next one is CON.
+pub const OBSERVE_NON_MAX: u8 = 5;
+
+/// Observe (RFC 7641 §4.5): a notification is CON when the last CON to
+/// that observer is this old (24 hours).
+pub const OBSERVE_CON_EVERY_MS: u32 = 24 * 60 * 60 * 1000;
+
 /// Default remote budget (bytes, `Coap.REMOTE_BUDGET`): what remote peers
 /// may make the engine hold together, counted as the value bytes PUT/POST
 /// stored beyond what the application stored last in each resource. Over

@@ -357,7 +357,12 @@ impl Engine {
             let _ = self.remove_resource(h);
             return Some(user);
         }
-        let s = self.client.sessions.first()?;
+        let Some(s) = self.client.sessions.first() else {
+            // Nothing else is left (`deinit`): observers whose resource
+            // went meanwhile go too, without their 4.04.
+            self.drop_observers(|_| true);
+            return None;
+        };
         let (id, user) = (s.id, s.user);
         let _ = self.remove_session(SessionHandle::from_raw(id));
         Some(user)
@@ -441,8 +446,9 @@ impl Engine {
 
     /// The next datagram to send now: the oldest queued request whose
     /// destination has no CON awaiting an ACK (NSTART = 1 per endpoint,
-    /// across sessions), or a retransmission that is due. Call until it
-    /// returns `Ok(None)`. [`Error::Buffer`] if `buf` is shorter than
+    /// across sessions), or a retransmission that is due; then Observe
+    /// notifications (RFC 7641, `observe.rs`), which go from the server's
+    /// socket. Call until it returns `Ok(None)`. [`Error::Buffer`] if `buf` is shorter than
     /// [`MESSAGE_MAX`].
     ///
     /// Retransmission (RFC 7252 §4.2): the first timeout is random in
@@ -459,7 +465,7 @@ impl Engine {
             OUTSTANDING => Instant(p.deadline).is_reached_by(now) && p.retransmits < MAX_RETRANSMIT,
             _ => false,
         });
-        let Some((i, p)) = due else { return Ok(None) };
+        let Some((i, p)) = due else { return self.poll_notify(now, buf) };
         let (state, old_timeout) = (p.state, p.timeout);
         let timeout = if state == QUEUED {
             let ack_timeout = self.ack_timeout_ms();
@@ -548,7 +554,12 @@ impl Engine {
             .min();
         // A Block1 transfer to expire (its storage given back by
         // `poll_event`).
-        match (requests, self.transfers.next_expiry(now)) {
+        let requests = match (requests, self.transfers.next_expiry(now)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // A notification to send ([`Engine::poll_notify`]).
+        match (requests, self.observers.next_due(now)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

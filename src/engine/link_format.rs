@@ -182,6 +182,9 @@ where
         }
         matched += 1;
         write_link(out, uri);
+        if r.observable() {
+            out.put(b";obs");
+        }
         for (name, value) in r.attributes() {
             write_attribute(out, name, value);
         }
@@ -265,6 +268,10 @@ fn query_matches(r: &ResourceNode, uri: &[u8], query: &[u8]) -> bool {
     };
     if name == b"href" {
         return filter.is_none_or(|f| href_matches(f, uri));
+    }
+    // `obs` has no value (RFC 7641 §6): `?obs` selects observable ones.
+    if name == b"obs" && filter.is_none() && r.observable() {
+        return true;
     }
     let list = matches!(name, b"rt" | b"if" | b"rel");
     r.attributes().filter(|(n, _)| *n == name).any(|(_, stored)| match filter {

@@ -123,9 +123,12 @@ impl Engine {
                     Received { reply_len: write_empty(MessageType::Rst, msg.mid(), reply), event: None }
                 }
                 MessageType::Ack => {
-                    self.on_empty_ack(now, from, msg.mid());
+                    if !self.observer_acked(now, from, msg.mid()) {
+                        self.on_empty_ack(now, from, msg.mid());
+                    }
                     nothing
                 }
+                MessageType::Rst if self.observer_reset(from, msg.mid()) => nothing,
                 MessageType::Rst => Received { reply_len: 0, event: self.on_reset(from, msg.mid()) },
                 // An Empty NON is a format error (§4.3): dropped.
                 _ => nothing,

@@ -57,6 +57,7 @@ mod client;
 mod dedup;
 mod link_format;
 mod message;
+mod observe;
 mod options;
 mod resources;
 mod rng;
@@ -69,6 +70,8 @@ mod uri;
 
 #[cfg(test)]
 mod tests_e2e;
+#[cfg(test)]
+mod tests_observe;
 #[cfg(test)]
 mod tests_storage;
 
@@ -373,6 +376,8 @@ pub struct Engine {
     links_version: u16,
     /// Block1 transfers in progress (`blockwise.rs`).
     transfers: blockwise::Transfers,
+    /// Observers of observable resources (`observe.rs`).
+    observers: observe::Observers,
     dedup: Dedup,
     client: Client,
 }

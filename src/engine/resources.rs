@@ -22,6 +22,8 @@ use crate::capacity::{SHRINK_SLACK, VALUE_MAX};
 const HAS_MEDIA_TYPE: u8 = 2;
 const HAS_MAX_AGE: u8 = 4;
 const ETAG_ENABLED: u8 = 8;
+/// Observable (RFC 7641): `obs` in discovery, GET with Observe registers.
+const OBSERVABLE: u8 = 16;
 
 /// The uri reserved for the generated discovery document.
 pub(crate) const WELL_KNOWN_CORE: &[u8] = b".well-known/core";
@@ -77,6 +79,12 @@ impl ResourceNode {
     /// changed between blocks.
     pub(crate) fn etag_counter(&self) -> u16 {
         self.etag
+    }
+    pub(crate) fn observable(&self) -> bool {
+        self.flags & OBSERVABLE != 0
+    }
+    pub(crate) fn set_observable(&mut self, on: bool) {
+        self.flags = if on { self.flags | OBSERVABLE } else { self.flags & !OBSERVABLE };
     }
     pub(crate) fn allows(&self, method: Methods) -> bool {
         u32::from(self.methods) & method.0 != 0
@@ -252,7 +260,7 @@ impl Resources {
         }
     }
 
-    fn get_mut(&mut self, h: ResourceHandle) -> Result<&mut ResourceNode, Error> {
+    pub(crate) fn get_mut(&mut self, h: ResourceHandle) -> Result<&mut ResourceNode, Error> {
         let (_, p) = self.slot_of(h.raw()).ok_or(Error::Stale)?;
         // SAFETY: `p` is a live node, reached through `&mut self`.
         Ok(unsafe { &mut *p.as_ptr().cast::<ResourceNode>() })
@@ -271,6 +279,20 @@ impl Resources {
             let n = unsafe { node(p) };
             if path.matches(n.uri()) {
                 return Some(NodeRef(p));
+            }
+            next = n.next;
+        }
+        None
+    }
+
+    /// The resource with number `id`, as a lookup result.
+    pub(crate) fn find_ref(&self, id: u32) -> Option<(NodeRef, &ResourceNode)> {
+        let mut next = self.head;
+        while let Some(p) = next {
+            // SAFETY: `p` is a link of the list.
+            let n = unsafe { node(p) };
+            if n.id == id {
+                return Some((NodeRef(p), n));
             }
             next = n.next;
         }
@@ -497,6 +519,7 @@ impl Engine {
         self.links_changed();
         let id = h.raw();
         self.drop_transfers(|t| t.resource() == id);
+        self.observed_gone(id);
         Ok(())
     }
 
@@ -554,6 +577,7 @@ impl Engine {
             self.store.release(b, size);
         }
         self.store.remote_used = self.store.remote_used.saturating_sub(before).saturating_add(after);
+        self.observed_changed(h.raw());
         Ok(())
     }
 
@@ -583,6 +607,7 @@ impl Engine {
             self.store.release(b, cap);
         }
         self.store.remote_used = self.store.remote_used.saturating_sub(before).saturating_add(after);
+        self.observed_changed(h.raw());
     }
 
     /// The largest value a peer may store in `h` now (Size1 of 4.13): the

@@ -40,6 +40,8 @@ pub(crate) struct Answer {
     pub(crate) block2: Option<u32>,
     pub(crate) block1: Option<u32>,
     pub(crate) size2: Option<u32>,
+    /// Observe (RFC 7641): a registration's answer or a notification.
+    pub(crate) observe: Option<u32>,
     pub(crate) body: Body,
 }
 
@@ -54,6 +56,7 @@ impl Answer {
             block2: None,
             block1: None,
             size2: None,
+            observe: None,
             body,
         }
     }
@@ -259,7 +262,13 @@ impl Engine {
             return Ok((Some(Answer::error(Code::METHOD_NOT_ALLOWED)), None));
         }
         match method {
-            Methods::GET => Ok((Some(get(msg, &opts, r, found)), None)),
+            Methods::GET => {
+                let mut a = get(msg, &opts, r, found);
+                if let (Some(v), false) = (opts.observe, via_multicast) {
+                    a.observe = self.observe_request(from, msg.token(), r, v, a.code)?;
+                }
+                Ok((Some(a), None))
+            }
             Methods::DELETE => {
                 let (h, user) = (r.handle(), r.user());
                 let _ = self.remove_resource(h);
@@ -395,63 +404,8 @@ impl Engine {
             MessageType::Con => (MessageType::Ack, msg.mid()),
             _ => (MessageType::Non, self.take_mid()),
         };
-        let payload = match answer.body {
-            Body::Reason => reason(answer.code),
-            Body::Value(n) => {
-                // SAFETY: the node was found by this request's `serve`, and
-                // nothing unlinked it since (only a DELETE does, and its
-                // answer has no body).
-                let value = unsafe { n.get() }.value();
-                match answer.block2 {
-                    Some(b) => {
-                        let (start, end) = window(Block::from_uint(b), value.len());
-                        value.get(start..end).unwrap_or_default()
-                    }
-                    None => value,
-                }
-            }
-            Body::Empty | Body::Discovery => &[],
-        };
-        let mut etag_buf = [0; 2];
-        let mut w = AnswerWriter { buf: reply, pos: 0, prev: 0 };
-        let [mid_hi, mid_lo] = mid.to_be_bytes();
-        // Version 1; the token is at most 8 bytes (parsed).
-        let first = (1 << 6) | (t.bits() << 4) | (msg.token().len() as u8 & 0x0f);
-        let mut ok = w.put_byte(first) && w.put_byte(answer.code.0) && w.put_byte(mid_hi) && w.put_byte(mid_lo);
-        ok &= w.put(msg.token());
-        if let Some(e) = answer.etag {
-            ok &= w.option(opt::ETAG, etag_bytes(e, &mut etag_buf));
-        }
-        let uints = [(opt::CONTENT_FORMAT, answer.content_format.map(u32::from)), (opt::MAX_AGE, answer.max_age)];
-        for (number, value) in uints {
-            if let Some(v) = value {
-                let be = v.to_be_bytes();
-                ok &= w.option(number, be.get(4 - opt::uint_len(v)..).unwrap_or_default());
-            }
-        }
-        // Block-wise and Size options, rare: one test for the common answer.
-        if answer.block2.is_some() || answer.block1.is_some() || answer.size2.is_some() || answer.size1.is_some() {
-            let rare = [
-                (opt::BLOCK2, answer.block2),
-                (opt::BLOCK1, answer.block1),
-                (opt::SIZE2, answer.size2),
-                (opt::SIZE1, answer.size1),
-            ];
-            for (number, value) in rare {
-                if let Some(v) = value {
-                    let be = v.to_be_bytes();
-                    ok &= w.option(number, be.get(4 - opt::uint_len(v)..).unwrap_or_default());
-                }
-            }
-        }
-        if !payload.is_empty() {
-            ok &= w.put_byte(PAYLOAD_MARKER) && w.put(payload);
-        }
-        if !ok {
-            return 0;
-        }
-        let n = w.pos;
-        if answer.body != Body::Discovery {
+        let n = write_response(answer, t, mid, msg.token(), reply);
+        if n == 0 || answer.body != Body::Discovery {
             return n;
         }
         let Some(rest) = reply.get_mut(n..) else { return 0 };
@@ -493,6 +447,72 @@ impl Engine {
         };
         write_empty(t, mid, reply)
     }
+}
+
+/// Writes `answer` as a message of type `t` with `mid` and `token` into
+/// `reply`: everything but a discovery document's payload (which
+/// [`Engine::write_answer`] adds). Returns its length, 0 if it does not fit.
+pub(crate) fn write_response(answer: &Answer, t: MessageType, mid: u16, token: &[u8], reply: &mut [u8]) -> usize {
+    let payload = match answer.body {
+        Body::Reason => reason(answer.code),
+        Body::Value(n) => {
+            // SAFETY: the node was found by this request's `serve` (or,
+            // for a notification, just now), and nothing unlinked it since
+            // (only a DELETE does, and its answer has no body).
+            let value = unsafe { n.get() }.value();
+            match answer.block2 {
+                Some(b) => {
+                    let (start, end) = window(Block::from_uint(b), value.len());
+                    value.get(start..end).unwrap_or_default()
+                }
+                None => value,
+            }
+        }
+        Body::Empty | Body::Discovery => &[],
+    };
+    let mut etag_buf = [0; 2];
+    let mut w = AnswerWriter { buf: reply, pos: 0, prev: 0 };
+    let [mid_hi, mid_lo] = mid.to_be_bytes();
+    // Version 1; the token is at most 8 bytes (parsed).
+    let first = (1 << 6) | (t.bits() << 4) | (token.len() as u8 & 0x0f);
+    let mut ok = w.put_byte(first) && w.put_byte(answer.code.0) && w.put_byte(mid_hi) && w.put_byte(mid_lo);
+    ok &= w.put(token);
+    if let Some(e) = answer.etag {
+        ok &= w.option(opt::ETAG, etag_bytes(e, &mut etag_buf));
+    }
+    if let Some(v) = answer.observe {
+        let be = v.to_be_bytes();
+        ok &= w.option(opt::OBSERVE, be.get(4 - opt::uint_len(v)..).unwrap_or_default());
+    }
+    let uints = [(opt::CONTENT_FORMAT, answer.content_format.map(u32::from)), (opt::MAX_AGE, answer.max_age)];
+    for (number, value) in uints {
+        if let Some(v) = value {
+            let be = v.to_be_bytes();
+            ok &= w.option(number, be.get(4 - opt::uint_len(v)..).unwrap_or_default());
+        }
+    }
+    // Block-wise and Size options, rare: one test for the common answer.
+    if answer.block2.is_some() || answer.block1.is_some() || answer.size2.is_some() || answer.size1.is_some() {
+        let rare = [
+            (opt::BLOCK2, answer.block2),
+            (opt::BLOCK1, answer.block1),
+            (opt::SIZE2, answer.size2),
+            (opt::SIZE1, answer.size1),
+        ];
+        for (number, value) in rare {
+            if let Some(v) = value {
+                let be = v.to_be_bytes();
+                ok &= w.option(number, be.get(4 - opt::uint_len(v)..).unwrap_or_default());
+            }
+        }
+    }
+    if !payload.is_empty() {
+        ok &= w.put_byte(PAYLOAD_MARKER) && w.put(payload);
+    }
+    if !ok {
+        return 0;
+    }
+    w.pos
 }
 
 /// Writes an answer's header, token, options and payload into the reply
@@ -641,6 +661,8 @@ mod tests {
         let bodies = [Body::Empty, Body::Reason];
         // Block2, Block1 and Size2 (RFC 7959), together or not.
         let blocks = [(None, None, None), (Some(0x16), None, Some(10_000)), (None, Some(0x0e), None), (Some(0), Some(0x1234e), Some(0))];
+        // Observe (RFC 7641): none, 0 (no bytes), 1, 3 bytes.
+        let observes = [None, Some(0), Some(1), Some(0x00AB_CDEF)];
         for (t, token) in [(CON, &b""[..]), (CON, b"12345678"), (Non, b"tok")] {
             let d = datagram(t, Code::GET, 0x4242, token, &[(URI_PATH, b"x")], b"");
             let msg = Message::parse(&d).unwrap();
@@ -651,16 +673,16 @@ mod tests {
                         for size1 in sizes {
                             for body in bodies {
                                 for blk in blocks {
-                                    combos.push((etag, cf, age, size1, body, blk));
+                                    combos.push((etag, cf, age, size1, body, blk, observes[combos.len() % observes.len()]));
                                 }
                             }
                         }
                     }
                 }
             }
-            for (etag, cf, age, size1, body, (block2, block1, size2)) in combos {
+            for (etag, cf, age, size1, body, (block2, block1, size2), observe) in combos {
                 let code = if body == Body::Empty { Code::CHANGED } else { Code::NOT_FOUND };
-                let a = Answer { code, etag, content_format: cf, max_age: age, size1, block2, block1, size2, body };
+                let a = Answer { code, etag, content_format: cf, max_age: age, size1, block2, block1, size2, observe, body };
                 let mut got = [0u8; MESSAGE_MAX];
                 let n = engine.write_answer(&a, &msg, &mut got);
                 // The Message ID a NON answer took.
@@ -672,8 +694,15 @@ mod tests {
                 if let Some(e) = etag {
                     repr.push_bytes(ETAG, etag_bytes(e, &mut etag_buf)).unwrap();
                 }
-                let uints =
-                    [(CONTENT_FORMAT, cf.map(u32::from)), (MAX_AGE, age), (BLOCK2, block2), (BLOCK1, block1), (SIZE2, size2), (SIZE1, size1)];
+                let uints = [
+                    (OBSERVE, observe),
+                    (CONTENT_FORMAT, cf.map(u32::from)),
+                    (MAX_AGE, age),
+                    (BLOCK2, block2),
+                    (BLOCK1, block1),
+                    (SIZE2, size2),
+                    (SIZE1, size1),
+                ];
                 for (number, v) in uints {
                     if let Some(v) = v {
                         repr.push_uint(number, v).unwrap();

@@ -109,6 +109,21 @@ pub struct TransferState {
     pub last: u32,
 }
 
+/// One observer (RFC 7641), in the order registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObserverState {
+    /// The observing client.
+    pub peer: Endpoint,
+    /// The registration's token.
+    pub token: Vec<u8>,
+    /// The resource's handle number.
+    pub resource: u32,
+    /// The next Observe number.
+    pub seq: u32,
+    /// Internal state bits.
+    pub state: u8,
+}
+
 /// One used deduplication entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DedupState {
@@ -137,6 +152,8 @@ pub struct Snapshot {
     pub requests: Vec<RequestState>,
     /// Block1 transfers in progress.
     pub transfers: Vec<TransferState>,
+    /// Observers (RFC 7641).
+    pub observers: Vec<ObserverState>,
     /// Used deduplication entries, in ring order (CON ring, then NON).
     pub dedup: Vec<DedupState>,
     /// Dedup entries evicted while live.
@@ -154,9 +171,11 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Σ of the resources' shares of the remote budget, recomputed.
+    /// Σ of the resources' shares of the remote budget and of the
+    /// observers' blocks, recomputed.
     pub fn remote_bytes(&self) -> usize {
-        self.resources.iter().map(ResourceState::remote_share).sum()
+        self.resources.iter().map(ResourceState::remote_share).sum::<usize>()
+            + self.observers.len() * super::observe::OBSERVER_BYTES
     }
 }
 
@@ -169,6 +188,7 @@ impl Engine {
             sessions,
             requests,
             transfers: self.transfers.states(),
+            observers: self.observers.states(),
             dedup: self.dedup.states(),
             dedup_evictions: self.dedup.evicted_live(),
             next_mid: self.next_mid,

@@ -117,6 +117,16 @@ impl<T: Node> List<T> {
         n
     }
 
+    /// Calls `f` on every node, writable, in order.
+    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut T)) {
+        let mut next = self.head;
+        while let Some(p) = next {
+            // SAFETY: as in `find_mut`.
+            f(unsafe { &mut *p.as_ptr().cast::<T>() });
+            next = link_of(p);
+        }
+    }
+
     /// Unlinks the first node that `pred` accepts and returns its block
     /// (still holding the node, for the caller to read and release).
     pub(crate) fn unlink(&mut self, mut pred: impl FnMut(&T) -> bool) -> Option<NonNull<u8>> {

@@ -57,6 +57,7 @@ fn populated() -> Populated {
     e.set_methods(temp, Methods::ALL, true).unwrap();
     e.add_attribute(temp, b"rt", b"temperature-c").unwrap();
     e.add_attribute(temp, b"title", b"Temperature").unwrap();
+    e.set_observable(temp, true).unwrap();
     let big = e.add_resource(b"a/big", None, None, &[7; BIG_APP], false).unwrap();
     e.set_methods(big, Methods(Methods::GET.0 | Methods::PUT.0), true).unwrap();
     e.add_attribute(big, b"if", b"core.s").unwrap();
@@ -102,13 +103,15 @@ enum Op {
     SendRequest,
     /// A peer's PUT that needs a larger value block.
     ReceivePut,
+    /// A peer's GET with Observe 0: a new observer.
+    ReceiveObserve,
 }
 
 /// The Message ID of the peer's PUT.
 const PUT_MID: u16 = 0x7e57;
 
 impl Op {
-    const ALL: [Op; 9] = [
+    const ALL: [Op; 10] = [
         Op::AddEmpty,
         Op::AddWithValue,
         Op::Grow,
@@ -118,6 +121,7 @@ impl Op {
         Op::NewSession,
         Op::SendRequest,
         Op::ReceivePut,
+        Op::ReceiveObserve,
     ];
 
     /// Runs the operation with storage supplied by the heap; a receive
@@ -142,6 +146,10 @@ impl Op {
             Op::ReceivePut => {
                 let put = datagram(MessageType::Con, Code::PUT, mid, b"put", &[(option::URI_PATH, b"temp")], &[4; 200]);
                 Ok(exchange(e, NOW, PEER_C, false, &put).0)
+            }
+            Op::ReceiveObserve => {
+                let get = datagram(MessageType::Con, Code::GET, mid, b"ob", &[(option::URI_PATH, b"temp"), (option::OBSERVE, b"")], b"");
+                Ok(exchange(e, NOW, PEER_C, false, &get).0)
             }
         };
         e.collect();
@@ -218,7 +226,11 @@ fn every_allocation_of_every_operation_can_fail() {
         let g = p.e.heap.allocations() - before;
         assert_eq!(g, op.expected_allocations(), "{op:?}");
         if op == Op::ReceivePut {
-            assert_eq!(r.unwrap().code, Code::CHANGED);
+            assert_eq!(r.as_ref().unwrap().code, Code::CHANGED);
+        }
+        if op == Op::ReceiveObserve {
+            assert!(r.unwrap().option(option::OBSERVE).is_some(), "registered");
+            assert_eq!(p.e.snapshot().observers.len(), 1);
         }
         check_heap(&p.e);
         remove_everything(&mut p.e);
@@ -245,6 +257,13 @@ fn every_allocation_of_every_operation_can_fail() {
                 let mut buf = [0; 4];
                 assert_eq!(reply.option(option::MAX_AGE), Some(encode_uint(RETRY_AFTER_S, &mut buf)));
                 unchanged_but_the_put_entry(&before, &after);
+            } else if op == Op::ReceiveObserve {
+                // (a) declined: a plain 2.05, without Observe.
+                let reply = r.unwrap().unwrap();
+                assert_eq!((reply.code, reply.option(option::OBSERVE)), (Code::CONTENT, None));
+                let mut a = after.clone();
+                a.dedup.retain(|d| !(d.peer == PEER_C && d.mid == PUT_MID));
+                assert_eq!(a, before, "(b) {op:?}");
             } else if op == Op::ShrinkBeyondSlack {
                 // Giving memory back never fails: refused its smaller block,
                 // the value is stored in the block it has.
@@ -268,7 +287,10 @@ fn every_allocation_of_every_operation_can_fail() {
             // 5.03).
             let r = op.run(&mut p, PUT_MID + 1).unwrap();
             if op == Op::ReceivePut {
-                assert_eq!(r.unwrap().code, Code::CHANGED);
+                assert_eq!(r.as_ref().unwrap().code, Code::CHANGED);
+            }
+            if op == Op::ReceiveObserve {
+                assert!(r.unwrap().option(option::OBSERVE).is_some(), "registered after the refusal");
             }
             check_heap(&p.e);
             remove_everything(&mut p.e);
