@@ -168,11 +168,15 @@ def add_resource(
     max_age: int = -1,
     value: _Value = 0,
     etag: bool = False,
+    observable: bool = False,
 ) -> CoapResource:
     """Create a resource and return it. One leading ``/`` in ``uri`` is
     ignored. ``media_type``: -1 (none) or 0..65535; ``max_age``: -1 (none) or
     0..2**32-1; ``value`` as for :meth:`CoapResource.value` (default
-    ``b"0"``); ``etag``: send a counter ETag. The resource answers 4.05
+    ``b"0"``); ``etag``: send a counter ETag; ``observable``: clients may
+    observe it (RFC 7641): ``obs`` in ``/.well-known/core``, a GET with
+    Observe 0 registers, and every change of the value is notified (sent
+    by :func:`read`). The resource answers 4.05
     until :meth:`CoapResource.callback` enables methods. A duplicate raises
     ``RuntimeError("Resource already exists or cannot be created!")``;
     ``MemoryError`` when the heap cannot hold it."""

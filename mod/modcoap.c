@@ -1400,13 +1400,14 @@ static MP_DEFINE_CONST_FUN_OBJ_0(coap_deinit_obj, coap_deinit);
 
 // add_resource(uri, *, media_type=-1, max_age=-1, value=0, etag=False)
 static mp_obj_t coap_add_resource(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_uri, ARG_media_type, ARG_max_age, ARG_value, ARG_etag };
+    enum { ARG_uri, ARG_media_type, ARG_max_age, ARG_value, ARG_etag, ARG_observable };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_uri, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
         { MP_QSTR_media_type, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(-1)} },
         { MP_QSTR_max_age, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(-1)} },
         { MP_QSTR_value, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(0)} },
         { MP_QSTR_etag, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
+        { MP_QSTR_observable, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
@@ -1434,6 +1435,10 @@ static mp_obj_t coap_add_resource(size_t n_args, const mp_obj_t *pos_args, mp_ma
     if (rc >= 0) {
         res->st = st;
         res->handle = handle;
+        if (args[ARG_observable].u_bool) {
+            // Cannot fail: the handle was made just now, under this lock.
+            (void)mpcoap_resource_set_observable(st->engine, handle, true);
+        }
     }
     COAP_UNLOCK(st);
     if (rc == MPCOAP_ERR_EXISTS) {

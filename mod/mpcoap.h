@@ -170,6 +170,10 @@ int32_t mpcoap_resource_add_attribute(void *eng, uint32_t handle,
     const uint8_t *name, size_t name_len, const uint8_t *value, size_t value_len);
 /* operation: OR of MPCOAP_REQUEST_*. */
 int32_t mpcoap_resource_set_methods(void *eng, uint32_t handle, uint32_t operation, bool enable);
+/* Observe (RFC 7641): an observable resource shows `obs` in discovery and
+ * a GET with Observe 0 registers the client; its notifications come out of
+ * mpcoap_engine_poll_transmit. Turning it off ends its observations. */
+int32_t mpcoap_resource_set_observable(void *eng, uint32_t handle, bool observable);
 
 /* ---- client sessions --------------------------------------------------- */
 
@@ -248,7 +252,8 @@ int32_t mpcoap_engine_receive(void *eng, uint32_t now_ms,
     mpcoap_event_t *event);
 
 /* Next datagram the engine wants sent now (requests, retransmissions,
- * ACK/RST of responses). Returns its length (> 0) with *dest set, 0 when
+ * ACK/RST of responses, Observe notifications: send them all from the
+ * server's socket when there is one). Returns its length (> 0) with *dest set, 0 when
  * nothing is due, or a negative status. Call until it returns 0. */
 int32_t mpcoap_engine_poll_transmit(void *eng, uint32_t now_ms,
     uint8_t *buf, size_t cap, mpcoap_endpoint_t *dest);

@@ -92,6 +92,7 @@ same_signature! {
     mpcoap_resource_add_attribute: unsafe extern "C" fn(
         *mut c_void, u32, *const u8, usize, *const u8, usize) -> i32;
     mpcoap_resource_set_methods: unsafe extern "C" fn(*mut c_void, u32, u32, bool) -> i32;
+    mpcoap_resource_set_observable: unsafe extern "C" fn(*mut c_void, u32, bool) -> i32;
     mpcoap_session_new: unsafe extern "C" fn(*mut c_void, *const mpcoap_endpoint_t, usize, *mut u32) -> i32;
     mpcoap_session_user: unsafe extern "C" fn(*mut c_void, usize) -> usize;
     mpcoap_session_user_to: unsafe extern "C" fn(*mut c_void, *const mpcoap_endpoint_t, usize) -> usize;
@@ -559,6 +560,20 @@ pub unsafe extern "C" fn mpcoap_resource_set_methods(eng: *mut c_void, handle: u
         // SAFETY: the caller's contract.
         let e = unsafe { engine(eng)? };
         e.set_methods(ResourceHandle::from_raw(handle), Methods(operation), enable).map_err(status::of)?;
+        Ok(OK)
+    })())
+}
+
+/// Marks a resource observable or not (RFC 7641).
+///
+/// # Safety
+/// `eng` is an initialised engine block.
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_resource_set_observable(eng: *mut c_void, handle: u32, observable: bool) -> i32 {
+    ret((|| {
+        // SAFETY: the caller's contract.
+        let e = unsafe { engine(eng)? };
+        e.set_observable(ResourceHandle::from_raw(handle), observable).map_err(status::of)?;
         Ok(OK)
     })())
 }
