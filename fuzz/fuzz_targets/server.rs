@@ -30,15 +30,22 @@
 //! with Block2 unasked; `/temp` and `/big` take PUT/POST, so Block1
 //! transfers (seeds `block1_*`, `block2_*`) grow, complete, expire (bit 7
 //! of the control byte) and collide between senders.
+//!
+//! Observe (RFC 7641): `/temp` and `/big` are observable; GETs with
+//! Observe register and deregister (seeds `observe_*`), the application
+//! changes `/temp` every third datagram and peers' PUTs change both, ACKs
+//! and RSTs meet notifications, and a remote DELETE of `/trash` ends its
+//! observers with 4.04. Every notification parses, is CON or NON, and a
+//! 2.05 one carries Observe.
 #![no_main]
 
 use core::mem::MaybeUninit;
 
 use libfuzzer_sys::fuzz_target;
 use mpcoap::capacity::MESSAGE_MAX;
-use mpcoap::codec::option::{content_format, encode_uint, Block, BLOCK2, CONTENT_FORMAT, ETAG};
+use mpcoap::codec::option::{content_format, encode_uint, Block, BLOCK2, CONTENT_FORMAT, ETAG, OBSERVE};
 use mpcoap::codec::{parse_header, Code, Message, MessageType};
-use mpcoap::engine::{Endpoint, Engine, Event, Heap, Instant, Methods, Request, SessionHandle};
+use mpcoap::engine::{Endpoint, Engine, Event, Heap, Instant, Methods, Request, ResourceHandle, SessionHandle};
 
 const SENDERS: [Endpoint; 4] = [
     Endpoint { addr: [10, 0, 0, 1], port: 5683 },
@@ -47,7 +54,7 @@ const SENDERS: [Endpoint; 4] = [
     Endpoint { addr: [192, 168, 1, 7], port: 61616 },
 ];
 
-fn populate(e: &mut Engine, h: &mut Heap, now: Instant) -> SessionHandle {
+fn populate(e: &mut Engine, h: &mut Heap, now: Instant) -> (SessionHandle, ResourceHandle) {
     let temp = h.run(e, |e| e.add_resource(b"/temp", Some(0), Some(60), b"21.5", true)).unwrap();
     e.set_methods(temp, Methods::ALL, true).unwrap();
     h.run(e, |e| e.add_attribute(temp, b"rt", b"temperature-c")).unwrap();
@@ -61,13 +68,16 @@ fn populate(e: &mut Engine, h: &mut Heap, now: Instant) -> SessionHandle {
     let big: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
     let big = h.run(e, |e| e.add_resource(b"big", None, None, &big, false)).unwrap();
     e.set_methods(big, Methods::ALL, true).unwrap();
+    e.set_observable(temp, true).unwrap();
+    e.set_observable(big, true).unwrap();
     let del = h.run(e, |e| e.add_resource(b"trash", None, None, &[7; 300], true)).unwrap();
     e.set_methods(del, Methods::DELETE, true).unwrap();
     e.set_methods(del, Methods::GET, true).unwrap();
+    e.set_observable(del, true).unwrap();
     let s = h.run(e, |e| e.new_session(SENDERS[2])).unwrap();
     let req = Request { uri: b"sensors/x?q=1", token: b"fz", ..Request::new(Methods::GET) };
     h.run(e, |e| e.send_request(s, &req, now)).unwrap();
-    s
+    (s, temp)
 }
 
 /// The engine holds exactly the blocks the heap has live.
@@ -81,7 +91,7 @@ fn check_sent(bytes: &[u8]) {
     Message::parse(bytes).expect("the engine emits only valid messages");
 }
 
-fn run(e: &mut Engine, h: &mut Heap, session: SessionHandle, mut now: Instant, mut data: &[u8]) {
+fn run(e: &mut Engine, h: &mut Heap, (session, temp): (SessionHandle, ResourceHandle), mut now: Instant, mut data: &[u8]) {
     let mut buf = [0u8; MESSAGE_MAX];
     let mut reply = [0u8; MESSAGE_MAX];
     let mut n = 0u32;
@@ -122,6 +132,12 @@ fn run(e: &mut Engine, h: &mut Heap, session: SessionHandle, mut now: Instant, m
         }
         while let Some((_, len)) = e.poll_transmit(now, &mut buf).unwrap() {
             check_sent(&buf[..len]);
+            let m = Message::parse(&buf[..len]).unwrap();
+            if m.code().is_response() {
+                // A notification (RFC 7641).
+                assert!(matches!(m.mtype(), MessageType::Con | MessageType::Non));
+                assert_eq!(m.options_numbered(OBSERVE).next().is_some(), m.code() == Code::CONTENT, "{:?}", m.code());
+            }
         }
         while let Some(ev) = e.poll_event(now) {
             assert!(matches!(ev, Event::Response(r) if r.code == 0));
@@ -131,6 +147,9 @@ fn run(e: &mut Engine, h: &mut Heap, session: SessionHandle, mut now: Instant, m
         let _ = e.poll_timeout(now);
         // Keep the client busy: a new request every few datagrams.
         n += 1;
+        if n % 3 == 0 {
+            let _ = h.run(e, |e| e.set_resource_value(temp, &n.to_be_bytes()));
+        }
         if n % 4 == 0 {
             let req = Request { uri: b"x", token: &n.to_be_bytes(), ..Request::new(Methods::PUT) };
             let _ = h.run(e, |e| e.send_request(session, &req, now));
@@ -160,6 +179,6 @@ fuzz_target!(|data: &[u8]| {
     let now = Instant(u32::MAX - 20_000);
     let e = Engine::init_in_place(&mut slot, now, 0x5eed);
     let mut heap = Heap::default();
-    let session = populate(e, &mut heap, now);
-    run(e, &mut heap, session, now, data);
+    let handles = populate(e, &mut heap, now);
+    run(e, &mut heap, handles, now, data);
 });
