@@ -360,7 +360,7 @@ impl Engine {
         let Some(s) = self.client.sessions.first() else {
             // Nothing else is left (`deinit`): observers whose resource
             // went meanwhile go too, without their 4.04.
-            self.drop_observers(|_| true);
+            self.drop_observers(&mut |_| true);
             return None;
         };
         let (id, user) = (s.id, s.user);

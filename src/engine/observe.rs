@@ -162,7 +162,7 @@ impl Engine {
         self.resources.get_mut(h)?.set_observable(on);
         if !on {
             let id = h.raw();
-            self.drop_observers(|o| o.resource == id);
+            self.drop_observers(&mut |o| o.resource == id);
         }
         self.links_changed();
         Ok(())
@@ -189,7 +189,7 @@ impl Engine {
     ) -> Result<Option<u32>, Error> {
         let id = r.handle().raw();
         if observe == 1 {
-            self.drop_observers(|o| o.is(from, token));
+            self.drop_observers(&mut |o| o.is(from, token));
             return Ok(None);
         }
         if observe != 0 || !r.observable() || !(code == Code::CONTENT || code == Code::VALID) {
@@ -254,8 +254,10 @@ impl Engine {
     }
 
     /// Drops the observers that `pred` selects, giving their storage back.
-    pub(crate) fn drop_observers(&mut self, mut pred: impl FnMut(&ObserverNode) -> bool) {
-        while let Some(p) = self.observers.list.unlink(&mut pred) {
+    /// One copy for every caller (`pred` is a reference): flash counts.
+    #[inline(never)]
+    pub(crate) fn drop_observers(&mut self, pred: &mut dyn FnMut(&ObserverNode) -> bool) {
+        while let Some(p) = self.observers.list.unlink(&mut *pred) {
             let _: ObserverNode = unlinked(p);
             self.store.release(p, OBSERVER_BYTES);
             self.store.remote_used = self.store.remote_used.saturating_sub(OBSERVER_BYTES as u32);
@@ -286,7 +288,7 @@ impl Engine {
     /// (§3.6: the observation ends).
     pub(crate) fn observer_reset(&mut self, from: Endpoint, mid: u16) -> bool {
         let mut found = false;
-        self.drop_observers(|o| {
+        self.drop_observers(&mut |o| {
             let hit = !found && o.state & SENT != 0 && o.mid == mid && o.addr == from.addr && o.port == from.port;
             found |= hit;
             hit
@@ -311,7 +313,7 @@ impl Engine {
             if !gone && !given_up {
                 return Ok(self.notify(now, buf));
             }
-            self.drop_observers(|n| core::ptr::eq(n, node));
+            self.drop_observers(&mut |n| core::ptr::eq(n, node));
             if gone {
                 // §3.2: a 4.04 ends the observation of a removed resource.
                 let mid = self.take_mid();
