@@ -1,4 +1,4 @@
-"""Runs examples/*.py (the API page's three examples and the asyncio one) on the unix build over
+"""Runs examples/*.py (the API page's three examples, the asyncio one and the observable sensor) on the unix build over
 loopback and checks what they print, so they stay true."""
 
 import os
@@ -91,6 +91,22 @@ class Examples(s.MPTestCase):
         self.assertEqual(len(temps), n, out)
         self.assertEqual({c for c, _ in temps}, {"69"}, out)
         self.assertEqual(re.findall(r"time: code (\d+)", out), ["69"] * n, out)
+
+
+    def test_observable_sensor(self):
+        # examples/observable_sensor.py: libcoap's coap-client observes /temp
+        # and sees every reading, in order.
+        port = s.free_port()
+        ex = s.start_mp(self, os.path.join(EX, "observable_sensor.py"), [port, 12, 200], gil=self.gil)
+        if ex.wait_line("serving", 10) is None:
+            self.fail_with("examples/observable_sensor.py did not start", ex)
+        r = s.run(["coap-client-notls", "-s", "3", "-m", "get", "coap://127.0.0.1:%d/temp" % port], timeout=15)
+        seen = re.findall(r"\d+\.\d", r.stdout.decode())
+        self.assertGreaterEqual(len(seen), 8, r.stdout)
+        tenths = [int(v.replace(".", "")) for v in seen]
+        self.assertEqual(tenths, list(range(tenths[0], tenths[0] + 3 * len(tenths), 3)), seen)
+        self.assertEqual(ex.wait_exit(15), 0, ex.output())
+        self.assertIn("done", ex.output())
 
 
 @unittest.skipUnless(os.path.exists(s.micropython(True)), "GIL build missing")
