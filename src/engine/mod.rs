@@ -68,6 +68,8 @@ mod time;
 mod uri;
 
 #[cfg(test)]
+mod tests_blockwise_client;
+#[cfg(test)]
 mod tests_e2e;
 #[cfg(test)]
 mod tests_storage;
