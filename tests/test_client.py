@@ -139,8 +139,11 @@ class TestSendRequestValidation(unittest.TestCase):
         raises_mentioning(self, ValueError, "token", self.s.send_request, coap.REQUEST_GET, token=b"\x00" * 9)
 
     def test_payload_too_large(self):
-        raises_mentioning(self, ValueError, "payload", self.s.send_request, coap.REQUEST_PUT, payload=b"x" * 1200)
-        raises_mentioning(self, ValueError, "payload", self.s.send_request, coap.REQUEST_PUT, payload="y" * 5000)
+        # up to VALUE_MAX goes block-wise; one byte more is refused
+        raises_mentioning(self, ValueError, "payload", self.s.send_request, coap.REQUEST_PUT,
+                          payload=b"x" * (coap.VALUE_MAX + 1))
+        raises_mentioning(self, ValueError, "VALUE_MAX", self.s.send_request, coap.REQUEST_PUT,
+                          payload="y" * (coap.VALUE_MAX + 1))
 
     def test_bad_uri_path_named(self):
         # the error names the argument (contract "Errors")

@@ -262,18 +262,15 @@ fn block2_late_duplicate_block_is_ignored() {
         let o: Vec<(u16, &[u8])> = o.iter().map(|(n, v)| (*n, v.as_slice())).collect();
         // Sent as separate NON responses; block 0's comes twice, late.
         let d = datagram(MessageType::Non, c, 0x100 + r.mid, &r.token, &o, &p);
-        if block0.is_none() {
-            block0 = Some(datagram(MessageType::Non, c, 0x900, &r.token, &o, &p));
-        } else {
-            assert_eq!(exchange(&mut e, now, SERVER, false, block0.as_ref().unwrap()), (None, None));
+        match &block0 {
+            None => block0 = Some(datagram(MessageType::Non, c, 0x900, &r.token, &o, &p)),
+            Some(d) => assert_eq!(exchange(&mut e, now, SERVER, false, d), (None, None)),
         }
         events.extend(exchange(&mut e, now, SERVER, false, &d).1);
     }
     assert_eq!(events.len(), 1);
     assert!(response(&events[0]).2 == v.as_slice());
-    while let Some(ev) = e.poll_event(Instant(now + 1_000_000)) {
-        panic!("{:?}", OwnedEvent::from(ev));
-    }
+    assert_eq!(e.poll_event(Instant(now + 1_000_000)).map(OwnedEvent::from), None);
     only_session_left(&mut e);
 }
 
