@@ -657,4 +657,74 @@ class TestReliability(Wire):
         self.assertEqual(self.rec.calls, [])
 
 
+@h.requires(h.need_socket)
+class TestBlockwise(Wire):
+    """RFC 7959 on the client side: a peer that answers block by block."""
+
+    N = 3000  # three blocks of 1024, a short last one
+
+    def data(self, seed):
+        return bytes(((i * 7 + seed) ^ (i >> 8)) & 0xFF for i in range(self.N))
+
+    def test_block1_put(self):
+        v = self.data(1)
+        mid = self.s.send_request(coap.REQUEST_PUT, uri_path="up", payload=v, token="b1")
+        got = b""
+        while True:
+            m, addr = self.peer.expect()
+            self.assertIsNotNone(m, "block %d not sent" % (len(got) // 1024))
+            self.assertEqual((m.code, m.token, m.path()), (h.PUT, b"b1", "up"))
+            num, more, szx = h.block_of(m, h.BLOCK1)
+            self.assertEqual((num, szx), (len(got) // 1024, 6))
+            got += m.payload
+            if not more:
+                self.peer.ack(m, addr, mcode=h.C204, options=[(h.BLOCK1, m.opt(h.BLOCK1))])
+                break
+            self.peer.ack(m, addr, mcode=h.C231, options=[(h.BLOCK1, m.opt(h.BLOCK1))])
+            self.assertEqual(coap.read(2000), 1)
+            self.assertEqual(self.rec.calls, [])  # 2.31 is not delivered
+        self.pump(1)
+        h.same(self, got, v)
+        self.assertEqual(len(self.rec.calls), 1)
+        self.assertEqual(self.rec.calls[0][0], h.C204)
+        self.assertNotEqual(mid, self.rec.calls[0][1])  # the last block's Message ID
+        self.assertEqual(h.storage()[0], 1)  # only the session's block is left
+
+    def test_block2_get(self):
+        v = self.data(2)
+        self.s.send_request(coap.REQUEST_GET, uri_path="big", token="b2")
+        n = 0
+        while True:
+            m, addr = self.peer.expect()
+            self.assertIsNotNone(m, "block %d not asked for" % n)
+            self.assertEqual((m.code, m.token, m.path()), (h.GET, b"b2", "big"))
+            self.assertEqual(h.block_of(m), None if n == 0 else (n, False, 6))
+            part = v[n * 1024:(n + 1) * 1024]
+            more = (n + 1) * 1024 < len(v)
+            self.peer.ack(m, addr, payload=part,
+                          options=[(h.ETAG, b"e"), (h.BLOCK2, h.block(n, more, 6))])
+            self.assertEqual(coap.read(2000), 1)
+            n += 1
+            if not more:
+                break
+        self.assertEqual(len(self.rec.calls), 1)
+        code_, _, mtype, token, payload = self.rec.calls[0]
+        self.assertEqual((code_, mtype, token), (h.C205, h.ACK, b"b2"))
+        h.same(self, payload, v)
+        self.assertEqual(h.storage()[0], 1)
+
+    def test_block2_etag_changes_twice_gives_up(self):
+        self.s.send_request(coap.REQUEST_GET, uri_path="big", token="b3")
+        for etag in (b"1", b"2", b"2", b"3"):
+            m, addr = self.peer.expect()
+            self.assertIsNotNone(m)
+            num = 0 if h.block_of(m) is None else h.block_of(m)[0]
+            self.peer.ack(m, addr, payload=b"x" * 1024,
+                          options=[(h.ETAG, etag), (h.BLOCK2, h.block(num, True, 6))])
+            self.assertEqual(coap.read(2000), 1)
+        self.assertEqual(self.rec.calls, [(0, self.rec.calls[0][1], coap.TIMEOUT, b"b3", b"")])
+        self.assertIsNone(self.peer.expect(100)[0])
+        self.assertEqual(h.storage()[0], 1)
+
+
 unittest.main()

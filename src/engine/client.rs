@@ -638,14 +638,14 @@ impl Engine {
     /// before anything changed.
     pub(crate) fn on_piggybacked<'m>(&mut self, now: Instant, from: Endpoint, msg: &Message<'m>) -> Result<Matched<'m>, Error> {
         let mid = msg.mid();
-        let Some(p) = self.client.requests.iter().find(|p| Client::answers_mid(p, from, mid)) else {
+        let Some(p) = self.client.requests.find_mut(|p| Client::answers_mid(p, from, mid)) else {
             return Ok(Matched::No);
         };
         if p.token() != msg.token() {
             self.acknowledge(from, mid, now);
             return Ok(Matched::No);
         }
-        let at: *const RequestNode = p;
+        let at: *mut RequestNode = p;
         self.on_response(now, at, msg)
     }
 
@@ -662,12 +662,11 @@ impl Engine {
         let Some(p) = self
             .client
             .requests
-            .iter()
-            .find(|p| matches!(p.state, OUTSTANDING | WAITING) && p.token() == token && p.peer() == from)
+            .find_mut(|p| matches!(p.state, OUTSTANDING | WAITING) && p.token() == token && p.peer() == from)
         else {
             return Ok(Matched::No);
         };
-        let at: *const RequestNode = p;
+        let at: *mut RequestNode = p;
         self.on_response(now, at, msg)
     }
 }

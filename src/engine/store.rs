@@ -298,6 +298,8 @@ impl Store {
     }
 
     /// Clears a block no longer used and puts it on the released chain.
+    /// Out of line: inlined at each of its callers it costs flash.
+    #[inline(never)]
     pub(crate) fn release(&mut self, block: NonNull<u8>, size: usize) {
         // SAFETY: `block` was granted with `size` bytes and nothing refers
         // to it any more: the caller has unlinked it.

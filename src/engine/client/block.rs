@@ -39,8 +39,8 @@ use core::ptr::NonNull;
 use super::{Matched, OptionWriter, RequestNode, QUEUED};
 use crate::capacity::{BLOCK_SZX, MESSAGE_MAX, VALUE_MAX};
 use crate::codec::option::{self, Block, BLOCK1, BLOCK2, ETAG, SIZE2};
-use crate::codec::{Code, Message, PAYLOAD_MARKER};
 use crate::engine::link_format::Out;
+use crate::codec::{Code, Message, PAYLOAD_MARKER};
 use crate::engine::store::{block_size, unlinked};
 use crate::engine::{Engine, Error, Instant, Response, SessionHandle, TYPE_TIMEOUT};
 
@@ -147,7 +147,7 @@ pub(super) fn write_request(q: &RequestNode, buf: &mut [u8]) -> usize {
         _ => (BLOCK2, &[][..]),
     };
     let more = q.xfer == BLOCK1_SEND && done + payload.len() < total;
-    let block = Block { num: (done / size) as u32, more, szx: x.szx };
+    let block = Block { num: (done >> (x.szx + 4)) as u32, more, szx: x.szx };
     let len = {
         let mut out = Out::new(buf);
         out.put(prefix);
@@ -184,10 +184,12 @@ pub(super) fn response_of<'m>(session: u32, msg: &Message<'m>, payload: &'m [u8]
 impl Engine {
     /// Response `msg` answers request `at` (matched by the caller). See the
     /// module docs; [`Error::NeedStorage`] before anything changed.
-    pub(super) fn on_response<'m>(&mut self, now: Instant, at: *const RequestNode, msg: &Message<'m>) -> Result<Matched<'m>, Error> {
-        let Some(p) = self.client.requests.iter().find(|q| core::ptr::eq(*q, at)).copied() else {
-            return Ok(Matched::No);
-        };
+    /// `at` is a live node of the request list, found with `find_mut` by
+    /// the caller, which changed nothing since.
+    pub(super) fn on_response<'m>(&mut self, now: Instant, at: *mut RequestNode, msg: &Message<'m>) -> Result<Matched<'m>, Error> {
+        // SAFETY: `at` is a live node (see above), read before anything
+        // changes the list.
+        let p = unsafe { *at };
         let step = match self.block_step(now, at, &p, msg) {
             Err(Error::NoMemory) => return Ok(Matched::Ignore),
             r => r?,
@@ -202,41 +204,47 @@ impl Engine {
                 let payload = unsafe { core::slice::from_raw_parts(data.as_ptr(), len) };
                 Matched::Event(response_of(p.session, msg, payload))
             }
-            Step::Deliver | Step::GiveUp => {
-                self.take_request(|q| core::ptr::eq(q, at));
-                match step {
-                    Step::Deliver => Matched::Event(response_of(p.session, msg, msg.payload())),
-                    _ => Matched::Event(Response {
-                        code: 0,
-                        message_type: TYPE_TIMEOUT,
-                        mid: p.mid,
-                        payload: &[],
-                        ..response_of(p.session, msg, &[])
-                    }),
-                }
+            Step::Deliver => {
+                self.take_request(|q| core::ptr::eq(q, at.cast_const()));
+                Matched::Event(response_of(p.session, msg, msg.payload()))
+            }
+            Step::GiveUp => {
+                self.take_request(|q| core::ptr::eq(q, at.cast_const()));
+                Matched::Event(Response { code: 0, message_type: TYPE_TIMEOUT, mid: p.mid, ..response_of(p.session, msg, &[]) })
             }
         })
     }
 
     /// Queues the next block of transfer `at` (a fresh Message ID, the
     /// retransmission state reset) after `f` updated its header.
-    fn next_block(&mut self, now: Instant, at: *const RequestNode, f: impl FnOnce(&mut Xfer)) -> Step {
+    fn next_block(&mut self, now: Instant, at: *mut RequestNode, f: impl FnOnce(&mut Xfer)) -> Step {
         let mid = self.take_mid();
-        if let Some(q) = self.client.requests.find_mut(|q| core::ptr::eq(q, at)) {
-            if let Some(b) = q.bytes {
-                f(header(b));
-            }
-            q.mid = mid;
-            q.state = QUEUED;
-            q.retransmits = 0;
-            q.deadline = now.0;
+        // SAFETY: `at` is a live node of the list (`on_response`), still
+        // linked, reached through `&mut self`.
+        let q = unsafe { &mut *at };
+        if let Some(b) = q.bytes {
+            f(header(b));
         }
+        q.mid = mid;
+        q.state = QUEUED;
+        q.retransmits = 0;
+        q.deadline = now.0;
         Step::Quiet
     }
 
-    fn block_step(&mut self, now: Instant, at: *const RequestNode, p: &RequestNode, msg: &Message<'_>) -> Result<Step, Error> {
+    fn block_step(&mut self, now: Instant, at: *mut RequestNode, p: &RequestNode, msg: &Message<'_>) -> Result<Step, Error> {
         let code = msg.code();
-        let block = |n| msg.option(n).map(|o| Block::from_uint(o.uint()));
+        // One pass over the options (Block1, Block2, the first ETag, Size2).
+        let (mut block1, mut block2, mut etag, mut size2) = (None, None, None, 0);
+        for o in msg.options() {
+            match o.number {
+                BLOCK1 => block1 = Some(Block::from_uint(o.uint())),
+                BLOCK2 => block2 = Some(Block::from_uint(o.uint())),
+                ETAG if etag.is_none() => etag = Some(o.value),
+                SIZE2 => size2 = o.uint() as usize,
+                _ => {}
+            }
+        }
         let xfer = p.bytes.filter(|_| p.xfer != 0).map(|b| *header(b));
         if p.xfer == BLOCK1_SEND {
             let Some(x) = xfer else { return Ok(Step::Deliver) };
@@ -245,8 +253,8 @@ impl Engine {
             }
             let size = 16usize << x.szx;
             let (done, next) = (usize::from(x.done), usize::from(x.done) + size);
-            return Ok(match block(BLOCK1) {
-                Some(r) if r.num as usize == done / size && r.szx <= x.szx && next < usize::from(x.total) => {
+            return Ok(match block1 {
+                Some(r) if r.num as usize == done >> (x.szx + 4) && r.szx <= x.szx && next < usize::from(x.total) => {
                     self.next_block(now, at, |x| {
                         x.done = next as u16;
                         x.szx = r.szx;
@@ -258,7 +266,7 @@ impl Engine {
         if code.class() != 2 {
             return Ok(Step::Deliver);
         }
-        let Some(b2) = block(BLOCK2) else {
+        let Some(b2) = block2 else {
             return Ok(if xfer.is_some() { Step::GiveUp } else { Step::Deliver });
         };
         let x = match xfer {
@@ -287,7 +295,7 @@ impl Engine {
         };
         let payload = msg.payload();
         let done = usize::from(x.done);
-        let etag = msg.option(ETAG).map_or(&[][..], |o| o.value);
+        let etag = etag.unwrap_or(&[]);
         let etag = etag.get(..8).unwrap_or(etag);
         let size = b2.size();
         let offset = b2.num as usize * size;
@@ -318,12 +326,12 @@ impl Engine {
         } else if !b2.more {
             end
         } else {
-            let size2 = msg.option(SIZE2).map_or(0, |o| o.uint() as usize);
             (end + size).max(2 * cap).max(size2).min(VALUE_MAX)
         };
         let mut reserved = self.store.reserve(&[if grow > 0 { data_at + grow } else { 0 }])?;
         // Commit: nothing below fails.
-        let Some(q) = self.client.requests.find_mut(|q| core::ptr::eq(q, at)) else { return Ok(Step::GiveUp) };
+        // SAFETY: as in `next_block`.
+        let q = unsafe { &mut *at };
         let mut old = None;
         if let Some((nb, nsize)) = reserved.take(0) {
             if let Some(ob) = q.bytes {
@@ -370,7 +378,7 @@ impl Engine {
         }
         // The last block: the request is done; its block is released with
         // its data kept for the event.
-        if let Some(node) = self.client.requests.unlink(|q| core::ptr::eq(q, at)) {
+        if let Some(node) = self.client.requests.unlink(|q| core::ptr::eq(q, at.cast_const())) {
             let _: RequestNode = unlinked(node);
             self.store.release(node, block_size(size_of::<RequestNode>()));
         }
