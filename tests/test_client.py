@@ -473,12 +473,19 @@ class TestResponses(Wire):
         self.assertEqual(self.rec.calls, [(h.C205, m.mid, h.ACK, b"crit", b"good")])
 
     def test_block2_response_delivered(self):
-        # Block2 and Size2 are recognised (RFC 7959): the first block is
+        # Block2 and Size2 are recognised (RFC 7959): a last block 0 is
         # delivered as it is
         m, addr = self.send(token="b2")
-        self.peer.ack(m, addr, payload=b"block 0", options=((h.BLOCK2, 0x0E), (h.SIZE2, 2048)))
+        self.peer.ack(m, addr, payload=b"block 0", options=((h.BLOCK2, 0x06), (h.SIZE2, 7)))
         self.pump(1)
         self.assertEqual(self.rec.calls, [(h.C205, m.mid, h.ACK, b"b2", b"block 0")])
+
+    def test_block2_short_block_with_more_gives_up(self):
+        # a block with M set must be full (RFC 7959 2.2): the fetch gives up
+        m, addr = self.send(token="b3")
+        self.peer.ack(m, addr, payload=b"block 0", options=((h.BLOCK2, 0x0E), (h.SIZE2, 2048)))
+        self.pump(1)
+        self.assertEqual(self.rec.calls, [(0, m.mid, coap.TIMEOUT, b"b3", b"")])
 
     def test_rst_reaches_handler(self):
         m, addr = self.send(token="rst")

@@ -41,7 +41,7 @@ use crate::capacity::{BLOCK_SZX, MESSAGE_MAX, VALUE_MAX};
 use crate::codec::option::{self, Block, BLOCK1, BLOCK2, ETAG, SIZE2};
 use crate::engine::link_format::Out;
 use crate::codec::{Code, Message, PAYLOAD_MARKER};
-use crate::engine::store::{block_size, unlinked};
+use crate::engine::store::block_size;
 use crate::engine::{Engine, Error, Instant, Response, SessionHandle, TYPE_TIMEOUT};
 
 /// `RequestNode::xfer`: a Block1 transfer (sending the payload).
@@ -168,19 +168,6 @@ pub(super) fn write_request(q: &RequestNode, buf: &mut [u8]) -> usize {
     len.min(buf.len())
 }
 
-/// The event that reports `msg` (or `payload` instead of its payload)
-/// for `session`.
-pub(super) fn response_of<'m>(session: u32, msg: &Message<'m>, payload: &'m [u8]) -> Response<'m> {
-    Response {
-        session: SessionHandle::from_raw(session),
-        code: msg.code().0,
-        message_type: msg.mtype().bits(),
-        mid: msg.mid(),
-        token: msg.token(),
-        payload,
-    }
-}
-
 impl Engine {
     /// Response `msg` answers request `at` (matched by the caller). See the
     /// module docs; [`Error::NeedStorage`] before anything changed.
@@ -189,30 +176,27 @@ impl Engine {
     pub(super) fn on_response<'m>(&mut self, now: Instant, at: *mut RequestNode, msg: &Message<'m>) -> Result<Matched<'m>, Error> {
         // SAFETY: `at` is a live node (see above), read before anything
         // changes the list.
-        let p = unsafe { *at };
-        let step = match self.block_step(now, at, &p, msg) {
+        let (session, our_mid) = unsafe { ((*at).session, (*at).mid) };
+        let step = match self.block_step(now, at, msg) {
             Err(Error::NoMemory) => return Ok(Matched::Ignore),
             r => r?,
         };
-        Ok(match step {
-            Step::Quiet => Matched::Quiet,
+        let (code, message_type, mid, payload) = match step {
+            Step::Quiet => return Ok(Matched::Quiet),
+            Step::Deliver => (msg.code().0, msg.mtype().bits(), msg.mid(), msg.payload()),
+            Step::GiveUp => (0, TYPE_TIMEOUT, our_mid, &[][..]),
+            // SAFETY: `len` bytes of a block released without clearing its
+            // data: readable until the caller takes it back with
+            // `storage_take`, which it cannot do while the event (which
+            // borrows the engine in `receive`) lives.
             Step::Done(data, len) => {
-                // SAFETY: `len` bytes of a block released without clearing
-                // its data: readable until the caller takes it back with
-                // `storage_take`, which it cannot do while the event (which
-                // borrows the engine in `receive`) lives.
-                let payload = unsafe { core::slice::from_raw_parts(data.as_ptr(), len) };
-                Matched::Event(response_of(p.session, msg, payload))
+                (msg.code().0, msg.mtype().bits(), msg.mid(), unsafe { core::slice::from_raw_parts(data.as_ptr(), len) })
             }
-            Step::Deliver => {
-                self.take_request(|q| core::ptr::eq(q, at.cast_const()));
-                Matched::Event(response_of(p.session, msg, msg.payload()))
-            }
-            Step::GiveUp => {
-                self.take_request(|q| core::ptr::eq(q, at.cast_const()));
-                Matched::Event(Response { code: 0, message_type: TYPE_TIMEOUT, mid: p.mid, ..response_of(p.session, msg, &[]) })
-            }
-        })
+        };
+        // The request is done (a finished fetch no longer holds its block).
+        self.take_request(|q| core::ptr::eq(q, at.cast_const()));
+        let session = SessionHandle::from_raw(session);
+        Ok(Matched::Event(Response { session, code, message_type, mid, token: msg.token(), payload }))
     }
 
     /// Queues the next block of transfer `at` (a fresh Message ID, the
@@ -232,7 +216,10 @@ impl Engine {
         Step::Quiet
     }
 
-    fn block_step(&mut self, now: Instant, at: *mut RequestNode, p: &RequestNode, msg: &Message<'_>) -> Result<Step, Error> {
+    fn block_step(&mut self, now: Instant, at: *mut RequestNode, msg: &Message<'_>) -> Result<Step, Error> {
+        // SAFETY: `at` is a live node (`on_response`); what is read here is
+        // copied before anything changes it.
+        let (xfer_kind, held, enc) = unsafe { ((*at).xfer, (*at).bytes, (*at).encoded()) };
         let code = msg.code();
         // One pass over the options (Block1, Block2, the first ETag, Size2).
         let (mut block1, mut block2, mut etag, mut size2) = (None, None, None, 0);
@@ -245,8 +232,8 @@ impl Engine {
                 _ => {}
             }
         }
-        let xfer = p.bytes.filter(|_| p.xfer != 0).map(|b| *header(b));
-        if p.xfer == BLOCK1_SEND {
+        let xfer = held.filter(|_| xfer_kind != 0).map(|b| *header(b));
+        if xfer_kind == BLOCK1_SEND {
             let Some(x) = xfer else { return Ok(Step::Deliver) };
             if code != Code::CONTINUE {
                 return Ok(Step::Deliver);
@@ -275,7 +262,6 @@ impl Engine {
             None => {
                 // The first block: only a GET is continued, from the
                 // encoding it kept.
-                let enc = p.encoded();
                 let Ok(m) = Message::parse(enc) else { return Ok(Step::Deliver) };
                 let prefix = enc.len() - m.payload().len() - usize::from(!m.payload().is_empty());
                 if m.code() != Code::GET || prefix + BLOCK_OVERHEAD > MESSAGE_MAX {
@@ -376,12 +362,9 @@ impl Engine {
         if b2.more {
             return Ok(self.next_block(now, at, |_| {}));
         }
-        // The last block: the request is done; its block is released with
-        // its data kept for the event.
-        if let Some(node) = self.client.requests.unlink(|q| core::ptr::eq(q, at.cast_const())) {
-            let _: RequestNode = unlinked(node);
-            self.store.release(node, block_size(size_of::<RequestNode>()));
-        }
+        // The last block: its block is released with its data kept for the
+        // event; the caller takes the request.
+        q.bytes = None;
         self.store.release_keep(b, cap);
         // SAFETY: the data area starts at `data_at` within the block.
         Ok(Step::Done(unsafe { NonNull::new_unchecked(b.as_ptr().add(data_at)) }, end))
