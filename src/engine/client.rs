@@ -18,6 +18,12 @@ mod block;
 
 use block::{BLOCK1_SEND, XFER};
 
+/// [`block::block1_szx`], for the tests.
+#[cfg(test)]
+pub(crate) fn block1_szx_for_tests(prefix: usize) -> Option<u8> {
+    block::block1_szx(prefix)
+}
+
 use super::params::{EXCHANGE_LIFETIME_MS, MAX_RETRANSMIT};
 use super::store::{block_size, unlinked, Link, List, Node};
 use super::uri::{path_segments, percent_decode, query_args, split_request_uri, SEGMENT_MAX};
@@ -211,8 +217,9 @@ impl OptionWriter<'_, '_> {
     }
 }
 
-/// Encodes the CON request into `out` (which counts what does not fit).
-fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request<'_>) -> Result<(), Error> {
+/// Encodes the CON request into `out` (which counts what does not fit);
+/// returns the number of its last option (0: none).
+fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request<'_>) -> Result<u8, Error> {
     let code = match req.method {
         Methods::GET => Code::GET,
         Methods::POST => Code::POST,
@@ -224,6 +231,7 @@ fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request
     out.put(&[0x40 | (MessageType::Con.bits() << 4) | tkl, code.0]);
     out.put(&mid.to_be_bytes());
     out.put(req.token);
+    let mut last = 0;
     if req.include_options {
         // Never Uri-Host (the destination is an IP literal) nor Uri-Port
         // (always the destination port), §6.4.
@@ -241,12 +249,13 @@ fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request
         for arg in query_args(query) {
             w.decoded(option::URI_QUERY, arg)?;
         }
+        last = w.prev as u8;
     }
     if !req.payload.is_empty() {
         out.put(&[PAYLOAD_MARKER]);
         out.put(req.payload);
     }
-    Ok(())
+    Ok(last)
 }
 
 impl Engine {
@@ -426,7 +435,7 @@ impl Engine {
         }
         // Dry run: validates the uri and measures.
         let mut count = super::link_format::Out::new(&mut []);
-        encode_request(&mut count, 0, req)?;
+        let last_opt = encode_request(&mut count, 0, req)?;
         let len = count.len();
         // Larger than one message: sent with Block1, the whole encoding
         // kept behind a transfer header (`client/block.rs`).
@@ -448,7 +457,7 @@ impl Engine {
         // Cannot fail: the dry run passed with the same request.
         let _ = encode_request(&mut out, mid, req);
         if let Some(szx) = szx {
-            block::start_block1(bytes, len - req.payload.len() - 1, req.payload.len(), szx);
+            block::start_block1(bytes, len - req.payload.len() - 1, last_opt, req.payload.len(), szx);
         }
         let mut token = [0; 8];
         if let Some(t) = token.get_mut(..req.token.len()) {

@@ -434,3 +434,12 @@ fn allocation_failure_at_every_point_changes_nothing() {
         }
     }
 }
+
+#[test]
+fn block1_size_fits_one_message() {
+    use super::client::block1_szx_for_tests as szx;
+    for prefix in 0..MESSAGE_MAX + 10 {
+        let want = (0..=BLOCK_SZX).rev().find(|z| prefix + 6 + (16usize << z) <= MESSAGE_MAX);
+        assert_eq!(szx(prefix), want, "{prefix}");
+    }
+}

@@ -63,7 +63,7 @@ const STATUSES: [(i32, i32, &CStr); 18] = [
     (
         sys::MPCOAP_ERR_PAYLOAD_TOO_LARGE,
         VALUE,
-        c"\"payload\" must be at most %u bytes (Coap.VALUE_MAX), and \"uri_path\" fit one message",
+        c"\"payload\" > %u bytes (Coap.VALUE_MAX) or \"uri_path\" too long",
     ),
     (sys::MPCOAP_ERR_BUFFER, RUNTIME, c"buffer must be non-NULL and at least %u bytes (one message)"),
     (sys::MPCOAP_ERR_NOT_FOUND, RUNTIME, c"no such resource or session"),

@@ -114,17 +114,10 @@ unsafe fn bytes<'b>(b: NonNull<u8>, at: usize, n: usize) -> &'b mut [u8] {
     unsafe { core::slice::from_raw_parts_mut(b.as_ptr().add(at), n) }
 }
 
-/// The number of the last option of an encoded request (0: none).
-fn last_option(encoded: &[u8]) -> u8 {
-    Message::parse(encoded).ok().and_then(|m| m.options().last()).map_or(0, |o| o.number as u8)
-}
-
 /// Makes `block` a Block1 transfer block: the request's whole encoding
 /// (`prefix` bytes, the marker, `total` bytes of payload) is already at
-/// [`XFER`]; the blocks are of `szx`.
-pub(super) fn start_block1(block: NonNull<u8>, prefix: usize, total: usize, szx: u8) {
-    // SAFETY: the block holds XFER + prefix + 1 + total bytes.
-    let last_opt = last_option(unsafe { bytes(block, XFER, prefix) });
+/// [`XFER`], its last option is `last_opt`; the blocks are of `szx`.
+pub(super) fn start_block1(block: NonNull<u8>, prefix: usize, last_opt: u8, total: usize, szx: u8) {
     let x = header(block);
     x.total = total as u16;
     x.prefix_len = prefix as u16;
@@ -271,7 +264,7 @@ impl Engine {
                     total: 0,
                     done: 0,
                     prefix_len: prefix as u16,
-                    last_opt: last_option(enc),
+                    last_opt: m.options().last().map_or(0, |o| o.number as u8),
                     szx: b2.szx,
                     restarted: 0,
                     etag_len: 0,
