@@ -16,7 +16,7 @@ use core::mem::size_of;
 
 mod block;
 
-use block::{BLOCK1_SEND, XFER};
+use block::{BLOCK1_SEND, KIND, MAY_FETCH, XFER};
 
 /// [`block::block1_szx`], for the tests.
 #[cfg(test)]
@@ -79,9 +79,10 @@ struct RequestNode {
     state: u8,
     retransmits: u8,
     token_len: u8,
-    /// 0, or [`BLOCK1_SEND`] / [`BLOCK2_FETCH`]: `bytes` then holds an
-    /// [`Xfer`] header, the request's encoding up to its options, and the
-    /// transfer's data (`client/block.rs`). In the node's padding byte.
+    /// Bits 0-1: 0, or `BLOCK1_SEND` / `BLOCK2_FETCH`: `bytes` then holds
+    /// an `Xfer` header, the request's encoding up to its options, and the
+    /// transfer's data (`client/block.rs`); bit 2 `MAY_FETCH`; bits 4-7 the
+    /// last option's number. In what was the node's padding byte.
     xfer: u8,
     token: [u8; 8],
 }
@@ -457,7 +458,7 @@ impl Engine {
         // Cannot fail: the dry run passed with the same request.
         let _ = encode_request(&mut out, mid, req);
         if let Some(szx) = szx {
-            block::start_block1(bytes, len - req.payload.len() - 1, last_opt, req.payload.len(), szx);
+            block::start_block1(bytes, len - req.payload.len() - 1, req.payload.len(), szx);
         }
         let mut token = [0; 8];
         if let Some(t) = token.get_mut(..req.token.len()) {
@@ -469,7 +470,12 @@ impl Engine {
             n.deadline = now.0;
             n.bytes_len = if szx.is_some() { 0 } else { len as u16 };
             n.bytes_cap = cap as u16;
-            n.xfer = if szx.is_some() { BLOCK1_SEND } else { 0 };
+            n.xfer = last_opt << 4
+                | match szx {
+                    Some(_) => BLOCK1_SEND,
+                    None if req.method == Methods::GET && req.payload.is_empty() => MAY_FETCH,
+                    None => 0,
+                };
             n.mid = mid;
             n.port = peer.port;
             n.addr = peer.addr;
@@ -516,7 +522,7 @@ impl Engine {
         }) else {
             return Ok(None);
         };
-        let len = if q.xfer == 0 {
+        let len = if q.xfer & KIND == 0 {
             let bytes = q.encoded();
             let Some(dst) = buf.get_mut(..bytes.len()) else { return Ok(None) };
             dst.copy_from_slice(bytes);
@@ -619,7 +625,7 @@ impl Engine {
     /// (a Block2 answer continues from them), and so does a transfer.
     fn acknowledge(&mut self, from: Endpoint, mid: u16, now: Instant) {
         let Some(p) = self.client.requests.find_mut(|p| Client::answers_mid(p, from, mid)) else { return };
-        let keep = p.xfer != 0 || p.encoded().get(1) == Some(&Code::GET.0);
+        let keep = p.xfer & (KIND | MAY_FETCH) != 0;
         let bytes = if keep { None } else { p.bytes.take().map(|b| (b, usize::from(p.bytes_cap))) };
         if !keep {
             p.bytes_len = 0;

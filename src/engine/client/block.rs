@@ -44,10 +44,19 @@ use crate::codec::{Code, Message, PAYLOAD_MARKER};
 use crate::engine::store::block_size;
 use crate::engine::{Engine, Error, Instant, Response, SessionHandle, TYPE_TIMEOUT};
 
-/// `RequestNode::xfer`: a Block1 transfer (sending the payload).
+/// `RequestNode::xfer`, bits 0-1 (`KIND`): a Block1 transfer (sending the
+/// payload).
 pub(super) const BLOCK1_SEND: u8 = 1;
-/// `RequestNode::xfer`: a Block2 transfer (fetching the representation).
+/// `RequestNode::xfer`, bits 0-1: a Block2 transfer (fetching the
+/// representation).
 pub(super) const BLOCK2_FETCH: u8 = 2;
+/// `RequestNode::xfer`, bits 0-1: the transfer kind (0: a plain request).
+pub(super) const KIND: u8 = 3;
+/// `RequestNode::xfer`, bit 2: a plain GET without payload, which keeps its
+/// encoding when acknowledged (a Block2 answer continues from it, as its
+/// prefix). Bits 4-7 hold the number of the request's last option (0:
+/// none; at most Uri-Query, 15), after which the Block option goes.
+pub(super) const MAY_FETCH: u8 = 4;
 
 /// The header of a transfer block.
 #[repr(C)]
@@ -58,8 +67,6 @@ pub(super) struct Xfer {
     /// Block1: where the block in flight starts; Block2: bytes received.
     done: u16,
     prefix_len: u16,
-    /// The number of the prefix's last option (the Block option follows).
-    last_opt: u8,
     /// The size exponent of the next block.
     szx: u8,
     /// A Block2 fetch restarted once already (the ETag changed).
@@ -116,12 +123,11 @@ unsafe fn bytes<'b>(b: NonNull<u8>, at: usize, n: usize) -> &'b mut [u8] {
 
 /// Makes `block` a Block1 transfer block: the request's whole encoding
 /// (`prefix` bytes, the marker, `total` bytes of payload) is already at
-/// [`XFER`], its last option is `last_opt`; the blocks are of `szx`.
-pub(super) fn start_block1(block: NonNull<u8>, prefix: usize, last_opt: u8, total: usize, szx: u8) {
+/// [`XFER`]; the blocks are of `szx`.
+pub(super) fn start_block1(block: NonNull<u8>, prefix: usize, total: usize, szx: u8) {
     let x = header(block);
     x.total = total as u16;
     x.prefix_len = prefix as u16;
-    x.last_opt = last_opt;
     x.szx = szx;
 }
 
@@ -135,16 +141,16 @@ pub(super) fn write_request(q: &RequestNode, buf: &mut [u8]) -> usize {
     // SAFETY: the block holds the header, the prefix, the marker and the
     // data area (`total` bytes).
     let (prefix, data) = unsafe { (bytes(b, XFER, prefix_len), bytes(b, XFER + prefix_len + 1, total)) };
-    let (number, payload) = match q.xfer {
+    let (number, payload) = match q.xfer & KIND {
         BLOCK1_SEND => (BLOCK1, data.get(done..total.min(done + size)).unwrap_or(&[])),
         _ => (BLOCK2, &[][..]),
     };
-    let more = q.xfer == BLOCK1_SEND && done + payload.len() < total;
+    let more = q.xfer & KIND == BLOCK1_SEND && done + payload.len() < total;
     let block = Block { num: (done >> (x.szx + 4)) as u32, more, szx: x.szx };
     let len = {
         let mut out = Out::new(buf);
         out.put(prefix);
-        let mut w = OptionWriter { out: &mut out, prev: u16::from(x.last_opt) };
+        let mut w = OptionWriter { out: &mut out, prev: u16::from(q.xfer >> 4) };
         let mut v = [0; 4];
         let v = option::encode_uint(block.to_uint(), &mut v);
         w.header(number, v.len());
@@ -212,7 +218,8 @@ impl Engine {
     fn block_step(&mut self, now: Instant, at: *mut RequestNode, msg: &Message<'_>) -> Result<Step, Error> {
         // SAFETY: `at` is a live node (`on_response`); what is read here is
         // copied before anything changes it.
-        let (xfer_kind, held, enc) = unsafe { ((*at).xfer, (*at).bytes, (*at).encoded()) };
+        let (flags, held, enc) = unsafe { ((*at).xfer, (*at).bytes, (*at).encoded()) };
+        let xfer_kind = flags & KIND;
         let code = msg.code();
         // One pass over the options (Block1, Block2, the first ETag, Size2).
         let (mut block1, mut block2, mut etag, mut size2) = (None, None, None, 0);
@@ -255,16 +262,13 @@ impl Engine {
             None => {
                 // The first block: only a GET is continued, from the
                 // encoding it kept.
-                let Ok(m) = Message::parse(enc) else { return Ok(Step::Deliver) };
-                let prefix = enc.len() - m.payload().len() - usize::from(!m.payload().is_empty());
-                if m.code() != Code::GET || prefix + BLOCK_OVERHEAD > MESSAGE_MAX {
+                if flags & MAY_FETCH == 0 || enc.len() + BLOCK_OVERHEAD > MESSAGE_MAX {
                     return Ok(Step::Deliver);
                 }
                 Xfer {
                     total: 0,
                     done: 0,
-                    prefix_len: prefix as u16,
-                    last_opt: m.options().last().map_or(0, |o| o.number as u8),
+                    prefix_len: enc.len() as u16,
                     szx: b2.szx,
                     restarted: 0,
                     etag_len: 0,
@@ -320,7 +324,7 @@ impl Engine {
                 // `prefix_len` bytes go after the new header; the new one
                 // holds `data_at + grow > data_at + done` bytes.
                 unsafe {
-                    if q.xfer == 0 {
+                    if q.xfer & KIND == 0 {
                         core::ptr::copy_nonoverlapping(ob.as_ptr(), nb.as_ptr().add(XFER), usize::from(x.prefix_len));
                         *header(nb) = x;
                     } else {
@@ -333,7 +337,7 @@ impl Engine {
             q.bytes = Some(nb);
             q.bytes_cap = nsize as u16;
             q.bytes_len = 0;
-            q.xfer = BLOCK2_FETCH;
+            q.xfer = q.xfer & 0xf0 | BLOCK2_FETCH;
         }
         let Some(b) = q.bytes else { return Ok(Step::GiveUp) };
         // SAFETY: the data area holds `total >= end` bytes (a larger block
