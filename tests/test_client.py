@@ -728,6 +728,55 @@ class TestBlockwise(Wire):
         h.same(self, payload, v)
         self.assertEqual(h.storage()[0], 1)
 
+    def test_block1_memory_error_changes_nothing(self):
+        # the node, then the transfer block (payload and options): either
+        # refused, send_request raises MemoryError and nothing is queued
+        v = self.data(4)
+        for k in (1, 2):
+            before = h.storage()
+            h.fail_storage(k)
+            raises(self, MemoryError, self.s.send_request, coap.REQUEST_PUT, uri_path="up", payload=v)
+            self.assertEqual(h.storage(), before)
+            self.assertIsNone(self.peer.expect(100)[0])
+        h.fail_storage(0)
+
+    def test_block2_survives_a_refused_buffer(self):
+        # the first block's buffer refused: the answer is ignored as if lost,
+        # the GET is retransmitted, and the fetch completes once
+        h.ack_timeout(h.ACK_TIMEOUT_SHORT_MS)
+        try:
+            v = self.data(5)
+            self.s.send_request(coap.REQUEST_GET, uri_path="big", token="b5")
+            m, addr = self.peer.expect()
+            first = m.mid
+            h.fail_storage(1)
+            n, sent = 0, 0
+            while True:
+                more = (n + 1) * 1024 < len(v)
+                self.peer.ack(m, addr, payload=v[n * 1024:(n + 1) * 1024],
+                              options=[(h.ETAG, b"e"), (h.BLOCK2, h.block(n, more, 6))])
+                self.assertEqual(coap.read(2000), 1)
+                sent += 1
+                if sent > 1:
+                    n += 1
+                if not more and sent > 1:
+                    break
+                m = None
+                for _ in range(30):
+                    m, addr = self.peer.expect(20)
+                    if m is not None:
+                        break
+                    coap.read(20)  # the retransmission falls due meanwhile
+                self.assertIsNotNone(m, "no request after block %d" % n)
+                if sent == 1:
+                    self.assertEqual(m.mid, first)  # the same GET again
+                    self.assertEqual(self.rec.calls, [])
+            self.assertEqual(len(self.rec.calls), 1)
+            h.same(self, self.rec.calls[0][4], v)
+            self.assertEqual(h.storage()[0], 1)
+        finally:
+            h.ack_timeout(0)
+
     def test_block2_etag_changes_twice_gives_up(self):
         self.s.send_request(coap.REQUEST_GET, uri_path="big", token="b3")
         for etag in (b"1", b"2", b"2", b"3"):
