@@ -57,7 +57,10 @@ VALUE_MAX: int = 16384
 """The largest resource value in bytes. A value that does not fit
 one response is served block-wise (RFC 7959, automatic); a PUT/POST of up to
 this many bytes is received in Block1 blocks. Larger values raise
-``ValueError``; larger PUT/POST payloads get 4.13 with Size1."""
+``ValueError``; larger PUT/POST payloads get 4.13 with Size1. It also bounds
+the client: a ``send_request`` payload up to it that does not fit one
+message is sent block-wise (Block1), and a block-wise answer to a GET is
+fetched whole (Block2) up to it."""
 
 REMOTE_BUDGET: int
 """The default of :func:`init`'s ``remote_budget``: bytes that remote peers
@@ -127,8 +130,12 @@ class CoapClientSession:
         leading ``/`` ignored, ``%XX`` decoded; ``None``/``""``: no
         Uri-Path). ``content_format``: -1 (none) or 0..65535. ``token``: at
         most 8 bytes (``ValueError``). ``include_options=False`` sends no
-        option at all. A request that does not fit one message raises
+        option at all. A payload that does not fit one message is sent
+        block-wise (RFC 7959 Block1), up to :data:`VALUE_MAX` bytes; a larger
+        one, or a ``uri_path`` that leaves no room for a block, raises
         ``ValueError``; ``MemoryError`` when the heap cannot hold the request.
+        A block-wise (Block2) answer to a GET is fetched to its end and
+        reaches the handler once, whole.
         It is sent once no other confirmable request to the same address and
         port, from any session, awaits its acknowledgement (NSTART = 1).
         Responses reach the handler set by

@@ -6,7 +6,7 @@
 # assertion in src/capacity.rs is checked by these builds.
 ENGINE_RISCV_TARGETS := riscv32imc-unknown-none-elf riscv32imac-unknown-none-elf
 # Every cargo-fuzz target in fuzz/Cargo.toml.
-FUZZ_TARGETS := parse server storage
+FUZZ_TARGETS := parse server storage client
 # Short runs inside test-engine, long runs for `make fuzz` (seconds per target).
 FUZZ_SHORT_SECONDS ?= 20
 FUZZ_SECONDS ?= 3600

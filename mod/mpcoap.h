@@ -44,7 +44,7 @@ enum {
     MPCOAP_ERR_MEDIA_TYPE = -8,     /* media type / content format out of range */
     MPCOAP_ERR_MAX_AGE = -9,        /* max_age out of range */
     MPCOAP_ERR_TOKEN = -10,         /* token longer than 8 bytes */
-    MPCOAP_ERR_PAYLOAD_TOO_LARGE = -11, /* request does not fit one message */
+    MPCOAP_ERR_PAYLOAD_TOO_LARGE = -11, /* payload over VALUE_MAX, or options over a message */
     MPCOAP_ERR_BUFFER = -12,        /* caller's buffer too small */
     MPCOAP_ERR_NOT_FOUND = -13,     /* no such resource/session */
     MPCOAP_ERR_MEMORY = -14,        /* engine block or granted block of the

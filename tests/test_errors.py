@@ -77,7 +77,7 @@ class TestErrorTable(unittest.TestCase):
         self.check(ValueError, ERR_METHOD, self.s.send_request, 6)
         self.check(ValueError, "~content_format", self.s.send_request, 1, content_format=70000)
         self.check(ValueError, "~token", self.s.send_request, 1, token="abcdefghi")
-        self.check(ValueError, "~payload", self.s.send_request, 2, payload=b"p" * 2000)
+        self.check(ValueError, "~payload", self.s.send_request, 2, payload=b"p" * (coap.VALUE_MAX + 1))
         self.check(TypeError, None, self.s.get_details, 1)
 
     def test_keyword_errors(self):

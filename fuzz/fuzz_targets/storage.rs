@@ -19,7 +19,7 @@
 //! - 5 remove session `a % n`.
 //! - 6 send request on session `a % n`: method `1 << (b % 4)`, token of
 //!   `(b >> 2) % 10` bytes (9: too long), payload of `cd % (MESSAGE_MAX +
-//!   16)` bytes (too long ones fail).
+//!   16)` bytes (longer than a message: a Block1 transfer block).
 //! - 7 a request datagram: `a` bits 0-1 the peer, bit 2 NON (else CON),
 //!   bits 3-4 GET/PUT/POST/DELETE, bit 5 via multicast; to resource
 //!   `b % (n + 2)` (`n`: `/.well-known/core`, `n + 1`: none); PUT and POST

@@ -14,12 +14,22 @@
 
 use core::mem::size_of;
 
+mod block;
+
+use block::{BLOCK1_SEND, KIND, MAY_FETCH, XFER};
+
+/// [`block::block1_szx`], for the tests.
+#[cfg(test)]
+pub(crate) fn block1_szx_for_tests(prefix: usize) -> Option<u8> {
+    block::block1_szx(prefix)
+}
+
 use super::params::{EXCHANGE_LIFETIME_MS, MAX_RETRANSMIT};
 use super::store::{block_size, unlinked, Link, List, Node};
 use super::uri::{path_segments, percent_decode, query_args, split_request_uri, SEGMENT_MAX};
 use super::{Endpoint, Engine, Error, Event, Instant, Methods, Request, Response, SessionHandle, TYPE_TIMEOUT};
-use crate::capacity::MESSAGE_MAX;
-use crate::codec::{option, Code, MessageType, MAX_TOKEN_LEN, PAYLOAD_MARKER};
+use crate::capacity::{MESSAGE_MAX, VALUE_MAX};
+use crate::codec::{option, Code, Message, MessageType, MAX_TOKEN_LEN, PAYLOAD_MARKER};
 
 /// A session's block.
 #[repr(C)]
@@ -69,6 +79,11 @@ struct RequestNode {
     state: u8,
     retransmits: u8,
     token_len: u8,
+    /// Bits 0-1: 0, or `BLOCK1_SEND` / `BLOCK2_FETCH`: `bytes` then holds
+    /// an `Xfer` header, the request's encoding up to its options, and the
+    /// transfer's data (`client/block.rs`); bit 2 `MAY_FETCH`; bits 4-7 the
+    /// last option's number. In what was the node's padding byte.
+    xfer: u8,
     token: [u8; 8],
 }
 
@@ -82,6 +97,7 @@ impl RequestNode {
     fn peer(&self) -> Endpoint {
         Endpoint { addr: self.addr, port: self.port }
     }
+    /// The encoded CON of a plain request (empty for a transfer).
     fn encoded(&self) -> &[u8] {
         match self.bytes {
             // SAFETY: the bytes block holds `bytes_cap >= bytes_len` bytes.
@@ -89,6 +105,19 @@ impl RequestNode {
             None => &[],
         }
     }
+}
+
+/// What a response does for the client (see [`Engine::on_piggybacked`]).
+pub(crate) enum Matched<'m> {
+    /// It answers none of our requests.
+    No,
+    /// Storage for it was refused: ignore it as if lost (no ACK, no RST).
+    Ignore,
+    /// It answers one, which goes on (its next block): acknowledge it,
+    /// report nothing.
+    Quiet,
+    /// It answers one: acknowledge it and report this.
+    Event(Response<'m>),
 }
 
 /// Sessions and requests (in the order queued).
@@ -189,8 +218,9 @@ impl OptionWriter<'_, '_> {
     }
 }
 
-/// Encodes the CON request into `out` (which counts what does not fit).
-fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request<'_>) -> Result<(), Error> {
+/// Encodes the CON request into `out` (which counts what does not fit);
+/// returns the number of its last option (0: none).
+fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request<'_>) -> Result<u8, Error> {
     let code = match req.method {
         Methods::GET => Code::GET,
         Methods::POST => Code::POST,
@@ -202,6 +232,7 @@ fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request
     out.put(&[0x40 | (MessageType::Con.bits() << 4) | tkl, code.0]);
     out.put(&mid.to_be_bytes());
     out.put(req.token);
+    let mut last = 0;
     if req.include_options {
         // Never Uri-Host (the destination is an IP literal) nor Uri-Port
         // (always the destination port), §6.4.
@@ -219,12 +250,13 @@ fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request
         for arg in query_args(query) {
             w.decoded(option::URI_QUERY, arg)?;
         }
+        last = w.prev as u8;
     }
     if !req.payload.is_empty() {
         out.put(&[PAYLOAD_MARKER]);
         out.put(req.payload);
     }
-    Ok(())
+    Ok(last)
 }
 
 impl Engine {
@@ -409,21 +441,30 @@ impl Engine {
         }
         // Dry run: validates the uri and measures.
         let mut count = super::link_format::Out::new(&mut []);
-        encode_request(&mut count, 0, req)?;
+        let last_opt = encode_request(&mut count, 0, req)?;
         let len = count.len();
-        if len > MESSAGE_MAX {
+        // Larger than one message: sent with Block1, the whole encoding
+        // kept behind a transfer header (`client/block.rs`).
+        let (szx, at) = if len <= MESSAGE_MAX {
+            (None, 0)
+        } else if req.payload.is_empty() || req.payload.len() > VALUE_MAX {
             return Err(Error::PayloadTooLarge);
-        }
-        let mut r = self.store.reserve(&[size_of::<RequestNode>(), len])?;
+        } else {
+            (Some(block::block1_szx(len - req.payload.len() - 1).ok_or(Error::PayloadTooLarge)?), XFER)
+        };
+        let mut r = self.store.reserve(&[size_of::<RequestNode>(), at + len])?;
         let (Some((node_block, _)), Some((bytes, cap))) = (r.take(0), r.take(1)) else {
             // Never happens: both were planned (a request is never empty).
             return Err(Error::NoMemory);
         };
         let mid = self.take_mid();
         // SAFETY: `bytes` is a fresh block of `cap >= len` bytes.
-        let mut out = super::link_format::Out::new(unsafe { core::slice::from_raw_parts_mut(bytes.as_ptr(), len) });
+        let mut out = super::link_format::Out::new(unsafe { core::slice::from_raw_parts_mut(bytes.as_ptr().add(at), len) });
         // Cannot fail: the dry run passed with the same request.
         let _ = encode_request(&mut out, mid, req);
+        if let Some(szx) = szx {
+            block::start_block1(bytes, len - req.payload.len() - 1, req.payload.len(), szx);
+        }
         let mut token = [0; 8];
         if let Some(t) = token.get_mut(..req.token.len()) {
             t.copy_from_slice(req.token);
@@ -432,8 +473,14 @@ impl Engine {
             n.bytes = Some(bytes);
             n.session = session;
             n.deadline = now.0;
-            n.bytes_len = len as u16;
+            n.bytes_len = if szx.is_some() { 0 } else { len as u16 };
             n.bytes_cap = cap as u16;
+            n.xfer = last_opt << 4
+                | match szx {
+                    Some(_) => BLOCK1_SEND,
+                    None if req.method == Methods::GET && req.payload.is_empty() => MAY_FETCH,
+                    None => 0,
+                };
             n.mid = mid;
             n.port = peer.port;
             n.addr = peer.addr;
@@ -481,10 +528,14 @@ impl Engine {
         }) else {
             return Ok(None);
         };
-        let bytes = q.encoded();
-        let len = bytes.len();
-        let Some(dst) = buf.get_mut(..len) else { return Ok(None) };
-        dst.copy_from_slice(bytes);
+        let len = if q.xfer & KIND == 0 {
+            let bytes = q.encoded();
+            let Some(dst) = buf.get_mut(..bytes.len()) else { return Ok(None) };
+            dst.copy_from_slice(bytes);
+            bytes.len()
+        } else {
+            block::write_request(q, buf)
+        };
         if q.state == OUTSTANDING {
             q.retransmits += 1;
         }
@@ -581,12 +632,16 @@ impl Engine {
 
     /// Marks the request acknowledged without a response: its bytes are
     /// given back (no more retransmissions) and it waits up to
-    /// EXCHANGE_LIFETIME for a separate response.
+    /// EXCHANGE_LIFETIME for a separate response. A GET keeps its bytes
+    /// (a Block2 answer continues from them), and so does a transfer.
     fn acknowledge(&mut self, from: Endpoint, mid: u16, now: Instant) {
         let Some(p) = self.client.requests.find_mut(|p| Client::answers_mid(p, from, mid)) else { return };
-        let bytes = p.bytes.take().map(|b| (b, usize::from(p.bytes_cap)));
-        p.bytes_len = 0;
-        p.bytes_cap = 0;
+        let keep = p.xfer & (KIND | MAY_FETCH) != 0;
+        let bytes = if keep { None } else { p.bytes.take().map(|b| (b, usize::from(p.bytes_cap))) };
+        if !keep {
+            p.bytes_len = 0;
+            p.bytes_cap = 0;
+        }
         p.state = WAITING;
         p.deadline = now.add_ms(EXCHANGE_LIFETIME_MS).0;
         if let Some((b, cap)) = bytes {
@@ -604,15 +659,20 @@ impl Engine {
     /// (§5.3.2). Returns the request's session when it is the response (the
     /// request is then done). An ACK whose token is not the request's
     /// acknowledges the CON but answers nothing: handled like an empty ACK,
-    /// and the request waits for a separate response.
-    pub(crate) fn on_piggybacked(&mut self, now: Instant, from: Endpoint, mid: u16, token: &[u8]) -> Option<SessionHandle> {
-        let p = self.client.requests.iter().find(|p| Client::answers_mid(p, from, mid))?;
-        if p.token() != token {
+    /// and the request waits for a separate response. A block of a
+    /// transfer moves it on (`client/block.rs`). [`Error::NeedStorage`]
+    /// before anything changed.
+    pub(crate) fn on_piggybacked<'m>(&mut self, now: Instant, from: Endpoint, msg: &Message<'m>) -> Result<Matched<'m>, Error> {
+        let mid = msg.mid();
+        let Some(p) = self.client.requests.find_mut(|p| Client::answers_mid(p, from, mid)) else {
+            return Ok(Matched::No);
+        };
+        if p.token() != msg.token() {
             self.acknowledge(from, mid, now);
-            return None;
+            return Ok(Matched::No);
         }
-        let p = self.take_request(|p| Client::answers_mid(p, from, mid))?;
-        Some(SessionHandle::from_raw(p.session))
+        let at: *mut RequestNode = p;
+        self.on_response(now, at, msg)
     }
 
     /// An RST: if it rejects our outstanding CON, report it (type 3).
@@ -621,14 +681,19 @@ impl Engine {
         Some(self.request_event(&p, MessageType::Rst.bits()))
     }
 
-    /// A separate (CON/NON) response, matched by token and endpoint.
-    /// Returns the request's session if it answers one of ours (the request
-    /// is then done), `None` if it matches nothing.
-    pub(crate) fn match_separate(&mut self, from: Endpoint, token: &[u8]) -> Option<SessionHandle> {
-        let p = self.take_request(|p| {
-            matches!(p.state, OUTSTANDING | WAITING) && p.token() == token && p.peer() == from
-        })?;
-        Some(SessionHandle::from_raw(p.session))
+    /// A separate (CON/NON) response, matched by token and endpoint; see
+    /// [`Engine::on_piggybacked`].
+    pub(crate) fn match_separate<'m>(&mut self, now: Instant, from: Endpoint, msg: &Message<'m>) -> Result<Matched<'m>, Error> {
+        let token = msg.token();
+        let Some(p) = self
+            .client
+            .requests
+            .find_mut(|p| matches!(p.state, OUTSTANDING | WAITING) && p.token() == token && p.peer() == from)
+        else {
+            return Ok(Matched::No);
+        };
+        let at: *mut RequestNode = p;
+        self.on_response(now, at, msg)
     }
 }
 
@@ -708,8 +773,14 @@ mod tests {
         assert_eq!(bad(&mut e, &get(b"a%zz", b"")), Error::Uri);
         let long = [b'x'; 256];
         assert_eq!(bad(&mut e, &Request { uri: &long, ..Request::new(Methods::GET) }), Error::Uri);
-        let payload = [0u8; MESSAGE_MAX];
+        // Over VALUE_MAX: refused (up to it, sent block-wise).
+        let payload = [0u8; crate::capacity::VALUE_MAX + 1];
         assert_eq!(bad(&mut e, &Request { payload: &payload, ..Request::new(Methods::PUT) }), Error::PayloadTooLarge);
+        // Options alone longer than a message: refused.
+        let seg = [b'x'; 255];
+        let long_uri = [&seg[..], b"/", &seg, b"/", &seg, b"/", &seg, b"/", &seg].concat();
+        assert_eq!(bad(&mut e, &Request { uri: &long_uri, ..Request::new(Methods::GET) }), Error::PayloadTooLarge);
+        assert_eq!(bad(&mut e, &Request { uri: &long_uri, payload: b"x", ..Request::new(Methods::PUT) }), Error::PayloadTooLarge);
         // Exactly one message is fine: 4 header + 1 marker.
         let fits = Request { payload: &payload[..MESSAGE_MAX - 5], ..Request::new(Methods::PUT) };
         e.send_request(s, &fits, Instant(0)).unwrap();
@@ -926,7 +997,8 @@ mod tests {
         exchange(&mut e, 6, SERVER, false, &datagram(Ack, Code::CONTENT, next, b"", &[], b"x"));
         assert_eq!(e.client.requests.iter().map(|p| p.state).collect::<Vec<_>>(), [WAITING, WAITING]);
         assert!(transmit(&mut e, 60_000).is_none(), "nothing is retransmitted");
-        assert!(e.client.requests.iter().all(|p| p.bytes.is_none()), "acknowledged requests hold no bytes");
+        // A GET keeps its encoding (a Block2 answer continues from it).
+        assert!(e.client.requests.iter().all(|p| p.encoded().get(1) == Some(&Code::GET.0)));
         // The right ACK after it: too late, ignored (a duplicate).
         let right = datagram(Ack, Code::CONTENT, mid, b"t1", &[], b"late ack");
         assert_eq!(exchange(&mut e, 7, SERVER, false, &right), (None, None));
@@ -974,10 +1046,9 @@ mod tests {
         let (_, ev) = exchange(&mut e, timeout + 1, SERVER, false, &ok);
         assert_eq!(ev, Some(OwnedEvent::Response { session: s, code: 69, t: 2, mid, token: b"c1".to_vec(), payload: b"good".to_vec() }));
 
-        // Recognised options are accepted: Block2 (its first block is
-        // delivered as is until block-wise lands), Size2, and any elective
-        // one, known or not.
-        let fine: [&[(u16, &[u8])]; 3] = [&[(BLOCK2, &[0x0a]), (SIZE2, &[4, 0])], &[(OBSERVE, &[1]), (258, b"")], &[(BLOCK1, &[0x06])]];
+        // Recognised options are accepted: Block2 (a last block 0 is
+        // delivered as is), Size2, and any elective one, known or not.
+        let fine: [&[(u16, &[u8])]; 3] = [&[(BLOCK2, &[0x02]), (SIZE2, &[4, 0])], &[(OBSERVE, &[1]), (258, b"")], &[(BLOCK1, &[0x06])]];
         for options in fine {
             let mid = e.send_request(s, &get(b"x", b"ok"), Instant(100)).unwrap();
             transmit(&mut e, 100).unwrap();

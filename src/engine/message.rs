@@ -1,9 +1,10 @@
 //! The message layer's entry point: [`Engine::receive`] classifies one
 //! datagram (RFC 7252 §4) and hands it to the server or the client.
 
+use super::client::Matched;
 use super::dedup::Replay;
 use super::server::{reason, write_empty};
-use super::{Endpoint, Engine, Error, Event, Instant, Received, Response};
+use super::{Endpoint, Engine, Error, Event, Instant, Received};
 use crate::capacity::MESSAGE_MAX;
 use crate::codec::option::SIZE1;
 use crate::codec::{parse_header, Code, FormatError, Header, Message, MessageRepr, MessageType, HEADER_LEN};
@@ -152,13 +153,14 @@ impl Engine {
             // (§4.2): it does not even acknowledge the CON, which is
             // retransmitted and gives up unless a valid response comes.
             MessageType::Ack if msg.critical_option_error().is_some() => nothing,
-            MessageType::Ack => match self.on_piggybacked(now, from, msg.mid(), msg.token()) {
-                Some(session) => Received { reply_len: 0, event: Some(response_event(session, &msg)) },
+            MessageType::Ack => match self.on_piggybacked(now, from, &msg)? {
+                Matched::Event(r) => Received { reply_len: 0, event: Some(Event::Response(r)) },
                 // Late, duplicate, or not ours (another token: then it
-                // acknowledged the CON, like an empty ACK).
-                None => nothing,
+                // acknowledged the CON, like an empty ACK), or the next
+                // block of a transfer was queued.
+                _ => nothing,
             },
-            MessageType::Con | MessageType::Non => self.separate_response(now, from, &msg, reply),
+            MessageType::Con | MessageType::Non => self.separate_response(now, from, &msg, reply)?,
         })
     }
 
@@ -202,25 +204,31 @@ impl Engine {
         from: Endpoint,
         msg: &Message<'a>,
         reply: &mut [u8],
-    ) -> Received<'a> {
+    ) -> Result<Received<'a>, Error> {
         let con = msg.mtype() == MessageType::Con;
         if let Some(replay) = self.dedup.lookup(now, from, msg.mid(), false) {
             // A duplicate: ACK (or RST) again, deliver nothing.
             let len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
-            return Received { reply_len: len, event: None };
+            return Ok(Received { reply_len: len, event: None });
         }
-        let session = match msg.critical_option_error() {
-            Some(_) => None,
-            None => self.match_separate(from, msg.token()),
+        let matched = match msg.critical_option_error() {
+            Some(_) => Matched::No,
+            None => self.match_separate(now, from, msg)?,
         };
-        let replay = match (con, session.is_some()) {
+        let (ours, event) = match matched {
+            Matched::Ignore => return Ok(Received { reply_len: 0, event: None }),
+            Matched::No => (false, None),
+            Matched::Quiet => (true, None),
+            Matched::Event(r) => (true, Some(Event::Response(r))),
+        };
+        let replay = match (con, ours) {
             (false, _) => Replay::Nothing,
             (true, true) => Replay::EmptyAck,
             (true, false) => Replay::Reset,
         };
         self.dedup.insert(now, from, msg.mid(), con, false, replay);
         let reply_len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
-        Received { reply_len, event: session.map(|s| response_event(s, msg)) }
+        Ok(Received { reply_len, event })
     }
 }
 
@@ -232,16 +240,6 @@ fn is_error_or_reset(reply: &[u8]) -> bool {
     }
 }
 
-fn response_event<'a>(session: super::SessionHandle, msg: &Message<'a>) -> Event<'a> {
-    Event::Response(Response {
-        session,
-        code: msg.code().0,
-        message_type: msg.mtype().bits(),
-        mid: msg.mid(),
-        token: msg.token(),
-        payload: msg.payload(),
-    })
-}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]

@@ -69,6 +69,8 @@ mod time;
 mod uri;
 
 #[cfg(test)]
+mod tests_blockwise_client;
+#[cfg(test)]
 mod tests_e2e;
 #[cfg(test)]
 mod tests_observe;
@@ -317,7 +319,10 @@ pub enum Error {
     Operation,
     /// The token is longer than 8 bytes.
     Token,
-    /// The request does not fit one message.
+    /// The request's payload is larger than
+    /// [`VALUE_MAX`](crate::capacity::VALUE_MAX) (a payload up to it that
+    /// does not fit one message is sent block-wise), or its options alone
+    /// leave no room for a block.
     PayloadTooLarge,
     /// The caller's buffer is shorter than [`MESSAGE_MAX`](crate::capacity::MESSAGE_MAX),
     /// or a block granted is not what was asked for.
@@ -341,7 +346,7 @@ impl fmt::Display for Error {
             Error::Method => "method must be exactly one REQUEST_* constant",
             Error::Operation => "operation has bits outside REQUEST_*",
             Error::Token => "token is longer than 8 bytes",
-            Error::PayloadTooLarge => "request does not fit one message",
+            Error::PayloadTooLarge => "payload is larger than VALUE_MAX, or the options leave no room for a block",
             Error::Buffer => "buffer is shorter than one message, or not the block asked for",
             Error::NeedStorage => "storage needed: grant it and repeat the call",
             Error::NoMemory => "the storage this call needs could not be supplied",

@@ -308,12 +308,23 @@ impl Store {
     }
 
     /// Clears a block no longer used and puts it on the released chain.
+    /// Out of line: inlined at each of its callers it costs flash.
+    #[inline(never)]
     pub(crate) fn release(&mut self, block: NonNull<u8>, size: usize) {
+        // SAFETY: `block` was granted with `size` bytes and nothing refers
+        // to it any more: the caller has unlinked it.
+        unsafe { block.as_ptr().write_bytes(0, size) };
+        self.release_keep(block, size);
+    }
+
+    /// Puts a block on the released chain without clearing it: only its
+    /// first two words change (the chain link and the size), so the bytes
+    /// after them stay readable until the caller takes the block back (a
+    /// reassembled payload that an event points into).
+    pub(crate) fn release_keep(&mut self, block: NonNull<u8>, size: usize) {
         // SAFETY: `block` was granted with `size` bytes (at least two words,
-        // word-aligned: checked in `grant`) and nothing refers to it any
-        // more: the caller has unlinked it.
+        // word-aligned: checked in `grant`) and the engine no longer uses it.
         unsafe {
-            block.as_ptr().write_bytes(0, size);
             let words = block.as_ptr().cast::<usize>();
             words.write(self.released.map_or(0, |p| p.as_ptr() as usize));
             words.add(1).write(size);

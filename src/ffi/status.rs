@@ -63,7 +63,7 @@ const STATUSES: [(i32, i32, &CStr); 18] = [
     (
         sys::MPCOAP_ERR_PAYLOAD_TOO_LARGE,
         VALUE,
-        c"request must fit one message (%u bytes): \"payload\" or \"uri_path\" too long",
+        c"\"payload\" > %u bytes (Coap.VALUE_MAX) or \"uri_path\" too long",
     ),
     (sys::MPCOAP_ERR_BUFFER, RUNTIME, c"buffer must be non-NULL and at least %u bytes (one message)"),
     (sys::MPCOAP_ERR_NOT_FOUND, RUNTIME, c"no such resource or session"),
@@ -149,9 +149,9 @@ fn row(status: i32) -> usize {
 #[no_mangle]
 pub extern "C" fn mpcoap_status_arg(status: i32) -> u32 {
     let n = match status {
-        sys::MPCOAP_ERR_VALUE_TOO_LARGE => capacity::VALUE_MAX,
         sys::MPCOAP_ERR_ATTRIBUTE => u16::MAX as usize,
-        sys::MPCOAP_ERR_PAYLOAD_TOO_LARGE | sys::MPCOAP_ERR_BUFFER => capacity::MESSAGE_MAX,
+        sys::MPCOAP_ERR_VALUE_TOO_LARGE | sys::MPCOAP_ERR_PAYLOAD_TOO_LARGE => capacity::VALUE_MAX,
+        sys::MPCOAP_ERR_BUFFER => capacity::MESSAGE_MAX,
         _ => 0,
     };
     n as u32

@@ -4,6 +4,10 @@ usage: python3 aiocoap_server.py PORT
 /echo, /a/b   answer with a JSON description of the request they received
 /slow         answers after 1.5 s (aiocoap sends an empty ACK first: a separate response)
 /empty        answers 2.04 without payload
+/store        GET: the bytes stored (initially STORE_INIT, 10 KB: served with
+              Block2 by aiocoap); PUT: stores the payload (reassembled from
+              Block1 by aiocoap), 2.04
+/store-puts   GET: how many PUTs /store applied
 Prints READY once bound.
 """
 
@@ -41,6 +45,32 @@ class Slow(resource.Resource):
         return aiocoap.Message(code=Code.CONTENT, payload=b"slow")
 
 
+STORE_INIT = bytes((i * 7 + (i >> 8)) & 0xFF for i in range(10 * 1024))
+
+
+class Store(resource.Resource):
+    def __init__(self):
+        super().__init__()
+        self.value, self.puts = STORE_INIT, 0
+
+    async def render_get(self, request):
+        return aiocoap.Message(code=Code.CONTENT, payload=self.value)
+
+    async def render_put(self, request):
+        self.value = request.payload
+        self.puts += 1
+        return aiocoap.Message(code=Code.CHANGED)
+
+
+class Count(resource.Resource):
+    def __init__(self, store):
+        super().__init__()
+        self.store = store
+
+    async def render_get(self, request):
+        return aiocoap.Message(code=Code.CONTENT, payload=str(self.store.puts).encode())
+
+
 class Empty(resource.Resource):
     async def render(self, request):
         return aiocoap.Message(code=Code.CHANGED)
@@ -54,6 +84,9 @@ async def main(port):
     root.add_resource(["a", "b"], Echo())
     root.add_resource(["slow"], Slow())
     root.add_resource(["empty"], Empty())
+    store = Store()
+    root.add_resource(["store"], store)
+    root.add_resource(["store-puts"], Count(store))
     await aiocoap.Context.create_server_context(root, bind=("127.0.0.1", port))
     print("READY", port, flush=True)
     await asyncio.get_running_loop().create_future()

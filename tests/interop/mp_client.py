@@ -3,6 +3,7 @@
 # port aborts on a command-line argument longer than 255 bytes)
 # spec: {"host": str, "port": int, "bind": str|null, "bind_port": int,
 #        "requests": [{"method": int, ...send_request kwargs}],
+#        (token_hex / payload_hex: bytes given in hex)
 #        "expect": int, "wait_ms": int, "ack_timeout_ms": int}
 # ack_timeout_ms shortens ACK_TIMEOUT through the private knob
 # coap._set_ack_timeout (docs/internals.md).
@@ -43,6 +44,8 @@ for req in spec["requests"]:
     method = req.pop("method")
     if "token_hex" in req:
         req["token"] = bytes.fromhex(req.pop("token_hex"))
+    if "payload_hex" in req:
+        req["payload"] = bytes.fromhex(req.pop("payload_hex"))
     print("SENT", session.send_request(method, **req))
 
 expect = spec.get("expect", len(spec["requests"]))

@@ -801,5 +801,83 @@ class DefaultBudget(s.MPTestCase):
         self.assertEqual(cname(r["code"]), "2.04", r)
 
 
+# ---------------------------------------------------------------------------
+# The module's CLIENT, block-wise (tests/interop/mp_client.py): a 10 KB GET
+# fetched with Block2 and a 10 KB PUT sent with Block1, byte-exact, against
+# aiocoap's server (tests/interop/aiocoap_server.py, /store) and libcoap's
+# coap-server-notls (a dynamic resource, -d).
+
+CLIENT_SIZE = 10 * KB + 100   # a short last block both ways
+GET_, PUT_ = 1, 2
+
+
+def _client():
+    import sys as sys_
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys_.path:
+        sys_.path.insert(0, here)
+    import test_client_interop as ci  # its run_client drives mp_client.py
+    return ci
+
+
+class ClientBlockwiseAiocoap(s.MPTestCase):
+    def setUp(self):
+        if aiocoap is None:
+            self.skipTest("aiocoap not installed")
+        import sys as sys_
+        self.port = s.free_port()
+        self.srv = s.Proc([sys_.executable, os.path.join(s.INTEROP, "aiocoap_server.py"), str(self.port)])
+        self.addCleanup(self.srv.stop)
+        if self.srv.wait_line("READY", 15) is None:
+            self.fail("aiocoap server did not start:\n" + self.srv.output())
+
+    def test_get_and_put_10kb(self):
+        ci = _client()
+        init = bytes((i * 7 + (i >> 8)) & 0xFF for i in range(10 * KB))  # aiocoap_server.STORE_INIT
+        new = s.pattern(CLIENT_SIZE, 3)
+        _, resps, out, _ = ci.run_client(self, self.port, [
+            {"method": GET_, "uri_path": "store", "token": "g1"},
+            {"method": PUT_, "uri_path": "store", "payload_hex": new.hex(), "token": "p1"},
+            {"method": GET_, "uri_path": "store", "token": "g2"},
+            {"method": GET_, "uri_path": "store-puts", "token": "n"},
+        ], wait_ms=20000)
+        self.assertEqual(len(resps), 4, out[-2000:])
+        by = {r.token: r for r in resps}
+        self.assertEqual(by[b"g1"].code, 69)
+        self.assertTrue(by[b"g1"].payload == init, "GET: %d bytes, differ" % len(by[b"g1"].payload))
+        self.assertEqual(by[b"p1"].code, 68)
+        self.assertEqual(by[b"g2"].code, 69)
+        self.assertTrue(by[b"g2"].payload == new, "PUT then GET: %d bytes, differ" % len(by[b"g2"].payload))
+        self.assertEqual(by[b"n"].payload, b"1", "the PUT was applied once")
+
+
+class ClientBlockwiseLibcoap(s.MPTestCase):
+    def setUp(self):
+        s.need_tool(self, "coap-server-notls")
+        self.port = s.free_port()
+        # -d: PUT to an unknown path creates a resource; libcoap (-L 1, its
+        # default) reassembles Block1 and serves large bodies with Block2.
+        self.srv = s.Proc(["coap-server-notls", "-A", "127.0.0.1", "-p", str(self.port), "-d", "4", "-v", "8"])
+        self.addCleanup(self.srv.stop)
+        time.sleep(0.3)
+
+    def test_put_then_get_10kb(self):
+        ci = _client()
+        new = s.pattern(CLIENT_SIZE, 5)
+        _, resps, out, _ = ci.run_client(self, self.port, [
+            {"method": PUT_, "uri_path": "dyn/big", "payload_hex": new.hex(), "token": "p1"},
+            {"method": GET_, "uri_path": "dyn/big", "token": "g1"},
+        ], wait_ms=20000)
+        self.assertEqual(len(resps), 2, out[-2000:])
+        by = {r.token: r for r in resps}
+        self.assertIn(by[b"p1"].code, (65, 68))   # 2.01 Created (or 2.04)
+        self.assertEqual(by[b"g1"].code, 69)
+        self.assertTrue(by[b"g1"].payload == new, "GET: %d bytes, differ" % len(by[b"g1"].payload))
+        # both ways block by block: at least one datagram per 1 KiB block each
+        time.sleep(0.2)
+        received = [p for p in s.parse_pdus("\n".join(self.srv.lines)) if p.direction == "received"]
+        self.assertGreaterEqual(len(received), 2 * (CLIENT_SIZE // KB + 1))
+
+
 if __name__ == "__main__":
     unittest.main()
