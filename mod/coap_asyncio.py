@@ -25,6 +25,10 @@ def _core():
     return asyncio, asyncio.core
 
 
+def _wake_now():
+    _wake(True)
+
+
 def _wake(now=False):
     # Brings serve()'s sleep forward to the next due timer (or to now): it
     # sleeps on asyncio's task queue, so it is moved there, as Task.cancel()
@@ -64,7 +68,9 @@ def _reader(sock, batch, failed):
 async def serve(batch=BATCH):
     global _timer
     asyncio, core = _core()
-    coap._serve(True)  # RuntimeError while read() (or another serve()) runs
+    # RuntimeError while read() (or another serve()) runs. value(x) in this
+    # thread calls the waker: its Observe notifications go out at once.
+    coap._serve(True, _wake_now)
     readers = {}
     failed = []
     try:

@@ -139,6 +139,8 @@ typedef struct _coap_state_t {
     bool closed;        // (lock) deinit() ran or init() did not finish
     bool reader_active; // (lock) a thread is inside read()
     bool serving;       // (lock) coap_asyncio.serve() runs (_serve())
+    void *serve_thread; // (lock) the thread serve() runs in
+    mp_obj_t waker;     // (lock) serve()'s wake-up callable, or NULL
     void *reader;       // (lock) that thread (its MicroPython thread state)
     bool tx_busy;       // (lock) a thread owns tx[] and is sending from it
     bool closing;       // (lock) the last socket user is closing the sockets
@@ -1960,30 +1962,36 @@ static MP_DEFINE_CONST_FUN_OBJ_1(coap_set_ack_timeout_obj, coap_set_ack_timeout)
 // machinery does the work.
 
 // _serve(on): serve() takes (on) or leaves the reader's role.
-static mp_obj_t coap_serve(mp_obj_t on_in) {
-    bool on = mp_obj_is_true(on_in); // EXCEPTION: can raise, before the lock
+static mp_obj_t coap_serve(size_t n_args, const mp_obj_t *args) {
+    bool on = mp_obj_is_true(args[0]); // EXCEPTION: can raise, before the lock
     coap_state_t *st = on ? coap_lock_state() : coap_state_peek();
     if (!on) {
         if (st != NULL) {
             COAP_LOCK(st);
             st->serving = false;
+            st->waker = MP_OBJ_NULL;
             COAP_UNLOCK(st);
         }
         return mp_const_none;
     }
     bool twice = st->serving, reading = st->reader_active;
-    st->serving = true;
+    if (!twice) {
+        st->serving = true;
+        st->serve_thread = coap_this_thread();
+        st->waker = n_args > 1 && args[1] != mp_const_none ? args[1] : MP_OBJ_NULL;
+    }
     COAP_UNLOCK(st);
     if (twice) {
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("coap_asyncio.serve() is already running"));
     }
     if (reading) {
-        coap_serve(mp_const_false); // the reader's role stays read()'s
+        mp_obj_t off = mp_const_false;
+        coap_serve(1, &off); // the reader's role stays read()'s
         coap_raise_serving();
     }
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(coap_serve_obj, coap_serve);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(coap_serve_obj, 1, 2, coap_serve);
 
 // The state while serve() holds it, else NULL (deinit() ends serve()).
 static coap_state_t *coap_serving_state(void) {
@@ -2184,9 +2192,16 @@ static mp_obj_t coap_resource_value(size_t n_args, const mp_obj_t *pos_args, mp_
     int32_t rc;
     COAP_ENGINE_CALL(st, rc, mpcoap_resource_set_value(st->engine, self->handle, value.data, value.len));
     coap_give_back(st); // the old value, when it moved
+    // Observe notifications are now due: a serve() asleep in this thread's
+    // asyncio loop is woken to send them (from another thread, asyncio's
+    // queue must not be touched: serve() sends them when it next wakes).
+    mp_obj_t waker = rc >= 0 && st->serving && st->serve_thread == coap_this_thread() ? st->waker : MP_OBJ_NULL;
     COAP_UNLOCK(st);
     if (rc < 0) {
         coap_raise_status(rc);
+    }
+    if (waker != MP_OBJ_NULL) {
+        mp_call_function_0(waker); // EXCEPTION: can raise (coap_asyncio's _wake does not)
     }
     return mp_const_none;
 }

@@ -230,6 +230,47 @@ class TestObserveLibcoap(ObserveBase):
         self.assertEqual(seen, list(range(seen[0], seen[0] + len(seen))), "missed or reordered: %s" % out)
 
 
+ASYNC_SCRIPT = r'''
+import sys
+import asyncio
+import coap, coap_asyncio
+
+port = int(sys.argv[1])
+coap.init("127.0.0.1", port=port)
+r = coap.add_resource("obs", value=b"v0", observable=True)
+r.callback(coap.REQUEST_GET, True)
+
+async def main():
+    serving = asyncio.create_task(coap_asyncio.serve())
+    print("READY", port)
+    await asyncio.sleep_ms(500)
+    for i in range(1, 16):
+        await asyncio.sleep_ms(200)
+        r.value(b"v%d" % i)
+    await asyncio.sleep_ms(500)
+    serving.cancel()
+    print("DONE")
+
+asyncio.run(main())
+'''
+
+
+class TestObserveAsyncio(s.MPTestCase):
+    def test_serve_sends_each_change_at_once(self):
+        # coap_asyncio.serve(): a value(x) made in a task wakes it, so a
+        # libcoap observer sees every change (not the newest one per
+        # second), in order.
+        s.need_tool(self, "coap-client-notls")
+        port = s.free_port()
+        mp = s.start_mp(self, s.write_script(self, ASYNC_SCRIPT), [port])
+        if mp.wait_line("READY", 15) is None:
+            self.fail_with("server did not start", mp)
+        r = s.run(["coap-client-notls", "-s", "4", "-m", "get", "coap://127.0.0.1:%d/obs" % port], timeout=15)
+        seen = [int(v) for v in re.findall(r"v(\d+)", r.stdout.decode())]
+        self.assertEqual(seen, list(range(seen[0], 16)) if seen else [None], r.stdout)
+        self.assertLessEqual(seen[0], 1, r.stdout)
+
+
 @unittest.skipIf(aiocoap is None, "aiocoap not installed")
 class TestObserveAiocoap(ObserveBase):
     def test_aiocoap_observation_gets_each_change(self):
