@@ -3,10 +3,11 @@
 # updates a temperature resource every second, the server task answers
 # requests, and a client task asks this server (and, if PORT2 is given,
 # another one such as libcoap's coap-server for /time) without blocking
-# the others.
-# When Observe lands (issue 13), /temp becomes observable and the client
-# observes it instead of asking every second; serve() sends the
-# notifications.
+# the others. /temp is observable (RFC 7641): an observer elsewhere, e.g.
+# `coap-client -s 10 -m get coap://127.0.0.1:PORT/temp`, gets each new
+# reading pushed as soon as the sensor task stores it (serve() sends the
+# notifications). The module's own client cannot observe yet, so the
+# client task here asks every second.
 #   micropython examples/asyncio_sensor.py [PORT [SECONDS [PORT2]]]
 import sys
 
@@ -45,7 +46,7 @@ async def client():
 
 async def main():
     coap.init("127.0.0.1", port=PORT)
-    temp = coap.add_resource("temp", media_type=coap.MEDIATYPE_TEXT_PLAIN, value="20.0")
+    temp = coap.add_resource("temp", media_type=coap.MEDIATYPE_TEXT_PLAIN, value="20.0", observable=True)
     temp.callback(coap.REQUEST_GET, True)
     server = asyncio.create_task(coap_asyncio.serve())
     asyncio.create_task(sensor(temp))

@@ -92,6 +92,19 @@ class Examples(s.MPTestCase):
         self.assertEqual({c for c, _ in temps}, {"69"}, out)
         self.assertEqual(re.findall(r"time: code (\d+)", out), ["69"] * n, out)
 
+    def test_asyncio_sensor_is_observable(self):
+        # Its /temp, observed by libcoap's coap-client while the program
+        # runs: each reading (one a second) arrives, in order.
+        port = s.free_port()
+        ex = s.start_mp(self, os.path.join(EX, "asyncio_sensor.py"), [port, 5], gil=self.gil)
+        if ex.wait_line("serving", 10) is None:
+            self.fail_with("examples/asyncio_sensor.py did not start", ex)
+        r = s.run(["coap-client-notls", "-s", "4", "-m", "get", "coap://127.0.0.1:%d/temp" % port], timeout=15)
+        tenths = [int(v.replace(".", "")) for v in re.findall(r"\d+\.\d", r.stdout.decode())]
+        self.assertGreaterEqual(len(tenths), 3, r.stdout)
+        self.assertEqual(tenths, list(range(tenths[0], tenths[0] + len(tenths))), r.stdout)
+        self.assertEqual(ex.wait_exit(20), 0, ex.output())
+
 
     def test_observable_sensor(self):
         # examples/observable_sensor.py: libcoap's coap-client observes /temp
