@@ -1400,7 +1400,7 @@ static mp_obj_t coap_deinit(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(coap_deinit_obj, coap_deinit);
 
-// add_resource(uri, *, media_type=-1, max_age=-1, value=0, etag=False)
+// add_resource(uri, *, media_type=-1, max_age=-1, value=0, etag=False, observable=False)
 static mp_obj_t coap_add_resource(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_uri, ARG_media_type, ARG_max_age, ARG_value, ARG_etag, ARG_observable };
     static const mp_arg_t allowed_args[] = {
@@ -1961,7 +1961,8 @@ static MP_DEFINE_CONST_FUN_OBJ_1(coap_set_ack_timeout_obj, coap_set_ack_timeout)
 // in asyncio's poller on _sockets() and sleeps _next_timeout(); read()'s
 // machinery does the work.
 
-// _serve(on): serve() takes (on) or leaves the reader's role.
+// _serve(on, waker=None): serve() takes (on) or leaves the reader's role;
+// value(x) in the taking thread calls waker (Observe notifications are due).
 static mp_obj_t coap_serve(size_t n_args, const mp_obj_t *args) {
     bool on = mp_obj_is_true(args[0]); // EXCEPTION: can raise, before the lock
     coap_state_t *st = on ? coap_lock_state() : coap_state_peek();
