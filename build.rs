@@ -69,6 +69,7 @@ mod layout {
                 ("token", Ty::Ptr),
                 ("token_len", Ty::Size),
                 ("include_options", Ty::Bool),
+                ("observe", Ty::Bool),
             ],
         ),
         (

@@ -2268,9 +2268,9 @@ static MP_NORETURN void coap_raise_session_removed(void) {
 }
 
 // send_request(method, *, uri_path=None, content_format=-1, payload=None,
-// token=None, include_options=True) -> message ID
+// token=None, include_options=True, observe=False) -> message ID
 static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_method, ARG_uri_path, ARG_content_format, ARG_payload, ARG_token, ARG_include_options };
+    enum { ARG_method, ARG_uri_path, ARG_content_format, ARG_payload, ARG_token, ARG_include_options, ARG_observe };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_method, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
         { MP_QSTR_uri_path, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
@@ -2278,6 +2278,7 @@ static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_arg
         { MP_QSTR_payload, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
         { MP_QSTR_token, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
         { MP_QSTR_include_options, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = true} },
+        { MP_QSTR_observe, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
     };
     coap_session_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
@@ -2308,6 +2309,10 @@ static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_arg
     if (token.len > 8) {
         coap_raise_status(MPCOAP_ERR_TOKEN);
     }
+    bool observe = args[ARG_observe].u_bool;
+    if (observe && (method != MPCOAP_REQUEST_GET || !args[ARG_include_options].u_bool)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("observe=True needs REQUEST_GET with options"));
+    }
     mpcoap_request_t req = {
         .method = (uint32_t)method,
         .uri = uri.data,
@@ -2318,6 +2323,7 @@ static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_arg
         .token = token.data,
         .token_len = token.len,
         .include_options = args[ARG_include_options].u_bool,
+        .observe = observe,
     };
 
     // The socket comes before queuing, so that a failing socket() or bind()
@@ -2377,6 +2383,35 @@ static mp_obj_t coap_session_send_request(size_t n_args, const mp_obj_t *pos_arg
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(coap_session_send_request_obj, 1, coap_session_send_request);
 
+// cancel_observe(token) -> bool: ends the observation registered with this
+// token (a GET with Observe 1 goes; nothing more reaches the handler for it).
+// False if the session has none with that token.
+static mp_obj_t coap_session_cancel_observe(mp_obj_t self_in, mp_obj_t token_in) {
+    coap_session_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    coap_bytes_t token;
+    coap_get_value(token_in, MP_QSTR_token, false, false, &token); // EXCEPTION: TypeError
+    if (token.len > 8) {
+        coap_raise_status(MPCOAP_ERR_TOKEN);
+    }
+    coap_state_t *st = coap_session_lock(self);
+    if (st == NULL) {
+        coap_raise_session_removed();
+    }
+    uint32_t now = coap_now();
+    int32_t rc;
+    COAP_ENGINE_CALL(st, rc, mpcoap_session_cancel_observe(st->engine, self->handle, now, token.data, token.len));
+    coap_give_back(st);
+    COAP_UNLOCK(st);
+    if (rc < 0) {
+        coap_raise_status(rc);
+    }
+    if (rc > 0 && coap_socket_module_maybe() != MP_OBJ_NULL) {
+        coap_flush(st); // the deregistration goes now
+    }
+    return mp_obj_new_bool(rc > 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(coap_session_cancel_observe_obj, coap_session_cancel_observe);
+
 // get_details() -> [destination, port]
 static mp_obj_t coap_session_get_details(mp_obj_t self_in) {
     coap_session_obj_t *self = MP_OBJ_TO_PTR(self_in);
@@ -2393,6 +2428,7 @@ static MP_DEFINE_CONST_FUN_OBJ_1(coap_session_get_details_obj, coap_session_get_
 
 static const mp_rom_map_elem_t coap_session_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_send_request), MP_ROM_PTR(&coap_session_send_request_obj) },
+    { MP_ROM_QSTR(MP_QSTR_cancel_observe), MP_ROM_PTR(&coap_session_cancel_observe_obj) },
     { MP_ROM_QSTR(MP_QSTR_get_details), MP_ROM_PTR(&coap_session_get_details_obj) },
 };
 static MP_DEFINE_CONST_DICT(coap_session_locals_dict, coap_session_locals_dict_table);

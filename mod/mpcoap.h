@@ -192,6 +192,7 @@ typedef struct {
     const uint8_t *token;      /* 0..8 bytes */
     size_t token_len;
     bool include_options;
+    bool observe;              /* a GET that registers an observation (RFC 7641) */
 } mpcoap_request_t;
 
 /* `user` as for mpcoap_resource_add. */
@@ -208,6 +209,11 @@ int32_t mpcoap_session_remove(void *eng, uint32_t handle);
  * dropped silently (no event, no more retransmissions); a late response then
  * matches nothing. 1 if there was one, 0 if not. */
 int32_t mpcoap_session_cancel(void *eng, uint32_t handle, const uint8_t *token, size_t token_len);
+/* Ends the session's observation that carries the token: a GET with Observe 1
+ * goes, and nothing more is reported for it (a registration not yet answered
+ * is dropped). 1 if there was one, 0 if not; may need storage. */
+int32_t mpcoap_session_cancel_observe(void *eng, uint32_t handle, uint32_t now_ms,
+    const uint8_t *token, size_t token_len);
 /* Queues a confirmable request; *mid receives its message ID. */
 int32_t mpcoap_session_request(void *eng, uint32_t handle, uint32_t now_ms,
     const mpcoap_request_t *req, uint16_t *mid);

@@ -10,13 +10,16 @@
 //! are freed and the request waits up to EXCHANGE_LIFETIME for its separate
 //! response, matched by token and endpoint). A `Waiting` request no longer
 //! counts for NSTART (RFC 7252 §4.7: it is not outstanding), so the next
-//! request to that endpoint may go.
+//! request to that endpoint may go. A GET that registered an observation
+//! and got a notification becomes `Observing` (`client/observe.rs`).
 
 use core::mem::size_of;
 
 mod block;
+mod observe;
 
 use block::{BLOCK1_SEND, KIND, MAY_FETCH, XFER};
+use observe::{CANCELLED, ESTABLISHED, REGISTERS};
 
 /// [`block::block1_szx`], for the tests.
 #[cfg(test)]
@@ -55,6 +58,9 @@ impl SessionNode {
 const QUEUED: u8 = 1;
 const OUTSTANDING: u8 = 2;
 const WAITING: u8 = 3;
+/// An observation (RFC 7641) between notifications: no timer, matched by
+/// token and endpoint, its encoding kept (Block2 and `cancel_observe`).
+const OBSERVING: u8 = 4;
 
 /// A request's block; its encoded CON is a block of its own, given back
 /// once the request is acknowledged.
@@ -70,6 +76,10 @@ struct RequestNode {
     deadline: u32,
     /// The current retransmission timeout (doubles each time).
     timeout: u32,
+    /// Observe (`client/observe.rs`): the last fresh notification's number
+    /// (bits 0-23) and the flags `ESTABLISHED` and `CANCELLED`. In what
+    /// was the GC block's slack on 32-bit ports (44 -> 48 bytes).
+    seq: u32,
     bytes_len: u16,
     bytes_cap: u16,
     mid: u16,
@@ -81,8 +91,9 @@ struct RequestNode {
     token_len: u8,
     /// Bits 0-1: 0, or `BLOCK1_SEND` / `BLOCK2_FETCH`: `bytes` then holds
     /// an `Xfer` header, the request's encoding up to its options, and the
-    /// transfer's data (`client/block.rs`); bit 2 `MAY_FETCH`; bits 4-7 the
-    /// last option's number. In what was the node's padding byte.
+    /// transfer's data (`client/block.rs`); bit 2 `MAY_FETCH`; bit 3
+    /// `REGISTERS` (it registers an observation); bits 4-7 the last option's
+    /// number. In what was the node's padding byte.
     xfer: u8,
     token: [u8; 8],
 }
@@ -238,6 +249,11 @@ fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request
         // (always the destination port), §6.4.
         let (path, query) = split_request_uri(req.uri);
         let mut w = OptionWriter { out, prev: 0 };
+        if req.observe {
+            // Observe 0 (register), always the first option: the
+            // deregistration rewrites it in place (`client/observe.rs`).
+            w.header(option::OBSERVE, 0);
+        }
         for seg in path_segments(path) {
             w.decoded(option::URI_PATH, seg)?;
         }
@@ -439,6 +455,11 @@ impl Engine {
         if req.token.len() > MAX_TOKEN_LEN {
             return Err(Error::Token);
         }
+        // Observe only on a GET with options; a random token if none given.
+        let observe = req.observe && req.method == Methods::GET && req.include_options;
+        let random = if observe && req.token.is_empty() { self.rng.next_u32().to_be_bytes() } else { [0; 4] };
+        let token = if observe && req.token.is_empty() { &random[..] } else { req.token };
+        let req = &Request { observe, token, ..*req };
         // Dry run: validates the uri and measures.
         let mut count = super::link_format::Out::new(&mut []);
         let last_opt = encode_request(&mut count, 0, req)?;
@@ -478,7 +499,9 @@ impl Engine {
             n.xfer = last_opt << 4
                 | match szx {
                     Some(_) => BLOCK1_SEND,
-                    None if req.method == Methods::GET && req.payload.is_empty() => MAY_FETCH,
+                    None if req.method == Methods::GET && req.payload.is_empty() => {
+                        MAY_FETCH | if observe { REGISTERS } else { 0 }
+                    }
                     None => 0,
                 };
             n.mid = mid;
@@ -581,10 +604,16 @@ impl Engine {
     /// ```
     pub fn poll_event(&mut self, now: Instant) -> Option<Event<'_>> {
         self.expire_transfers(now);
-        let p = self.take_request(|p| {
-            Instant(p.deadline).is_reached_by(now)
-                && (p.state == WAITING || (p.state == OUTSTANDING && p.retransmits >= MAX_RETRANSMIT))
-        })?;
+        let p = loop {
+            let p = self.take_request(|p| {
+                Instant(p.deadline).is_reached_by(now)
+                    && (p.state == WAITING || (p.state == OUTSTANDING && p.retransmits >= MAX_RETRANSMIT))
+            })?;
+            // A deregistration (`cancel_observe`) ends silently.
+            if p.seq & CANCELLED == 0 {
+                break p;
+            }
+        };
         Some(self.request_event(&p, TYPE_TIMEOUT))
     }
 
@@ -678,6 +707,9 @@ impl Engine {
     /// An RST: if it rejects our outstanding CON, report it (type 3).
     pub(crate) fn on_reset(&mut self, from: Endpoint, mid: u16) -> Option<Event<'_>> {
         let p = self.take_request(|p| Client::answers_mid(p, from, mid))?;
+        if p.seq & CANCELLED != 0 {
+            return None;
+        }
         Some(self.request_event(&p, MessageType::Rst.bits()))
     }
 
@@ -688,7 +720,9 @@ impl Engine {
         let Some(p) = self
             .client
             .requests
-            .find_mut(|p| matches!(p.state, OUTSTANDING | WAITING) && p.token() == token && p.peer() == from)
+            // An observation matches in any state (fetching a notification's
+            // blocks, the next one may come before the fetch's GET left).
+            .find_mut(|p| (p.state != QUEUED || p.seq & ESTABLISHED != 0) && p.token() == token && p.peer() == from)
         else {
             return Ok(Matched::No);
         };

@@ -6,7 +6,7 @@ use super::dedup::Replay;
 use super::server::{reason, write_empty};
 use super::{Endpoint, Engine, Error, Event, Instant, Received};
 use crate::capacity::MESSAGE_MAX;
-use crate::codec::option::SIZE1;
+use crate::codec::option::{OBSERVE, SIZE1};
 use crate::codec::{parse_header, Code, FormatError, Header, Message, MessageRepr, MessageType, HEADER_LEN};
 
 impl Engine {
@@ -208,7 +208,7 @@ impl Engine {
         let con = msg.mtype() == MessageType::Con;
         if let Some(replay) = self.dedup.lookup(now, from, msg.mid(), false) {
             // A duplicate: ACK (or RST) again, deliver nothing.
-            let len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
+            let len = self.write_replay(replay, msg.mid(), reply);
             return Ok(Received { reply_len: len, event: None });
         }
         let matched = match msg.critical_option_error() {
@@ -222,12 +222,15 @@ impl Engine {
             Matched::Event(r) => (true, Some(Event::Response(r))),
         };
         let replay = match (con, ours) {
-            (false, _) => Replay::Nothing,
             (true, true) => Replay::EmptyAck,
+            // A notification nobody observes gets RST, NON too (RFC 7641
+            // §3.6): the server then forgets the observation.
             (true, false) => Replay::Reset,
+            (false, false) if msg.option(OBSERVE).is_some() => Replay::Reset,
+            (false, _) => Replay::Nothing,
         };
         self.dedup.insert(now, from, msg.mid(), con, false, replay);
-        let reply_len = if con { self.write_replay(replay, msg.mid(), reply) } else { 0 };
+        let reply_len = self.write_replay(replay, msg.mid(), reply);
         Ok(Received { reply_len, event })
     }
 }

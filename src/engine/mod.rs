@@ -75,6 +75,8 @@ mod tests_e2e;
 #[cfg(test)]
 mod tests_observe;
 #[cfg(test)]
+mod tests_observe_client;
+#[cfg(test)]
 mod tests_storage;
 
 use core::fmt;
@@ -241,6 +243,12 @@ pub struct Request<'a> {
     pub token: &'a [u8],
     /// `false` sends no option at all (token and payload still go).
     pub include_options: bool,
+    /// A GET that registers an observation (RFC 7641): Observe 0 goes
+    /// first among the options, an empty token is replaced by 4 random
+    /// bytes, and every fresh notification is reported until
+    /// [`Engine::cancel_observe`]. Ignored for other methods and without
+    /// options.
+    pub observe: bool,
 }
 
 impl<'a> Request<'a> {
@@ -253,6 +261,7 @@ impl<'a> Request<'a> {
             payload: b"",
             token: b"",
             include_options: true,
+            observe: false,
         }
     }
 }
@@ -554,6 +563,11 @@ pub(crate) mod testutil {
         pub(crate) fn send_request(&mut self, s: SessionHandle, req: &Request<'_>, now: Instant) -> Result<u16, Error> {
             let (e, h) = self.parts();
             h.run(e, |e| e.send_request(s, req, now))
+        }
+
+        pub(crate) fn cancel_observe(&mut self, s: SessionHandle, token: &[u8], now: Instant) -> Result<bool, Error> {
+            let (e, h) = self.parts();
+            h.run(e, |e| e.cancel_observe(s, token, now))
         }
 
         pub(crate) fn receive<'a>(

@@ -27,6 +27,7 @@ const _: () = {
     assert!(offset_of!(mpcoap_request_t, token) == MPCOAP_REQUEST_TOKEN_OFFSET);
     assert!(offset_of!(mpcoap_request_t, token_len) == MPCOAP_REQUEST_TOKEN_LEN_OFFSET);
     assert!(offset_of!(mpcoap_request_t, include_options) == MPCOAP_REQUEST_INCLUDE_OPTIONS_OFFSET);
+    assert!(offset_of!(mpcoap_request_t, observe) == MPCOAP_REQUEST_OBSERVE_OFFSET);
 
     assert!(size_of::<mpcoap_event_t>() == MPCOAP_EVENT_SIZE);
     assert!(align_of::<mpcoap_event_t>() == MPCOAP_EVENT_ALIGN);

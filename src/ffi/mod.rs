@@ -655,6 +655,28 @@ pub unsafe extern "C" fn mpcoap_session_cancel(eng: *mut c_void, handle: u32, to
     })())
 }
 
+/// Ends the session's observation that carries the token (see
+/// `Engine::cancel_observe`): 1 if there was one, 0 if not.
+///
+/// # Safety
+/// `eng` an initialised block, `token` readable for `token_len` bytes (or
+/// null when 0).
+#[no_mangle]
+pub unsafe extern "C" fn mpcoap_session_cancel_observe(
+    eng: *mut c_void,
+    handle: u32,
+    now_ms: u32,
+    token: *const u8,
+    token_len: usize,
+) -> i32 {
+    ret((|| {
+        // SAFETY: the caller's contract.
+        let (e, token) = unsafe { (engine(eng)?, bytes(token, token_len, ERR_TOKEN)?) };
+        let found = e.cancel_observe(SessionHandle::from_raw(handle), token, Instant(now_ms)).map_err(status::of)?;
+        Ok(i32::from(found))
+    })())
+}
+
 /// Queues a confirmable request; `*mid` receives its message ID.
 ///
 /// # Safety
@@ -689,6 +711,7 @@ pub unsafe extern "C" fn mpcoap_session_request(
             payload,
             token,
             include_options: r.include_options,
+            observe: r.observe,
         };
         let m = e
             .send_request(SessionHandle::from_raw(handle), &request, Instant(now_ms))

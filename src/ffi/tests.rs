@@ -233,6 +233,7 @@ fn client_request_response_and_timeout() {
         token: b"\x07\x08".as_ptr(),
         token_len: 2,
         include_options: true,
+        observe: false,
     };
     let mut mid = 0u16;
     // SAFETY: valid block, request (its slices live in statics) and out pointer.

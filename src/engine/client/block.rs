@@ -36,7 +36,8 @@
 use core::mem::size_of;
 use core::ptr::NonNull;
 
-use super::{Matched, OptionWriter, RequestNode, QUEUED};
+use super::observe::{self, is_notification, CANCELLED, ESTABLISHED};
+use super::{Matched, OptionWriter, RequestNode, OBSERVING, QUEUED};
 use crate::capacity::{BLOCK_SZX, MESSAGE_MAX, VALUE_MAX};
 use crate::codec::option::{self, Block, BLOCK1, BLOCK2, ETAG, SIZE2};
 use crate::engine::link_format::Out;
@@ -131,6 +132,16 @@ pub(super) fn start_block1(block: NonNull<u8>, prefix: usize, total: usize, szx:
     x.szx = szx;
 }
 
+/// The request's encoding up to its options: a plain request's whole
+/// encoding (a GET has no payload), or a transfer's prefix.
+pub(super) fn prefix(q: &RequestNode) -> &[u8] {
+    match q.bytes {
+        // SAFETY: a transfer block holds the header and `prefix_len` bytes.
+        Some(b) if q.xfer & KIND != 0 => unsafe { bytes(b, XFER, usize::from(header(b).prefix_len)) },
+        _ => q.encoded(),
+    }
+}
+
 /// Writes the request for the current block of transfer `q` into `buf`
 /// (at least [`MESSAGE_MAX`] bytes); returns its length.
 pub(super) fn write_request(q: &RequestNode, buf: &mut [u8]) -> usize {
@@ -175,11 +186,28 @@ impl Engine {
     pub(super) fn on_response<'m>(&mut self, now: Instant, at: *mut RequestNode, msg: &Message<'m>) -> Result<Matched<'m>, Error> {
         // SAFETY: `at` is a live node (see above), read before anything
         // changes the list.
-        let (session, our_mid) = unsafe { ((*at).session, (*at).mid) };
-        let step = match self.block_step(now, at, msg) {
+        let p = unsafe { &*at };
+        let (session, our_mid) = (p.session, p.mid);
+        if p.seq & CANCELLED != 0 {
+            // A deregistration: its answer ends it silently; a notification
+            // matches nothing (RST).
+            if is_notification(msg) {
+                return Ok(Matched::No);
+            }
+            self.take_request(|q| core::ptr::eq(q, at.cast_const()));
+            return Ok(Matched::Quiet);
+        }
+        let seq = match observe::step(p, now, msg) {
+            Ok(seq) => seq,
+            Err(m) => return Ok(m),
+        };
+        let observing = seq & ESTABLISHED != 0;
+        let step = match self.block_step(now, at, msg, observing) {
             Err(Error::NoMemory) => return Ok(Matched::Ignore),
             r => r?,
         };
+        // SAFETY: `at` is still linked (only the steps below unlink it).
+        unsafe { (*at).seq = seq };
         let (code, message_type, mid, payload) = match step {
             Step::Quiet => return Ok(Matched::Quiet),
             Step::Deliver => (msg.code().0, msg.mtype().bits(), msg.mid(), msg.payload()),
@@ -192,8 +220,16 @@ impl Engine {
                 (msg.code().0, msg.mtype().bits(), msg.mid(), unsafe { core::slice::from_raw_parts(data.as_ptr(), len) })
             }
         };
-        // The request is done (a finished fetch no longer holds its block).
-        self.take_request(|q| core::ptr::eq(q, at.cast_const()));
+        if observing && code / 32 == 2 && matches!(step, Step::Deliver | Step::Done(..)) {
+            // SAFETY: as above.
+            let q = unsafe { &mut *at };
+            q.state = OBSERVING;
+            q.deadline = now.0;
+        } else {
+            // The request is done (a finished fetch no longer holds its
+            // block).
+            self.take_request(|q| core::ptr::eq(q, at.cast_const()));
+        }
         let session = SessionHandle::from_raw(session);
         Ok(Matched::Event(Response { session, code, message_type, mid, token: msg.token(), payload }))
     }
@@ -215,7 +251,9 @@ impl Engine {
         Step::Quiet
     }
 
-    fn block_step(&mut self, now: Instant, at: *mut RequestNode, msg: &Message<'_>) -> Result<Step, Error> {
+    /// `observing`: the request is an observation, which keeps its
+    /// transfer block when a fetch ends (`client/observe.rs`).
+    fn block_step(&mut self, now: Instant, at: *mut RequestNode, msg: &Message<'_>, observing: bool) -> Result<Step, Error> {
         // SAFETY: `at` is a live node (`on_response`); what is read here is
         // copied before anything changes it.
         let (flags, held, enc) = unsafe { ((*at).xfer, (*at).bytes, (*at).encoded()) };
@@ -254,7 +292,13 @@ impl Engine {
             return Ok(Step::Deliver);
         }
         let Some(b2) = block2 else {
-            return Ok(if xfer.is_some() { Step::GiveUp } else { Step::Deliver });
+            // Mid-way, a response without Block2 fails the fetch; before
+            // block 0 (restarted, or an observation's next notification)
+            // it is the whole representation.
+            return Ok(match xfer {
+                Some(x) if x.done > 0 => Step::GiveUp,
+                _ => Step::Deliver,
+            });
         };
         let x = match xfer {
             Some(x) => x,
@@ -337,7 +381,7 @@ impl Engine {
             q.bytes = Some(nb);
             q.bytes_cap = nsize as u16;
             q.bytes_len = 0;
-            q.xfer = q.xfer & 0xf0 | BLOCK2_FETCH;
+            q.xfer = q.xfer & !KIND | BLOCK2_FETCH;
         }
         let Some(b) = q.bytes else { return Ok(Step::GiveUp) };
         // SAFETY: the data area holds `total >= end` bytes (a larger block
@@ -360,9 +404,15 @@ impl Engine {
             return Ok(self.next_block(now, at, |_| {}));
         }
         // The last block: its block is released with its data kept for the
-        // event; the caller takes the request.
-        q.bytes = None;
-        self.store.release_keep(b, cap);
+        // event, and the caller takes the request; an observation keeps it
+        // for its next notification.
+        if observing {
+            h.done = 0;
+            h.restarted = 0;
+        } else {
+            q.bytes = None;
+            self.store.release_keep(b, cap);
+        }
         // SAFETY: the data area starts at `data_at` within the block.
         Ok(Step::Done(unsafe { NonNull::new_unchecked(b.as_ptr().add(data_at)) }, end))
     }
