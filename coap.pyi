@@ -121,6 +121,7 @@ class CoapClientSession:
         payload: Optional[Union[_Text, _Buffer, int]] = None,
         token: Optional[Union[_Text, _Buffer]] = None,
         include_options: bool = True,
+        observe: bool = False,
     ) -> int:
         """Queue a confirmable request and return its message ID.
 
@@ -139,7 +140,23 @@ class CoapClientSession:
         It is sent once no other confirmable request to the same address and
         port, from any session, awaits its acknowledgement (NSTART = 1).
         Responses reach the handler set by
-        :func:`register_response_handler` while :func:`read` runs."""
+        :func:`register_response_handler` while :func:`read` runs.
+
+        ``observe=True`` (a GET with options only, else ``ValueError``)
+        registers an observation (RFC 7641): an empty or absent ``token`` is
+        replaced by 4 random bytes, and every fresh notification reaches the
+        handler with that token, until :meth:`cancel_observe`, a notification
+        that is not 2.xx or has no Observe option, or the server's refusal (an
+        answer without Observe is a plain response). Stale notifications
+        are acknowledged and dropped. The handler cannot tell a notification
+        from a plain response except by its token."""
+
+    def cancel_observe(self, token: Union[_Text, _Buffer]) -> bool:
+        """End the observation registered with ``token``: a GET with
+        Observe 1 on that token goes, and from now on nothing reaches the
+        handler for it (notifications still arriving get RST). ``False`` if
+        the session has no observation with that token. ``MemoryError``
+        when the heap cannot hold the deregistration."""
 
     def get_details(self) -> List[Union[str, int]]:
         """``[destination, port]``."""

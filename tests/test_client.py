@@ -791,4 +791,61 @@ class TestBlockwise(Wire):
         self.assertEqual(h.storage()[0], 1)
 
 
+@h.requires(h.need_socket)
+class TestObserveOnWire(Wire):
+    """observe=True and cancel_observe (RFC 7641) against a plain socket."""
+
+    def register(self, token=b"ob"):
+        m, addr = self.send(uri_path="s/t", observe=True, token=token)
+        self.assertEqual(m.options, [(h.OBSERVE, b""), (h.URI_PATH, b"s"), (h.URI_PATH, b"t")])
+        self.peer.ack(m, addr, options=[(h.OBSERVE, h.uint(10))], payload=b"r0")
+        self.pump(1)
+        return m, addr
+
+    def notify(self, addr, mid, seq, payload, mtype=h.CON):
+        self.peer.reply(addr, mtype, h.C205, mid, b"ob", [(h.OBSERVE, h.uint(seq))], payload)
+
+    def test_notifications_reach_the_handler_stale_ones_do_not(self):
+        m, addr = self.register()
+        self.assertEqual(self.rec.calls[0][3:], (b"ob", b"r0"))
+        self.notify(addr, 0x700, 11, b"r1")
+        self.pump(2)
+        ack, _ = self.peer.expect()
+        self.assertEqual((ack.type, ack.mid), (h.ACK, 0x700))
+        self.assertEqual(self.rec.calls[1], (h.C205, 0x700, h.CON, b"ob", b"r1"))
+        # An older number: acknowledged, not reported.
+        self.notify(addr, 0x701, 9, b"old")
+        h.read_until(lambda: False, 200)
+        ack, _ = self.peer.expect()
+        self.assertEqual((ack.type, ack.mid), (h.ACK, 0x701))
+        self.notify(addr, 0x702, 12, b"r2", h.NON)
+        self.pump(3)
+        self.assertEqual([c[4] for c in self.rec.calls], [b"r0", b"r1", b"r2"])
+
+    def test_cancel_observe_sends_observe_1_and_silences_the_token(self):
+        m, addr = self.register()
+        self.assertIs(self.s.cancel_observe("ob"), True)
+        self.assertIs(self.s.cancel_observe(b"ob"), False)
+        d, _ = self.peer.expect()
+        self.assertIsNotNone(d, "no deregistration sent")
+        self.assertEqual((d.type, d.code, d.token), (h.CON, h.GET, b"ob"))
+        self.assertEqual(d.options, [(h.OBSERVE, b"\x01"), (h.URI_PATH, b"s"), (h.URI_PATH, b"t")])
+        self.assertNotEqual(d.mid, m.mid)
+        # A notification meanwhile gets RST; the answer ends it silently.
+        self.notify(addr, 0x710, 11, b"late")
+        h.read_until(lambda: False, 200)
+        rst, _ = self.peer.expect()
+        self.assertEqual((rst.type, rst.mid), (h.RST, 0x710))
+        self.peer.ack(d, addr, payload=b"plain")
+        h.read_until(lambda: False, 200)
+        self.assertEqual(len(self.rec.calls), 1, self.rec.calls)
+        self.assertEqual(h.storage()[0], 1, "only the session is left")
+
+    def test_a_token_is_made_when_none_is_given(self):
+        m, addr = self.send(uri_path="x", observe=True)
+        self.assertEqual(len(m.token), 4)
+        self.assertEqual(self.s.cancel_observe(m.token), True, "a registration not yet answered")
+        self.assertIsNone(self.peer.expect(200)[0], "nothing to deregister yet")
+
+
 unittest.main()

@@ -79,6 +79,13 @@ class TestErrorTable(unittest.TestCase):
         self.check(ValueError, "~token", self.s.send_request, 1, token="abcdefghi")
         self.check(ValueError, "~payload", self.s.send_request, 2, payload=b"p" * (coap.VALUE_MAX + 1))
         self.check(TypeError, None, self.s.get_details, 1)
+        self.check(ValueError, "~observe", self.s.send_request, coap.REQUEST_PUT, observe=True)
+        self.check(ValueError, "~observe", self.s.send_request, coap.REQUEST_GET, observe=True, include_options=False)
+        self.check(TypeError, "~token", self.s.cancel_observe, 5)
+        self.check(TypeError, "~token", self.s.cancel_observe, None)
+        self.check(ValueError, "~token", self.s.cancel_observe, b"123456789")
+        self.check(TypeError, None, self.s.cancel_observe)
+        self.check(TypeError, None, self.s.cancel_observe, b"t", b"u")
 
     def test_keyword_errors(self):
         # the names of Pycom's API page, with wrong types and wrong names
