@@ -2386,10 +2386,15 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(coap_session_send_request_obj, 1, coap_session
 // cancel_observe(token) -> bool: ends the observation registered with this
 // token (a GET with Observe 1 goes; nothing more reaches the handler for it).
 // False if the session has none with that token.
-static mp_obj_t coap_session_cancel_observe(mp_obj_t self_in, mp_obj_t token_in) {
-    coap_session_obj_t *self = MP_OBJ_TO_PTR(self_in);
+static mp_obj_t coap_session_cancel_observe(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_token, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+    };
+    coap_session_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
     coap_bytes_t token;
-    coap_get_value(token_in, MP_QSTR_token, false, false, &token); // EXCEPTION: TypeError
+    coap_get_value(args[0].u_obj, MP_QSTR_token, false, false, &token); // EXCEPTION: TypeError
     if (token.len > 8) {
         coap_raise_status(MPCOAP_ERR_TOKEN);
     }
@@ -2410,7 +2415,7 @@ static mp_obj_t coap_session_cancel_observe(mp_obj_t self_in, mp_obj_t token_in)
     }
     return mp_obj_new_bool(rc > 0);
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(coap_session_cancel_observe_obj, coap_session_cancel_observe);
+static MP_DEFINE_CONST_FUN_OBJ_KW(coap_session_cancel_observe_obj, 1, coap_session_cancel_observe);
 
 // get_details() -> [destination, port]
 static mp_obj_t coap_session_get_details(mp_obj_t self_in) {

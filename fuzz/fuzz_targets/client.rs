@@ -1,37 +1,45 @@
-//! The client's block-wise transfers (RFC 7959) against a hostile server:
-//! a client with requests in flight (GETs that turn into Block2 fetches,
-//! PUT/POSTs with payloads up to `VALUE_MAX + 1` bytes, sent with Block1)
-//! is fed answers built from the requests it transmits, with inconsistent
+//! The client's block-wise transfers (RFC 7959) and observations (RFC
+//! 7641) against a hostile server: a client with requests in flight (GETs
+//! that turn into Block2 fetches, PUT/POSTs with payloads up to
+//! `VALUE_MAX + 1` bytes, sent with Block1, GETs that observe) is fed
+//! answers built from the requests it transmits, with inconsistent
 //! NUM/SZX/M, changing ETags, endless chains, short blocks, error codes,
-//! separate and duplicate responses, and raw datagrams, while allocations
-//! fail on demand. Storage comes from `engine::Heap`.
+//! hostile Observe numbers (wrapping, repeated, going back), separate and
+//! duplicate responses, and raw datagrams, while allocations fail on
+//! demand and observations are cancelled. Storage comes from
+//! `engine::Heap`.
 //!
 //! Input framing: records of 6 bytes `[op, a, b, c, d, e]` (a shorter tail
 //! is ignored); `cd` is the little-endian u16 of `c, d`. `op % 6`:
 //!
 //! - 0 send a request: GET when `a` bit 0 is clear, else PUT (POST with bit
 //!   1), payload `cd % (VALUE_MAX + 2)` bytes; token `TOKENS[b % 4]` (two
-//!   requests may share one); uri `URIS[e % 3]`.
+//!   requests may share one); uri `URIS[e % 3]`. A GET with `a` bit 2
+//!   observes, with the token [`OBS`] (observations share it, and only
+//!   they have it).
 //! - 1 answer transmitted request `a % n` (the last 8 kept): `b % 4` the
 //!   message (piggybacked ACK, empty ACK then CON response, NON response,
 //!   CON response); code `CODES[c % 8]`; Block2 (`e` bits 0-1: none, the
 //!   block asked for, that NUM + `d % 4`, NUM `d`), M from `e` bit 2, SZX
 //!   the asked one or `d % 8` with `e` bit 3; a Block1 echo of the request
 //!   (another NUM with `e` bit 4, a smaller SZX with bit 5); ETag
-//!   `ETAGS[(e >> 6)]` (3: none); Size2 `cd << 2` with `a` bit 7; payload a
-//!   full block, or `d` bytes with `c` bit 7. Payload bytes follow
-//!   [`pattern`] from the block's offset.
+//!   `ETAGS[(e >> 6)]` (3: none); Size2 `cd << 2` with `a` bit 7; Observe
+//!   with `a` bit 6: `OBSERVES[b >> 2 & 7]`, or the 24 bits `c, d, e` when
+//!   that is `None`; payload a full block, or `d` bytes with `c` bit 7.
+//!   Payload bytes follow [`pattern`] from the block's offset.
 //! - 2 the clock moves `cd` × 8 ms; poll_transmit/poll_event until done.
 //! - 3 raw datagram from the server: the next `a` bytes of the input.
 //! - 4 the `b % 4 + 1`-th allocation from now fails; with `a` bit 0,
 //!   cancel the request with `TOKENS[b % 4]`; with `a` bit 1, remove the
-//!   session and open a new one.
+//!   session and open a new one; with `a` bit 2, `cancel_observe` on
+//!   [`OBS`] (the clock moves `cd` ms first, to cross the 128 s rule).
 //! - 5 a late duplicate: the last answer sent again.
 //!
 //! Checks, beyond "never panics": every transmitted datagram parses and
 //! fits one message and carries one of our tokens; each request queued
-//! gets at most one event, and a session removed or a request cancelled
-//! gets none; an event's payload is at most `VALUE_MAX`, and a reassembled
+//! gets at most one event (an observation: any number, until cancelled),
+//! and a session removed, a request cancelled or an observation cancelled
+//! gets none; a deregistration carries Observe 1; an event's payload is at most `VALUE_MAX`, and a reassembled
 //! one (longer than a message) of answers built here holds [`pattern`] at
 //! every offset; NoMemory only when an allocation was refused; the engine
 //! holds exactly the blocks the heap has live after every operation; at
@@ -48,6 +56,8 @@ use mpcoap::engine::{Endpoint, Engine, Error, Event, Heap, Instant, Methods, Req
 
 const SERVER: Endpoint = Endpoint { addr: [10, 0, 0, 1], port: 5683 };
 const TOKENS: [&[u8]; 4] = [b"", b"a", b"bb", b"a"];
+/// The token of every observation.
+const OBS: &[u8] = b"ob";
 const URIS: [&[u8]; 3] = [b"r", b"a/very/long/path/to/a/resource?with=query&and=more", b""];
 const CODES: [Code; 8] = [
     Code::CONTENT,
@@ -60,6 +70,8 @@ const CODES: [Code; 8] = [
     Code::CREATED,
 ];
 const ETAGS: [&[u8]; 3] = [b"A", b"B", b"\x01\x02\x03\x04\x05\x06\x07\x08"];
+/// Observe numbers: the edges of the 24-bit space and of §3.4's window.
+const OBSERVES: [Option<u32>; 8] = [Some(0), Some(1), Some(0x7F_FFFF), Some(0x80_0000), Some(0xFF_FFFF), Some(0x100_0000), None, None];
 
 /// The byte at `offset` of every representation the scripted server sends.
 fn pattern(offset: usize) -> u8 {
@@ -81,8 +93,9 @@ struct Fuzz<'e> {
     now: Instant,
     session: SessionHandle,
     sent: Vec<Sent>,
-    /// Requests queued and not yet answered by an event (by token).
-    pending: Vec<Vec<u8>>,
+    /// Requests queued and not yet answered by an event (by token), and
+    /// whether each observes (then it may have any number of events).
+    pending: Vec<(Vec<u8>, bool)>,
     mid: u16,
     last: Vec<u8>,
     raw: bool,
@@ -103,8 +116,10 @@ impl Fuzz<'_> {
         let Event::Response(r) = ev else { panic!("a client-only engine reported a resource") };
         assert_eq!(r.session, self.session);
         assert!(r.payload.len() <= VALUE_MAX);
-        let i = self.pending.iter().position(|t| t.as_slice() == r.token).expect("an event for a request that has had one");
-        self.pending.remove(i);
+        let i = self.pending.iter().position(|t| t.0.as_slice() == r.token).expect("an event for a request that has had one");
+        if !self.pending[i].1 {
+            self.pending.remove(i);
+        }
         if r.payload.len() > MESSAGE_MAX && !self.raw {
             assert!(r.payload.iter().enumerate().all(|(i, b)| *b == pattern(i)), "reassembled bytes out of place");
         }
@@ -141,7 +156,10 @@ impl Fuzz<'_> {
                 assert_eq!(to, SERVER);
                 let m = Message::parse(&buf[..n]).expect("a transmitted request parses");
                 assert!(m.code().is_request() && m.mtype() == MessageType::Con);
-                assert!(TOKENS.contains(&m.token()));
+                assert!(TOKENS.contains(&m.token()) || m.token() == OBS);
+                if let Some(o) = m.option(mpcoap::codec::option::OBSERVE) {
+                    assert!(m.code() == Code::GET && o.uint() <= 1);
+                }
                 let block = |num| m.option(num).map(|o| Block::from_uint(o.uint()));
                 let s = Sent { mid: m.mid(), token: m.token().to_vec(), block1: block(BLOCK1), block2: block(BLOCK2) };
                 if let Some(b) = s.block1 {
@@ -158,8 +176,10 @@ impl Fuzz<'_> {
                 let Event::Response(r) = ev else { panic!() };
                 let (token, len) = (r.token.to_vec(), r.payload.len());
                 assert!(len <= VALUE_MAX);
-                let i = self.pending.iter().position(|t| *t == token).expect("one event per request");
-                self.pending.remove(i);
+                let i = self.pending.iter().position(|t| t.0 == token).expect("one event per request");
+                if !self.pending[i].1 {
+                    self.pending.remove(i);
+                }
             }
             self.heap.collect(self.e);
             if !any {
@@ -200,6 +220,10 @@ impl Fuzz<'_> {
         }
         if a & 0x80 != 0 {
             opts.push((SIZE2, uint(u32::from(c) | u32::from(d) << 8 << 2)));
+        }
+        if a & 0x40 != 0 {
+            let v = OBSERVES[usize::from(b >> 2 & 7)].unwrap_or(u32::from(c) << 16 | u32::from(d) << 8 | u32::from(e));
+            opts.push((mpcoap::codec::option::OBSERVE, uint(v)));
         }
         opts.sort_by_key(|o| o.0);
         let len = if c & 0x80 != 0 { usize::from(d) } else { size };
@@ -263,12 +287,13 @@ fuzz_target!(|data: &[u8]| {
                 };
                 let len = if method == Methods::GET { 0 } else { cd % (VALUE_MAX + 2) };
                 let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
-                let token = TOKENS[usize::from(b % 4)];
-                let req = Request { uri: URIS[usize::from(e % 3)], token, payload: &payload, ..Request::new(method) };
+                let observe = method == Methods::GET && a & 4 != 0;
+                let token = if observe { OBS } else { TOKENS[usize::from(b % 4)] };
+                let req = Request { uri: URIS[usize::from(e % 3)], token, payload: &payload, observe, ..Request::new(method) };
                 let now = f.now;
                 let armed = f.heap.fail_at.is_some();
                 match f.heap.run(f.e, |e| e.send_request(f.session, &req, now)) {
-                    Ok(_) => f.pending.push(token.to_vec()),
+                    Ok(_) => f.pending.push((token.to_vec(), observe)),
                     Err(Error::PayloadTooLarge) => assert!(len > VALUE_MAX),
                     Err(Error::NoMemory) => assert!(armed && f.heap.fail_at.is_none(), "NoMemory without a refusal"),
                     Err(other) => panic!("{other:?}"),
@@ -292,8 +317,22 @@ fuzz_target!(|data: &[u8]| {
                 if a & 1 != 0 {
                     let token = TOKENS[usize::from(b % 4)];
                     if f.e.cancel_request(f.session, token).unwrap() {
-                        let i = f.pending.iter().position(|t| t.as_slice() == token).unwrap();
+                        let i = f.pending.iter().position(|t| t.0.as_slice() == token).unwrap();
                         f.pending.remove(i);
+                    }
+                }
+                if a & 4 != 0 {
+                    f.now = f.now.add_ms(cd as u32);
+                    let now = f.now;
+                    let armed = f.heap.fail_at.is_some();
+                    match f.heap.run(f.e, |e| e.cancel_observe(f.session, OBS, now)) {
+                        Ok(true) => {
+                            let i = f.pending.iter().position(|t| t.0.as_slice() == OBS).expect("an observation");
+                            f.pending.remove(i);
+                        }
+                        Ok(false) => {}
+                        Err(Error::NoMemory) => assert!(armed && f.heap.fail_at.is_none(), "NoMemory without a refusal"),
+                        Err(other) => panic!("{other:?}"),
                     }
                 }
                 if a & 2 != 0 {
@@ -318,7 +357,8 @@ fuzz_target!(|data: &[u8]| {
         f.now = f.now.add_ms(t.max(1));
         f.drain();
     }
-    assert!(f.pending.is_empty(), "requests without an event");
+    // (An observation has no timer: it stays until the session goes.)
+    assert!(f.pending.iter().all(|t| t.1), "requests without an event");
     f.e.remove_session(f.session).unwrap();
     f.check_storage();
     assert_eq!((f.e.storage_stats().blocks, f.heap.live_blocks()), (0, 0));
