@@ -2082,7 +2082,7 @@ static mp_obj_t coap_await(mp_obj_t session_in, mp_obj_t token_in, mp_obj_t call
         if (!st->closed && ses->st == st) {
             size_t len;
             const char *token = mp_obj_str_get_data(token_in, &len);
-            cancelled = mpcoap_session_cancel(st->engine, ses->handle, (const uint8_t *)token, len);
+            cancelled = mpcoap_session_cancel(st->engine, ses->handle, 0, false, (const uint8_t *)token, len);
             coap_give_back(st);
         }
     } else if (nlr_push(&nlr) == 0) {
@@ -2402,9 +2402,7 @@ static mp_obj_t coap_session_cancel_observe(size_t n_args, const mp_obj_t *pos_a
     if (st == NULL) {
         coap_raise_session_removed();
     }
-    uint32_t now = coap_now();
-    int32_t rc;
-    COAP_ENGINE_CALL(st, rc, mpcoap_session_cancel_observe(st->engine, self->handle, now, token.data, token.len));
+    int32_t rc = mpcoap_session_cancel(st->engine, self->handle, coap_now(), true, token.data, token.len);
     coap_give_back(st);
     COAP_UNLOCK(st);
     if (rc < 0) {

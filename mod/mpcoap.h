@@ -207,12 +207,11 @@ uintptr_t mpcoap_session_user_to(void *eng, const mpcoap_endpoint_t *peer, size_
 int32_t mpcoap_session_remove(void *eng, uint32_t handle);
 /* Cancels the session's request that carries the token, sent or queued:
  * dropped silently (no event, no more retransmissions); a late response then
- * matches nothing. 1 if there was one, 0 if not. */
-int32_t mpcoap_session_cancel(void *eng, uint32_t handle, const uint8_t *token, size_t token_len);
-/* Ends the session's observation that carries the token: a GET with Observe 1
- * goes, and nothing more is reported for it (a registration not yet answered
- * is dropped). 1 if there was one, 0 if not; may need storage. */
-int32_t mpcoap_session_cancel_observe(void *eng, uint32_t handle, uint32_t now_ms,
+ * matches nothing. With `observe`, ends the session's observation that
+ * carries the token instead: a GET with Observe 1 goes, and nothing more is
+ * reported for it (a registration not yet answered is dropped). 1 if there
+ * was one, 0 if not. Needs no storage. */
+int32_t mpcoap_session_cancel(void *eng, uint32_t handle, uint32_t now_ms, bool observe,
     const uint8_t *token, size_t token_len);
 /* Queues a confirmable request; *mid receives its message ID. */
 int32_t mpcoap_session_request(void *eng, uint32_t handle, uint32_t now_ms,

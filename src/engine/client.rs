@@ -19,6 +19,7 @@ mod block;
 mod observe;
 
 use block::{BLOCK1_SEND, KIND, MAY_FETCH, XFER};
+pub(crate) use observe::number;
 use observe::{CANCELLED, ESTABLISHED, REGISTERS};
 
 /// [`block::block1_szx`], for the tests.
@@ -231,7 +232,7 @@ impl OptionWriter<'_, '_> {
 
 /// Encodes the CON request into `out` (which counts what does not fit);
 /// returns the number of its last option (0: none).
-fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request<'_>) -> Result<u8, Error> {
+fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request<'_>, token: &[u8]) -> Result<u8, Error> {
     let code = match req.method {
         Methods::GET => Code::GET,
         Methods::POST => Code::POST,
@@ -239,10 +240,10 @@ fn encode_request(out: &mut super::link_format::Out<'_>, mid: u16, req: &Request
         Methods::DELETE => Code::DELETE,
         _ => return Err(Error::Method),
     };
-    let tkl = req.token.len() as u8;
+    let tkl = token.len() as u8;
     out.put(&[0x40 | (MessageType::Con.bits() << 4) | tkl, code.0]);
     out.put(&mid.to_be_bytes());
-    out.put(req.token);
+    out.put(token);
     let mut last = 0;
     if req.include_options {
         // Never Uri-Host (the destination is an IP literal) nor Uri-Port
@@ -455,14 +456,13 @@ impl Engine {
         if req.token.len() > MAX_TOKEN_LEN {
             return Err(Error::Token);
         }
-        // Observe only on a GET with options; a random token if none given.
-        let observe = req.observe && req.method == Methods::GET && req.include_options;
-        let random = if observe && req.token.is_empty() { self.rng.next_u32().to_be_bytes() } else { [0; 4] };
+        // An observation with no token gets a random one.
+        let observe = req.observe;
+        let random = if observe { self.rng.next_u32().to_be_bytes() } else { [0; 4] };
         let token = if observe && req.token.is_empty() { &random[..] } else { req.token };
-        let req = &Request { observe, token, ..*req };
         // Dry run: validates the uri and measures.
         let mut count = super::link_format::Out::new(&mut []);
-        let last_opt = encode_request(&mut count, 0, req)?;
+        let last_opt = encode_request(&mut count, 0, req, token)?;
         let len = count.len();
         // Larger than one message: sent with Block1, the whole encoding
         // kept behind a transfer header (`client/block.rs`).
@@ -473,7 +473,8 @@ impl Engine {
         } else {
             (Some(block::block1_szx(len - req.payload.len() - 1).ok_or(Error::PayloadTooLarge)?), XFER)
         };
-        let mut r = self.store.reserve(&[size_of::<RequestNode>(), at + len])?;
+        // An observation keeps a byte for its deregistration (Observe 1).
+        let mut r = self.store.reserve(&[size_of::<RequestNode>(), at + len + usize::from(observe)])?;
         let (Some((node_block, _)), Some((bytes, cap))) = (r.take(0), r.take(1)) else {
             // Never happens: both were planned (a request is never empty).
             return Err(Error::NoMemory);
@@ -482,13 +483,13 @@ impl Engine {
         // SAFETY: `bytes` is a fresh block of `cap >= len` bytes.
         let mut out = super::link_format::Out::new(unsafe { core::slice::from_raw_parts_mut(bytes.as_ptr().add(at), len) });
         // Cannot fail: the dry run passed with the same request.
-        let _ = encode_request(&mut out, mid, req);
+        let _ = encode_request(&mut out, mid, req, token);
         if let Some(szx) = szx {
             block::start_block1(bytes, len - req.payload.len() - 1, req.payload.len(), szx);
         }
-        let mut token = [0; 8];
-        if let Some(t) = token.get_mut(..req.token.len()) {
-            t.copy_from_slice(req.token);
+        let mut tok = [0; 8];
+        if let Some(t) = tok.get_mut(..token.len()) {
+            t.copy_from_slice(token);
         }
         self.client.requests.append(node_block, |n| {
             n.bytes = Some(bytes);
@@ -508,8 +509,8 @@ impl Engine {
             n.port = peer.port;
             n.addr = peer.addr;
             n.state = QUEUED;
-            n.token_len = req.token.len() as u8;
-            n.token = token;
+            n.token_len = token.len() as u8;
+            n.token = tok;
         });
         Ok(mid)
     }
@@ -572,7 +573,9 @@ impl Engine {
     /// MAX_RETRANSMIT, or waiting EXCHANGE_LIFETIME for a separate
     /// response) is reported with code 0, type [`TYPE_TIMEOUT`], its
     /// Message ID and token. Call until it returns `None`. The request's
-    /// storage is given back.
+    /// storage is given back. A deregistration (`cancel_observe`) that gives
+    /// up ends silently, and that call returns `None` even if more events
+    /// are due ([`Engine::poll_timeout`] then says 0).
     ///
     /// ```
     /// # use core::mem::MaybeUninit;
@@ -604,16 +607,16 @@ impl Engine {
     /// ```
     pub fn poll_event(&mut self, now: Instant) -> Option<Event<'_>> {
         self.expire_transfers(now);
-        let p = loop {
-            let p = self.take_request(|p| {
-                Instant(p.deadline).is_reached_by(now)
-                    && (p.state == WAITING || (p.state == OUTSTANDING && p.retransmits >= MAX_RETRANSMIT))
-            })?;
-            // A deregistration (`cancel_observe`) ends silently.
-            if p.seq & CANCELLED == 0 {
-                break p;
-            }
-        };
+        let p = self.take_request(|p| {
+            Instant(p.deadline).is_reached_by(now)
+                && (p.state == WAITING || (p.state == OUTSTANDING && p.retransmits >= MAX_RETRANSMIT))
+        })?;
+        if p.seq & CANCELLED != 0 {
+            // A deregistration (`cancel_observe`) ends silently. (`None`
+            // before the last event: the next call reports the rest, and
+            // `poll_timeout` says it is due.)
+            return None;
+        }
         Some(self.request_event(&p, TYPE_TIMEOUT))
     }
 

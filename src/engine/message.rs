@@ -1,12 +1,12 @@
 //! The message layer's entry point: [`Engine::receive`] classifies one
 //! datagram (RFC 7252 §4) and hands it to the server or the client.
 
-use super::client::Matched;
+use super::client::{number, Matched};
 use super::dedup::Replay;
 use super::server::{reason, write_empty};
 use super::{Endpoint, Engine, Error, Event, Instant, Received};
 use crate::capacity::MESSAGE_MAX;
-use crate::codec::option::{OBSERVE, SIZE1};
+use crate::codec::option::SIZE1;
 use crate::codec::{parse_header, Code, FormatError, Header, Message, MessageRepr, MessageType, HEADER_LEN};
 
 impl Engine {
@@ -226,7 +226,7 @@ impl Engine {
             // A notification nobody observes gets RST, NON too (RFC 7641
             // §3.6): the server then forgets the observation.
             (true, false) => Replay::Reset,
-            (false, false) if msg.option(OBSERVE).is_some() => Replay::Reset,
+            (false, false) if number(msg).is_some() => Replay::Reset,
             (false, _) => Replay::Nothing,
         };
         self.dedup.insert(now, from, msg.mid(), con, false, replay);

@@ -246,8 +246,8 @@ pub struct Request<'a> {
     /// A GET that registers an observation (RFC 7641): Observe 0 goes
     /// first among the options, an empty token is replaced by 4 random
     /// bytes, and every fresh notification is reported until
-    /// [`Engine::cancel_observe`]. Ignored for other methods and without
-    /// options.
+    /// [`Engine::cancel_observe`]. Only for a GET with options (the shim
+    /// checks): on another method it sends Observe 0 and registers nothing.
     pub observe: bool,
 }
 

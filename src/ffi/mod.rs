@@ -97,7 +97,7 @@ same_signature! {
     mpcoap_session_user: unsafe extern "C" fn(*mut c_void, usize) -> usize;
     mpcoap_session_user_to: unsafe extern "C" fn(*mut c_void, *const mpcoap_endpoint_t, usize) -> usize;
     mpcoap_session_remove: unsafe extern "C" fn(*mut c_void, u32) -> i32;
-    mpcoap_session_cancel: unsafe extern "C" fn(*mut c_void, u32, *const u8, usize) -> i32;
+    mpcoap_session_cancel: unsafe extern "C" fn(*mut c_void, u32, u32, bool, *const u8, usize) -> i32;
     mpcoap_session_request: unsafe extern "C" fn(
         *mut c_void, u32, u32, *const mpcoap_request_t, *mut u16) -> i32;
     mpcoap_engine_receive: unsafe extern "C" fn(
@@ -640,40 +640,27 @@ pub unsafe extern "C" fn mpcoap_session_remove(eng: *mut c_void, handle: u32) ->
 }
 
 /// Cancels the session's request that carries the token (no event, no more
-/// retransmissions): 1 if there was one, 0 if not.
+/// retransmissions), or with `observe` ends its observation with that token
+/// (`Engine::cancel_observe`): 1 if there was one, 0 if not.
 ///
 /// # Safety
 /// `eng` an initialised block, `token` readable for `token_len` bytes (or
 /// null when 0).
 #[no_mangle]
-pub unsafe extern "C" fn mpcoap_session_cancel(eng: *mut c_void, handle: u32, token: *const u8, token_len: usize) -> i32 {
-    ret((|| {
-        // SAFETY: the caller's contract.
-        let (e, token) = unsafe { (engine(eng)?, bytes(token, token_len, ERR_TOKEN)?) };
-        let found = e.cancel_request(SessionHandle::from_raw(handle), token).map_err(status::of)?;
-        Ok(i32::from(found))
-    })())
-}
-
-/// Ends the session's observation that carries the token (see
-/// `Engine::cancel_observe`): 1 if there was one, 0 if not.
-///
-/// # Safety
-/// `eng` an initialised block, `token` readable for `token_len` bytes (or
-/// null when 0).
-#[no_mangle]
-pub unsafe extern "C" fn mpcoap_session_cancel_observe(
+pub unsafe extern "C" fn mpcoap_session_cancel(
     eng: *mut c_void,
     handle: u32,
     now_ms: u32,
+    observe: bool,
     token: *const u8,
     token_len: usize,
 ) -> i32 {
     ret((|| {
         // SAFETY: the caller's contract.
         let (e, token) = unsafe { (engine(eng)?, bytes(token, token_len, ERR_TOKEN)?) };
-        let found = e.cancel_observe(SessionHandle::from_raw(handle), token, Instant(now_ms)).map_err(status::of)?;
-        Ok(i32::from(found))
+        let h = SessionHandle::from_raw(handle);
+        let found = if observe { e.cancel_observe(h, token, Instant(now_ms)) } else { e.cancel_request(h, token) };
+        Ok(i32::from(found.map_err(status::of)?))
     })())
 }
 

@@ -298,12 +298,14 @@ fn client_request_response_and_timeout() {
         assert_eq!((ev.kind, ev.type_, ev.code, ev.mid), (sys::MPCOAP_EVENT_RESPONSE, sys::MPCOAP_TYPE_TIMEOUT as u8, 0, mid));
         // A cancelled request: found once, then gone, nothing left due.
         assert_eq!(b.supplied(false, |eng| mpcoap_session_request(eng, sh, now, &req, &mut mid)), OK);
-        assert_eq!(mpcoap_session_cancel(b.ptr(), sh, req.token, req.token_len), 1);
-        assert_eq!(mpcoap_session_cancel(b.ptr(), sh, req.token, req.token_len), 0);
+        assert_eq!(mpcoap_session_cancel(b.ptr(), sh, now, false, req.token, req.token_len), 1);
+        assert_eq!(mpcoap_session_cancel(b.ptr(), sh, now, false, req.token, req.token_len), 0);
         assert_eq!(mpcoap_engine_next_timeout(b.ptr(), now), -1);
-        assert_eq!(mpcoap_session_cancel(b.ptr(), sh, core::ptr::null(), 1), sys::MPCOAP_ERR_TOKEN);
+        // No observation with that token.
+        assert_eq!(mpcoap_session_cancel(b.ptr(), sh, now, true, req.token, req.token_len), 0);
+        assert_eq!(mpcoap_session_cancel(b.ptr(), sh, now, true, core::ptr::null(), 1), sys::MPCOAP_ERR_TOKEN);
         assert_eq!(mpcoap_session_remove(b.ptr(), sh), OK);
-        assert_eq!(mpcoap_session_cancel(b.ptr(), sh, req.token, req.token_len), sys::MPCOAP_ERR_STALE);
+        assert_eq!(mpcoap_session_cancel(b.ptr(), sh, now, false, req.token, req.token_len), sys::MPCOAP_ERR_STALE);
         assert_eq!(mpcoap_session_remove(b.ptr(), sh), sys::MPCOAP_ERR_STALE);
         assert_eq!(mpcoap_session_request(b.ptr(), sh, 0, &req, &mut mid), sys::MPCOAP_ERR_STALE);
     }

@@ -17,13 +17,14 @@ LINE = re.compile(r"^ (\S+)?\s+0x[0-9a-fA-F]+\s+0x([0-9a-fA-F]+)\s+(\S.*)$")
 NAME_ONLY = re.compile(r"^ (\S+)\s*$")
 
 # Flash: 32 KiB for the first release, plus the 1 KiB this round's fixes may
-# take, the 5 KiB of Block-wise transfer (issue 12) and the 4 KiB of Observe
-# (issue 13), within the contract's
+# take, the 1 KiB of asyncio support (issue 14), the 5 KiB of Block-wise
+# transfer (issue 12) and the 4 KiB of Observe (issue 13), within the
+# contract's
 # "Flash budget" (48 KiB with every feature of the round); BENCHMARKS.md,
 # "Size", says what used it. Heap: what init() keeps,
 # the datagram buffer included (contract, "Lifecycle, state and memory":
 # at most 3 KiB on a 32-bit target since storage grows with use, issue 10).
-BUDGET = {"flash": (33 + 5 + 4) * 1024, "ram": 1024, "heap": 3 * 1024}
+BUDGET = {"flash": (33 + 1 + 5 + 4) * 1024, "ram": 1024, "heap": 3 * 1024}
 
 
 def kind(section):

@@ -36,7 +36,7 @@
 use core::mem::size_of;
 use core::ptr::NonNull;
 
-use super::observe::{self, is_notification, CANCELLED, ESTABLISHED};
+use super::observe::{self, CANCELLED, ESTABLISHED};
 use super::{Matched, OptionWriter, RequestNode, OBSERVING, QUEUED};
 use crate::capacity::{BLOCK_SZX, MESSAGE_MAX, VALUE_MAX};
 use crate::codec::option::{self, Block, BLOCK1, BLOCK2, ETAG, SIZE2};
@@ -132,13 +132,35 @@ pub(super) fn start_block1(block: NonNull<u8>, prefix: usize, total: usize, szx:
     x.szx = szx;
 }
 
-/// The request's encoding up to its options: a plain request's whole
-/// encoding (a GET has no payload), or a transfer's prefix.
-pub(super) fn prefix(q: &RequestNode) -> &[u8] {
-    match q.bytes {
-        // SAFETY: a transfer block holds the header and `prefix_len` bytes.
-        Some(b) if q.xfer & KIND != 0 => unsafe { bytes(b, XFER, usize::from(header(b).prefix_len)) },
-        _ => q.encoded(),
+/// Makes observation `q`'s registration its deregistration with Message ID
+/// `mid`: Observe 0 (the empty option right after the token) becomes
+/// Observe 1, one byte longer. A plain encoding has the byte to spare
+/// (`send_request` kept it); a transfer's prefix grows into its marker, and
+/// its data area, no longer needed, shrinks by one.
+pub(super) fn deregister(q: &mut RequestNode, mid: u16) {
+    let Some(b) = q.bytes else { return };
+    let (start, len) = if q.xfer & KIND != 0 {
+        let x = header(b);
+        x.total = x.total.saturating_sub(1);
+        x.prefix_len += 1;
+        (XFER, x.prefix_len)
+    } else {
+        q.bytes_len += 1;
+        (0, q.bytes_len)
+    };
+    let at = 4 + usize::from(q.token_len);
+    // SAFETY: the block holds `start + len` bytes (see above).
+    let e = unsafe { bytes(b, start, usize::from(len)) };
+    if let Some(tail) = e.get_mut(at..) {
+        if let Some(n) = tail.len().checked_sub(2) {
+            tail.copy_within(1..1 + n, 2);
+        }
+        if let Some(opt) = tail.get_mut(..2) {
+            opt.copy_from_slice(&[0x61, 1]);
+        }
+    }
+    if let Some(m) = e.get_mut(2..4) {
+        m.copy_from_slice(&mid.to_be_bytes());
     }
 }
 
@@ -188,19 +210,15 @@ impl Engine {
         // changes the list.
         let p = unsafe { &*at };
         let (session, our_mid) = (p.session, p.mid);
-        if p.seq & CANCELLED != 0 {
-            // A deregistration: its answer ends it silently; a notification
-            // matches nothing (RST).
-            if is_notification(msg) {
-                return Ok(Matched::No);
-            }
-            self.take_request(|q| core::ptr::eq(q, at.cast_const()));
-            return Ok(Matched::Quiet);
-        }
         let seq = match observe::step(p, now, msg) {
             Ok(seq) => seq,
             Err(m) => return Ok(m),
         };
+        if seq & CANCELLED != 0 {
+            // The answer to a deregistration: it ends silently.
+            self.take_request(|q| core::ptr::eq(q, at.cast_const()));
+            return Ok(Matched::Quiet);
+        }
         let observing = seq & ESTABLISHED != 0;
         let step = match self.block_step(now, at, msg, observing) {
             Err(Error::NoMemory) => return Ok(Matched::Ignore),

@@ -20,15 +20,16 @@
 //!   ignored. A notification that is not 2.xx, or has no Observe, is
 //!   reported and ends the observation (§3.2).
 //! - **Deregistration** ([`Engine::cancel_observe`]): the node is sent
-//!   again as a GET with Observe 1 on the same token (a new Message ID,
-//!   the back-off of any request) and marked `CANCELLED`: its answer ends
+//!   again as a GET with Observe 1 on the same token (its encoding
+//!   rewritten in place, a new Message ID, the back-off of any request; a
+//!   node that fetched a notification block-wise sends it as its transfer's
+//!   prefix, asking for block 0) and marked `CANCELLED`: its answer ends
 //!   it silently, and so do an RST or a give-up. A notification that
 //!   arrives meanwhile or later matches nothing: a CON or NON one gets
 //!   RST (§3.6), which ends the observation at the server too.
 
 use super::{Matched, RequestNode, OBSERVING, QUEUED};
 use crate::codec::{option, Message, MessageType};
-use crate::engine::link_format::Out;
 use crate::engine::{Engine, Error, Instant, SessionHandle};
 
 /// `RequestNode::xfer`, bit 3: the request registers an observation.
@@ -44,7 +45,7 @@ const NUMBER: u32 = 0xFF_FFFF;
 const FRESH_AFTER_MS: u32 = 128_000;
 
 /// The Observe number of `msg`, if it carries one.
-fn number(msg: &Message<'_>) -> Option<u32> {
+pub(crate) fn number(msg: &Message<'_>) -> Option<u32> {
     msg.options().find(|o| o.number == option::OBSERVE).map(|o| o.uint() & NUMBER)
 }
 
@@ -55,19 +56,21 @@ fn fresh(v1: u32, v2: u32, t1: Instant, now: Instant) -> bool {
     (d != 0 && d < 1 << 23) || now.ms_since(t1) > FRESH_AFTER_MS
 }
 
-/// A notification, as opposed to the answer to a request of ours: a CON or
-/// NON response that carries Observe.
-pub(super) fn is_notification(msg: &Message<'_>) -> bool {
-    msg.mtype() != MessageType::Ack && number(msg).is_some()
-}
-
 /// What response `msg` is to request `p` as far as Observe goes: `Ok` with
 /// the node's `seq` word once the response is taken (`ESTABLISHED` set:
-/// the node stays, as an observation), or `Err` with the answer to give
-/// at once (a stale notification, or a newer one during a fetch: `Quiet`).
-/// A deregistration (`CANCELLED`) is the caller's.
+/// the node stays, as an observation; `CANCELLED` set: the answer to a
+/// deregistration, which ends it silently), or `Err` with the answer to
+/// give at once (a stale notification, or a newer one during a fetch:
+/// `Quiet`; a notification after a deregistration: `No`, so RST).
 pub(super) fn step(p: &RequestNode, now: Instant, msg: &Message<'_>) -> Result<u32, Matched<'static>> {
-    let obs = number(msg).filter(|_| msg.code().class() == 2);
+    let n = number(msg);
+    // A notification, as opposed to the answer to a request of ours: a
+    // CON or NON response that carries Observe.
+    let notification = n.is_some() && msg.mtype() != MessageType::Ack;
+    if p.seq & CANCELLED != 0 {
+        return if notification { Err(Matched::No) } else { Ok(p.seq) };
+    }
+    let obs = n.filter(|_| msg.code().class() == 2);
     if p.seq & ESTABLISHED == 0 {
         // The registration's answer (or a plain request's).
         return Ok(match obs {
@@ -77,7 +80,7 @@ pub(super) fn step(p: &RequestNode, now: Instant, msg: &Message<'_>) -> Result<u
     }
     if p.state != OBSERVING {
         // The blocks of a notification are being fetched.
-        return if is_notification(msg) { Err(Matched::Quiet) } else { Ok(p.seq) };
+        return if notification { Err(Matched::Quiet) } else { Ok(p.seq) };
     }
     match obs {
         Some(v) if fresh(p.seq & NUMBER, v, Instant(p.deadline), now) => Ok(ESTABLISHED | v),
@@ -94,47 +97,25 @@ impl Engine {
     /// that still arrive get RST. A registration not yet answered is
     /// dropped like [`Engine::cancel_request`] (a notification that follows
     /// gets RST). `Ok(false)` if the session has no observation with that
-    /// token, [`Error::Stale`] if the session is gone. Storage: the
-    /// deregistration's encoding ([`Error::NeedStorage`] /
-    /// [`Error::NoMemory`] before anything changed).
+    /// token, [`Error::Stale`] if the session is gone. No storage: the
+    /// registration's encoding becomes the deregistration in place (one
+    /// byte more, kept for it by `send_request`).
     pub fn cancel_observe(&mut self, h: SessionHandle, token: &[u8], now: Instant) -> Result<bool, Error> {
         self.client.session(h)?;
         let id = h.raw();
         let ours = |p: &RequestNode| p.session == id && p.token() == token && p.xfer & REGISTERS != 0 && p.seq & CANCELLED == 0;
-        let Some(p) = self.client.requests.iter().find(|p| ours(p)) else { return Ok(false) };
-        if p.state != OBSERVING {
-            return Ok(self.take_request(ours).is_some());
+        let mid = self.next_mid;
+        let Some(q) = self.client.requests.find_mut(ours) else { return Ok(false) };
+        if q.state != OBSERVING {
+            return self.cancel_request(h, token);
         }
-        // The registration's encoding, with Observe 0 (one byte, the first
-        // option after the token) made Observe 1 (two).
-        let at = 4 + token.len();
-        let len = super::block::prefix(p).len() + 1;
-        let mut r = self.store.reserve(&[len])?;
-        let Some((nb, cap)) = r.take(0) else { return Err(Error::NoMemory) };
-        let mid = self.take_mid();
-        let Some(q) = self.client.requests.find_mut(ours) else { return Err(Error::NoMemory) };
-        let prefix = super::block::prefix(q);
-        // SAFETY: `nb` is a fresh block of `cap >= len` bytes, distinct
-        // from the node's own.
-        let mut out = Out::new(unsafe { core::slice::from_raw_parts_mut(nb.as_ptr(), len) });
-        out.put(prefix.get(..2).unwrap_or_default());
-        out.put(&mid.to_be_bytes());
-        out.put(prefix.get(4..at).unwrap_or_default());
-        out.put(&[0x61, 1]);
-        out.put(prefix.get(at + 1..).unwrap_or_default());
-        let old = q.bytes.replace(nb).map(|b| (b, usize::from(q.bytes_cap)));
-        q.bytes_len = len as u16;
-        q.bytes_cap = cap as u16;
-        // A plain request now: no transfer, no Block2, no registration.
-        q.xfer &= 0xf0;
+        self.next_mid = mid.wrapping_add(1);
+        super::block::deregister(q, mid);
         q.seq |= CANCELLED;
         q.mid = mid;
         q.state = QUEUED;
         q.retransmits = 0;
         q.deadline = now.0;
-        if let Some((b, size)) = old {
-            self.store.release(b, size);
-        }
         Ok(true)
     }
 }
