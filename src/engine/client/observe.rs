@@ -63,6 +63,10 @@ fn fresh(v1: u32, v2: u32, t1: Instant, now: Instant) -> bool {
 /// give at once (a stale notification, or a newer one during a fetch:
 /// `Quiet`; a notification after a deregistration: `No`, so RST).
 pub(super) fn step(p: &RequestNode, now: Instant, msg: &Message<'_>) -> Result<u32, Matched<'static>> {
+    if p.seq == 0 && p.xfer & REGISTERS == 0 {
+        // A plain request: its answer's options need no second look.
+        return Ok(0);
+    }
     let n = number(msg);
     // A notification, as opposed to the answer to a request of ours: a
     // CON or NON response that carries Observe.
