@@ -75,7 +75,14 @@ class Count(resource.Resource):
 
 
 class Ticking(resource.ObservableResource):
-    """Observable; its state N grows by one every `period` s once tick() runs."""
+    """Observable; its state N grows by one every `period` s once tick() runs.
+    aiocoap (0.4.17) sends an observable resource's answers and
+    notifications whole, however large; above BLOCK bytes this resource
+    cuts the block asked for itself (the first one by default), and each
+    notification is the first block of the new state (RFC 7959 2.6), with
+    an ETag that tells the state."""
+
+    BLOCK = 1024
 
     def __init__(self, period, render):
         super().__init__()
@@ -85,10 +92,18 @@ class Ticking(resource.ObservableResource):
         while True:
             await asyncio.sleep(self.period)
             self.n += 1
-            self.updated_state()
+            m = self.message(None)
+            self.updated_state(m if m.opt.block2 is not None else None)
+
+    def message(self, block2):
+        m = aiocoap.Message(code=Code.CONTENT, payload=self.render_n(self.n), etag=b"%d" % self.n)
+        if block2 is None and len(m.payload) <= self.BLOCK:
+            return m
+        num, szx = (block2.block_number, block2.size_exponent) if block2 is not None else (0, 6)
+        return m._extract_block(num, szx, self.BLOCK)
 
     async def render_get(self, request):
-        return aiocoap.Message(code=Code.CONTENT, payload=self.render_n(self.n))
+        return self.message(request.opt.block2)
 
 
 BIG_LEN = 3000
