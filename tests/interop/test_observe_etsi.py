@@ -255,7 +255,9 @@ class TestEtsiObserveServer(EtsiServer):
         self.other.control(b"tick obs 400 50")
         got = []
         while True:
-            n = self.recv(2.0)
+            # Silence longer than the last back-off interval (16 x 100-150 ms)
+            # after which the server gives up.
+            n = self.recv(3.0)
             if n is None:
                 break
             got.append((time.monotonic(), n))
