@@ -410,7 +410,7 @@ class Tap(threading.Thread):
 
 class TestEtsiObserveLossy(EtsiServer):
     ACK_MS = 100
-    CHANGES = 30
+    CHANGES = 60
 
     def test_TD_COAP_OBS_11_CON_observation_lossy(self):
         """TD_COAP_OBS_11 (cfg CoAP_CFG_LOSSY): TD_COAP_OBS_01's sequence
@@ -419,7 +419,8 @@ class TestEtsiObserveLossy(EtsiServer):
         notifications active at one time". The client here reaches the
         server through tests/stress/relay.py (25% loss each way, 10%
         duplicates, cap 3) and a tap that logs what the server sends and
-        receives. Checked: the registration succeeds; on the server's side,
+        receives; ACK_TIMEOUT is 100 ms and /obs changes 60 times, every
+        100 ms, so CON notifications get lost, retransmitted and replaced. Checked: the registration succeeds; on the server's side,
         while a CON notification is unacknowledged, nothing else is sent to
         the client but its retransmission or one replacement (a new Message
         ID, after which the old one never appears again), and no NON; every
@@ -447,7 +448,7 @@ class TestEtsiObserveLossy(EtsiServer):
         self.assertEqual((a["type"], a["code"], a["token"]), (s.ACK, s.C205, t))
         f, last = s.option(a, s.CONTENT_FORMAT), observe_of(a)
         self.assertIsNotNone(last)
-        self.other.control(b"tick obs %d 150" % self.CHANGES)
+        self.other.control(b"tick obs %d 100" % self.CHANGES)
         newest = (last, a["payload"])
         seen = []
         end = time.monotonic() + 15
@@ -496,6 +497,7 @@ class TestEtsiObserveLossy(EtsiServer):
             elif m["type"] == s.CON:
                 active, cons = m["mid"], cons + 1
         self.assertGreater(cons, 1, "no CON notifications at all")
+        self.assertTrue(dead, "no CON notification was replaced: the check above had nothing to bite on")
         self.assertGreater(self.storage()[2], before, "the observation did not survive")
         relay.p.terminate()
         stats = json.loads(relay.expect("STATS", 10).split(" ", 1)[1])
