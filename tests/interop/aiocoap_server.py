@@ -8,6 +8,9 @@ usage: python3 aiocoap_server.py PORT
               Block2 by aiocoap); PUT: stores the payload (reassembled from
               Block1 by aiocoap), 2.04
 /store-puts   GET: how many PUTs /store applied
+/counter      observable: "N", N + 1 every 300 ms
+/big-obs      observable: big_value(N) (BIG_LEN bytes, more than one
+              1024-byte block: aiocoap notifies with Block2), N + 1 every 500 ms
 Prints READY once bound.
 """
 
@@ -71,6 +74,48 @@ class Count(resource.Resource):
         return aiocoap.Message(code=Code.CONTENT, payload=str(self.store.puts).encode())
 
 
+class Ticking(resource.ObservableResource):
+    """Observable; its state N grows by one every `period` s once tick() runs.
+    aiocoap (0.4.17) sends an observable resource's answers and
+    notifications whole, however large; above BLOCK bytes this resource
+    cuts the block asked for itself (the first one by default), and each
+    notification is the first block of the new state (RFC 7959 2.6), with
+    an ETag that tells the state."""
+
+    BLOCK = 1024
+
+    def __init__(self, period, render):
+        super().__init__()
+        self.n, self.period, self.render_n = 0, period, render
+
+    async def tick(self):
+        while True:
+            await asyncio.sleep(self.period)
+            self.n += 1
+            m = self.message(None)
+            self.updated_state(m if m.opt.block2 is not None else None)
+
+    def message(self, block2):
+        m = aiocoap.Message(code=Code.CONTENT, payload=self.render_n(self.n), etag=b"%d" % self.n)
+        if block2 is None and len(m.payload) <= self.BLOCK:
+            return m
+        num, szx = (block2.block_number, block2.size_exponent) if block2 is not None else (0, 6)
+        return m._extract_block(num, szx, self.BLOCK)
+
+    async def render_get(self, request):
+        return self.message(request.opt.block2)
+
+
+BIG_LEN = 3000
+
+
+def big_value(n):
+    """BIG_LEN bytes that tell n (its decimal, then bytes that depend on n
+    and the offset, so a shifted or mixed block shows)."""
+    head = b"%06d:" % n
+    return head + bytes((i * 31 + n * 7) & 0xFF for i in range(BIG_LEN - len(head)))
+
+
 class Empty(resource.Resource):
     async def render(self, request):
         return aiocoap.Message(code=Code.CHANGED)
@@ -87,6 +132,11 @@ async def main(port):
     store = Store()
     root.add_resource(["store"], store)
     root.add_resource(["store-puts"], Count(store))
+    counter = Ticking(0.3, lambda n: b"%d" % n)
+    big = Ticking(0.5, big_value)
+    root.add_resource(["counter"], counter)
+    root.add_resource(["big-obs"], big)
+    tasks = [asyncio.create_task(counter.tick()), asyncio.create_task(big.tick())]  # noqa: F841
     await aiocoap.Context.create_server_context(root, bind=("127.0.0.1", port))
     print("READY", port, flush=True)
     await asyncio.get_running_loop().create_future()
