@@ -109,6 +109,13 @@ impl RequestNode {
     fn peer(&self) -> Endpoint {
         Endpoint { addr: self.addr, port: self.port }
     }
+    /// Whether `token` is the one this request's current CON carries: its
+    /// own, or for the block requests of an observation the fetch token
+    /// (`block::FETCH_FLIP`).
+    fn answered_by(&self, token: &[u8]) -> bool {
+        let flip = block::fetch_flip(self);
+        token.first().map(|b| b ^ flip) == self.token().first().copied() && token.get(1..) == self.token().get(1..)
+    }
     /// The encoded CON of a plain request (empty for a transfer).
     fn encoded(&self) -> &[u8] {
         match self.bytes {
@@ -130,6 +137,9 @@ pub(crate) enum Matched<'m> {
     Quiet,
     /// It answers one: acknowledge it and report this.
     Event(Response<'m>),
+    /// As `Event`, but the token to report is the engine's event token
+    /// (an observation's, its fetch's blocks having another).
+    Fetched(Response<'m>),
 }
 
 /// Sessions and requests (in the order queued).
@@ -699,7 +709,7 @@ impl Engine {
         let Some(p) = self.client.requests.find_mut(|p| Client::answers_mid(p, from, mid)) else {
             return Ok(Matched::No);
         };
-        if p.token() != msg.token() {
+        if !p.answered_by(msg.token()) {
             self.acknowledge(from, mid, now);
             return Ok(Matched::No);
         }

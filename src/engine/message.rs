@@ -4,7 +4,7 @@
 use super::client::{number, Matched};
 use super::dedup::Replay;
 use super::server::{reason, write_empty};
-use super::{Endpoint, Engine, Error, Event, Instant, Received};
+use super::{Endpoint, Engine, Error, Event, Instant, Received, Response};
 use crate::capacity::MESSAGE_MAX;
 use crate::codec::option::SIZE1;
 use crate::codec::{parse_header, Code, FormatError, Header, Message, MessageRepr, MessageType, HEADER_LEN};
@@ -155,6 +155,7 @@ impl Engine {
             MessageType::Ack if msg.critical_option_error().is_some() => nothing,
             MessageType::Ack => match self.on_piggybacked(now, from, &msg)? {
                 Matched::Event(r) => Received { reply_len: 0, event: Some(Event::Response(r)) },
+                Matched::Fetched(r) => Received { reply_len: 0, event: Some(Event::Response(Response { token: self.event_token(), ..r })) },
                 // Late, duplicate, or not ours (another token: then it
                 // acknowledged the CON, like an empty ACK), or the next
                 // block of a transfer was queued.
@@ -219,7 +220,9 @@ impl Engine {
             Matched::Ignore => return Ok(Received { reply_len: 0, event: None }),
             Matched::No => (false, None),
             Matched::Quiet => (true, None),
-            Matched::Event(r) => (true, Some(Event::Response(r))),
+            // (A fetch's block never matches here: its token is not the
+            // observation's.)
+            Matched::Event(r) | Matched::Fetched(r) => (true, Some(Event::Response(r))),
         };
         let replay = match (con, ours) {
             (true, true) => Replay::EmptyAck,

@@ -259,22 +259,27 @@ fn notifications_larger_than_a_message_are_fetched_and_reported_whole() {
     let b0 = block2(0, true);
     let first = notice(Ack, Code::CONTENT, mid, b"bw", Some(3), &[(option::BLOCK2, &b0), (option::ETAG, etag)], &body[..16]);
     assert_eq!(exchange(&mut e, 1, SERVER, false, &first), (None, None));
-    // The rest is fetched with the registration's options (Observe 0 too:
-    // the same entry at the server) and Block2.
+    // The rest is fetched with plain GETs: the registration's options but
+    // Observe (RFC 7959 §2.4), and Block2, on the fetch token (the first
+    // byte flipped).
     let mut now = 2;
     let fetch = |e: &mut Boxed, now: u32, body: &[u8], etag: &[u8], seq: Option<u32>| -> Option<OwnedEvent> {
         let mut last = None;
         for num in 1..=2u32 {
             let r = transmit(e, now).unwrap();
-            assert_eq!((r.code, r.token.as_slice(), r.option(option::OBSERVE)), (Code::GET, &b"bw"[..], Some(&[][..])));
+            assert_eq!((r.code, r.token.as_slice()), (Code::GET, &[b'b' ^ 0x80, b'w'][..]));
+            let numbers: Vec<u16> = r.options.iter().map(|(n, _)| *n).collect();
+            assert_eq!(numbers, [option::URI_PATH, option::URI_PATH, option::URI_QUERY, option::BLOCK2]);
             assert_eq!(Block::from_uint(decode_uint(r.option(option::BLOCK2).unwrap())), Block { num, more: false, szx: 0 });
             let more = num < 2;
             let part = &body[16 * num as usize..(16 * (num as usize + 1)).min(body.len())];
             let b = block2(num, more);
-            let ack = notice(Ack, Code::CONTENT, r.mid, b"bw", seq, &[(option::BLOCK2, &b), (option::ETAG, etag)], part);
+            let ack = notice(Ack, Code::CONTENT, r.mid, &r.token, seq, &[(option::BLOCK2, &b), (option::ETAG, etag)], part);
             last = exchange(e, now, SERVER, false, &ack).1;
             assert_eq!(last.is_some(), !more);
         }
+        // Reported with the observation's token, not the fetch token.
+        assert!(matches!(&last, Some(OwnedEvent::Response { token, .. }) if token == b"bw"), "{last:?}");
         last
     };
     assert_eq!(delivered(fetch(&mut e, now, &body, etag, Some(3))), Some(body.clone()));
@@ -324,8 +329,42 @@ fn removing_the_session_or_giving_up_a_fetch_frees_the_observation() {
     assert_eq!(exchange(&mut e, 20, SERVER, false, &n), (None, None));
     let r = transmit(&mut e, 20).unwrap();
     let bad = block2(3, false);
-    let (_, ev) = exchange(&mut e, 21, SERVER, false, &notice(Ack, Code::CONTENT, r.mid, b"ob", None, &[(option::BLOCK2, &bad)], b"x"));
+    let (_, ev) = exchange(&mut e, 21, SERVER, false, &notice(Ack, Code::CONTENT, r.mid, &r.token, None, &[(option::BLOCK2, &bad)], b"x"));
     assert!(matches!(ev, Some(OwnedEvent::Response { t: TYPE_TIMEOUT, session, .. }) if session == s));
     e.collect();
     assert_eq!(e.heap.live_blocks(), 1);
+}
+
+#[test]
+fn a_fetch_without_observe_keeps_every_other_option() {
+    // The option after Observe 0: none, Uri-Path (delta 5 -> 11),
+    // Content-Format (6 -> 12), Uri-Query (9 -> 15, an extended delta).
+    let cases: [(&[u8], Option<u16>, Vec<u16>); 4] = [
+        (b"", None, vec![]),
+        (b"p/q", None, vec![option::URI_PATH, option::URI_PATH]),
+        (b"", Some(0), vec![option::CONTENT_FORMAT]),
+        (b"?a=1&b=2", None, vec![option::URI_QUERY, option::URI_QUERY]),
+    ];
+    for (uri, cf, want) in cases {
+        let (mut e, s) = client();
+        let req = Request { uri, content_format: cf, ..observe_req(b"fx") };
+        let mid = e.send_request(s, &req, Instant(0)).unwrap();
+        let reg = transmit(&mut e, 0).unwrap();
+        assert_eq!(reg.options[0], (option::OBSERVE, vec![]));
+        let b0 = block2(0, true);
+        let first = notice(Ack, Code::CONTENT, mid, b"fx", Some(1), &[(option::BLOCK2, &b0)], &[5; 16]);
+        exchange(&mut e, 1, SERVER, false, &first);
+        let r = transmit(&mut e, 1).unwrap();
+        let mut expect: Vec<(u16, Vec<u8>)> = reg.options[1..].to_vec();
+        expect.push((option::BLOCK2, block2(1, false)));
+        assert_eq!(r.options, expect, "{uri:?} {cf:?}");
+        assert_eq!(r.options.iter().map(|(n, _)| *n).filter(|n| *n != option::BLOCK2).collect::<Vec<_>>(), want);
+        // And the deregistration still carries Observe 1 and the rest.
+        let last = notice(Ack, Code::CONTENT, r.mid, &r.token, None, &[(option::BLOCK2, &block2(1, false))], b"end");
+        assert!(exchange(&mut e, 2, SERVER, false, &last).1.is_some());
+        assert_eq!(e.cancel_observe(s, b"fx", Instant(3)), Ok(true));
+        let d = transmit(&mut e, 3).unwrap();
+        assert_eq!(d.options[0], (option::OBSERVE, vec![1]));
+        assert_eq!(d.options[1..d.options.len() - 1], reg.options[1..], "{uri:?} {cf:?}");
+    }
 }

@@ -34,7 +34,7 @@ Where this file departs from a TD's text, and why:
   timers: the server shortens ACK_TIMEOUT with coap._set_ack_timeout
   (docs/internals.md), so the whole back-off scales with it.
 
-Known failure (a module defect, not hidden): the module's client observing
+XX
 aiocoap's large /big-obs misses every other state, see
 test_module_observes_large_aiocoap_resource_whole.
 

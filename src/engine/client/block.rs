@@ -36,7 +36,7 @@
 use core::mem::size_of;
 use core::ptr::NonNull;
 
-use super::observe::{self, CANCELLED, ESTABLISHED};
+use super::observe::{self, CANCELLED, ESTABLISHED, REGISTERS};
 use super::{Matched, OptionWriter, RequestNode, OBSERVING, QUEUED};
 use crate::capacity::{BLOCK_SZX, MESSAGE_MAX, VALUE_MAX};
 use crate::codec::option::{self, Block, BLOCK1, BLOCK2, ETAG, SIZE2};
@@ -164,6 +164,22 @@ pub(super) fn deregister(q: &mut RequestNode, mid: u16) {
     }
 }
 
+/// The first token byte of an observation's block requests is flipped
+/// with this: they are new requests (RFC 7959 §2.4), and a server may take
+/// a plain GET on the observation's own token for the end of it (aiocoap
+/// does).
+const FETCH_FLIP: u8 = 0x80;
+
+/// What the first token byte of `q`'s CON is flipped with: [`FETCH_FLIP`]
+/// for the block requests of an observation's fetch, else 0.
+pub(super) fn fetch_flip(q: &RequestNode) -> u8 {
+    if q.xfer & REGISTERS != 0 && q.seq & CANCELLED == 0 && q.xfer & KIND != 0 {
+        FETCH_FLIP
+    } else {
+        0
+    }
+}
+
 /// Writes the request for the current block of transfer `q` into `buf`
 /// (at least [`MESSAGE_MAX`] bytes); returns its length.
 pub(super) fn write_request(q: &RequestNode, buf: &mut [u8]) -> usize {
@@ -180,10 +196,37 @@ pub(super) fn write_request(q: &RequestNode, buf: &mut [u8]) -> usize {
     };
     let more = q.xfer & KIND == BLOCK1_SEND && done + payload.len() < total;
     let block = Block { num: (done >> (x.szx + 4)) as u32, more, szx: x.szx };
+    let mut prev = u16::from(q.xfer >> 4);
     let len = {
         let mut out = Out::new(buf);
-        out.put(prefix);
-        let mut w = OptionWriter { out: &mut out, prev: u16::from(q.xfer >> 4) };
+        let at = 4 + usize::from(q.token_len);
+        match (prefix.get(..at), prefix.get(at + 1..)) {
+            // An observation fetching a notification's blocks: plain GETs
+            // (RFC 7959 §2.4: Observe on the first request only) on the
+            // fetch token, so the prefix's Observe 0, its first option, is
+            // left out and the next option's delta (at most 15 - 6, never
+            // extended) counts from 0.
+            (Some(head), Some(rest)) if fetch_flip(q) != 0 => {
+                out.put(head.get(..4).unwrap_or_default());
+                if let Some((&t0, t)) = head.get(4..).and_then(<[u8]>::split_first) {
+                    out.put(&[t0 ^ FETCH_FLIP]);
+                    out.put(t);
+                }
+                if let Some((&h, tail)) = rest.split_first() {
+                    let d = (h >> 4) + 6;
+                    if d <= 12 {
+                        out.put(&[d << 4 | h & 15]);
+                    } else {
+                        out.put(&[13 << 4 | h & 15, d - 13]);
+                    }
+                    out.put(tail);
+                } else {
+                    prev = 0;
+                }
+            }
+            _ => out.put(prefix),
+        }
+        let mut w = OptionWriter { out: &mut out, prev };
         let mut v = [0; 4];
         let v = option::encode_uint(block.to_uint(), &mut v);
         w.header(number, v.len());
@@ -220,6 +263,12 @@ impl Engine {
             return Ok(Matched::Quiet);
         }
         let observing = seq & ESTABLISHED != 0;
+        // A block request of an observation's fetch: the event carries the
+        // observation's token, not the fetch token of the last block.
+        let flip = fetch_flip(p);
+        if flip != 0 {
+            self.set_event_token(p.token());
+        }
         let step = match self.block_step(now, at, msg, observing) {
             Err(Error::NoMemory) => return Ok(Matched::Ignore),
             r => r?,
@@ -249,7 +298,8 @@ impl Engine {
             self.take_request(|q| core::ptr::eq(q, at.cast_const()));
         }
         let session = SessionHandle::from_raw(session);
-        Ok(Matched::Event(Response { session, code, message_type, mid, token: msg.token(), payload }))
+        let r = Response { session, code, message_type, mid, token: msg.token(), payload };
+        Ok(if flip != 0 { Matched::Fetched(r) } else { Matched::Event(r) })
     }
 
     /// Queues the next block of transfer `at` (a fresh Message ID, the

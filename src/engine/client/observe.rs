@@ -14,8 +14,11 @@
 //!   the last one reported, in 24-bit serial arithmetic, or 128 s have
 //!   passed since), ignored otherwise; a CON one is acknowledged either
 //!   way. A notification with Block2 is fetched to its end by
-//!   `client/block.rs` (the fetch's GETs repeat the registration, which
-//!   the server takes as the same entry, §4.1) and reported once, whole;
+//!   `client/block.rs` (with plain GETs: the registration's Observe 0 is
+//!   left out, RFC 7959 §2.4, and the first token byte is flipped, so they
+//!   are new requests; repeating Observe 0 made aiocoap restart its
+//!   numbering, and a plain GET on the observation's token ended the
+//!   observation there) and reported once, whole;
 //!   a newer notification that arrives meanwhile is acknowledged and
 //!   ignored. A notification that is not 2.xx, or has no Observe, is
 //!   reported and ends the observation (§3.2).
