@@ -34,8 +34,9 @@ Where this file departs from a TD's text, and why:
   timers: the server shortens ACK_TIMEOUT with coap._set_ack_timeout
   (docs/internals.md), so the whole back-off scales with it.
 
-XX
-aiocoap's large /big-obs misses every other state, see
+The module's client observing aiocoap's large /big-obs missed every other
+state while its block-fetch GETs repeated Observe 0 (aiocoap then restarts
+its numbering); they are plain GETs on a fetch token now, see
 test_module_observes_large_aiocoap_resource_whole.
 
 SERVER's /ctl resource takes commands between read() calls: "bump URI" (the
@@ -707,12 +708,13 @@ class TestObserveAiocoapServer(s.MPTestCase):
         is the whole value of one state (the module fetched the other
         blocks), and no state is missed: each fetch takes milliseconds.
 
-        FAILS at main (8d29a76), a module defect, see the report of branch
-        obs-etsi: the module's Block2 fetch GETs repeat Observe 0; aiocoap
-        takes each as a re-registration on the token and restarts its
-        Observe numbers, so the next notification carries a number no newer
-        than the last one the module reported, and the module drops it as
-        stale (RFC 7641 3.4): every other state is lost."""
+        Failed at 8d29a76: the module's Block2 fetch GETs repeated Observe
+        0; aiocoap took each as a re-registration on the token and
+        restarted its Observe numbers, so the next notification carried a
+        number no newer than the last one reported, and the module dropped
+        it as stale (RFC 7641 3.4). With plain GETs on the same token,
+        aiocoap ended the observation instead. Fixed: plain GETs on a
+        fetch token (the observation's with its first byte flipped)."""
         p = start_observer(self, self.port, uri="big-obs", cancel_after=4, linger_ms=1200, wait_ms=6000)
         before, after, out = results(self, p)
         ns = []
