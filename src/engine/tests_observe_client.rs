@@ -368,3 +368,25 @@ fn a_fetch_without_observe_keeps_every_other_option() {
         assert_eq!(d.options[1..d.options.len() - 1], reg.options[1..], "{uri:?} {cf:?}");
     }
 }
+
+#[test]
+fn cancelling_again_drops_the_new_registration_not_the_deregistration() {
+    // (Found by the client fuzz target: the second cancel took the oldest
+    // request with the token, the deregistration in flight.)
+    let (mut e, s, _) = observing();
+    assert_eq!(e.cancel_observe(s, b"ob", Instant(20)), Ok(true));
+    let dereg = transmit(&mut e, 20).unwrap();
+    assert_eq!(dereg.option(option::OBSERVE), Some(&[1][..]));
+    e.send_request(s, &observe_req(b"ob"), Instant(21)).unwrap();
+    assert_eq!(e.cancel_observe(s, b"ob", Instant(22)), Ok(true));
+    // The deregistration goes on (retransmitted); the new registration
+    // never goes.
+    let t = e.poll_timeout(Instant(22)).unwrap();
+    let again = transmit(&mut e, 22 + t).unwrap();
+    assert_eq!((again.mid, again.option(option::OBSERVE)), (dereg.mid, Some(&[1][..])));
+    let (_, ev) = exchange(&mut e, 23 + t, SERVER, false, &notice(Ack, Code::CONTENT, dereg.mid, b"ob", None, &[], b"v"));
+    assert_eq!(ev, None);
+    assert!(transmit(&mut e, 23 + t).is_none());
+    e.collect();
+    assert_eq!(e.heap.live_blocks(), 1);
+}

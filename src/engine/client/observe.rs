@@ -114,7 +114,7 @@ impl Engine {
         let mid = self.next_mid;
         let Some(q) = self.client.requests.find_mut(ours) else { return Ok(false) };
         if q.state != OBSERVING {
-            return self.cancel_request(h, token);
+            return Ok(self.take_request(ours).is_some());
         }
         self.next_mid = mid.wrapping_add(1);
         super::block::deregister(q, mid);
