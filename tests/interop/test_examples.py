@@ -1,4 +1,4 @@
-"""Runs examples/*.py (the API page's three examples, the asyncio one and the observable sensor) on the unix build over
+"""Runs examples/*.py (the API page's three examples, the asyncio one, the observable sensor and the observing client) on the unix build over
 loopback and checks what they print, so they stay true."""
 
 import os
@@ -120,6 +120,31 @@ class Examples(s.MPTestCase):
         self.assertEqual(tenths, list(range(tenths[0], tenths[0] + 3 * len(tenths), 3)), seen)
         self.assertEqual(ex.wait_exit(15), 0, ex.output())
         self.assertIn("done", ex.output())
+
+    def test_observe_client(self):
+        # examples/observe_client.py: observes libcoap's /time for 4 s (a
+        # new second each time, in order), cancels, and gets nothing after.
+        out = self.run_example("observe_client.py", [self.p1, "time", 4])
+        lines = out.splitlines()
+        cut = next(i for i, l in enumerate(lines) if l.startswith("cancelled"))
+        notes = [l for l in lines[:cut] if l.startswith("notification 69 ")]
+        self.assertGreaterEqual(len(notes), 4, out)  # the answer and >= 3 changes
+        self.assertEqual(notes, sorted(notes), out)
+        self.assertGreaterEqual(len(set(notes)), 4, out)
+        self.assertEqual(lines[cut], "cancelled True", out)
+        self.assertFalse([l for l in lines[cut:] if l.startswith(("notification", "other"))], out)
+
+    def test_observe_client_and_sensor(self):
+        # The two examples together: the client sees the sensor's readings.
+        port = s.free_port()
+        ex = s.start_mp(self, os.path.join(EX, "observable_sensor.py"), [port, 15, 200], gil=self.gil)
+        if ex.wait_line("serving", 10) is None:
+            self.fail_with("examples/observable_sensor.py did not start", ex)
+        out = self.run_example("observe_client.py", [port, "temp", 2])
+        tenths = [int(v.replace(".", "")) for v in re.findall(r"notification 69 b'(\d+\.\d)'", out)]
+        self.assertGreaterEqual(len(tenths), 6, out)
+        self.assertEqual(tenths, list(range(tenths[0], tenths[0] + 3 * len(tenths), 3)), out)
+        self.assertEqual(ex.wait_exit(15), 0, ex.output())
 
 
 @unittest.skipUnless(os.path.exists(s.micropython(True)), "GIL build missing")
