@@ -18,7 +18,8 @@
 //!
 //! Checks, beyond "never panics": every reply and every transmitted
 //! datagram parses with the codec and fits one message; a reply to a CON
-//! is an ACK or RST with its Message ID; a reply to a NON is a NON; ACK and
+//! is an ACK or RST with its Message ID; a reply to a NON request is a NON,
+//! to a NON response an RST, and only if it carries Observe; ACK and
 //! RST messages get no reply; multicast requests never get an error
 //! response or RST; a reply with Block2 carries an ETag and a payload of
 //! the block's size (less only in the last block); the discovery document,
@@ -117,7 +118,14 @@ fn run(e: &mut Engine, h: &mut Heap, (session, temp): (SessionHandle, ResourceHa
                     assert!(matches!(sent.mtype(), MessageType::Ack | MessageType::Rst));
                     assert_eq!(sent.mid(), input.mid);
                 }
-                MessageType::Non => assert_eq!(sent.mtype(), MessageType::Non),
+                // A NON request gets a NON answer; a NON notification
+                // nobody observes (a response with Observe) gets RST.
+                MessageType::Non if input.code.is_request() => assert_eq!(sent.mtype(), MessageType::Non),
+                MessageType::Non => {
+                    assert_eq!(sent.mtype(), MessageType::Rst);
+                    let m = Message::parse(datagram).expect("an RST only for a response that parses");
+                    assert!(m.options_numbered(mpcoap::codec::option::OBSERVE).next().is_some());
+                }
                 _ => panic!("ACK/RST answered"),
             }
             if multicast {
