@@ -295,6 +295,13 @@ impl Engine {
         self.store.release(block, block_size(size_of::<RequestNode>()));
     }
 
+    /// Unlinks request node `at` (a live node of the list) and releases its
+    /// blocks. One out-of-line copy for its callers.
+    #[inline(never)]
+    fn take_node(&mut self, at: *const RequestNode) {
+        self.take_request(|q| core::ptr::eq(q, at));
+    }
+
     /// Unlinks the first request `pred` accepts, releases its blocks, and
     /// returns a copy of it.
     fn take_request(&mut self, pred: impl FnMut(&RequestNode) -> bool) -> Option<RequestNode> {
@@ -402,9 +409,7 @@ impl Engine {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn cancel_request(&mut self, h: SessionHandle, token: &[u8]) -> Result<bool, Error> {
-        self.client.session(h)?;
-        let id = h.raw();
-        Ok(self.take_request(|p| p.session == id && p.token() == token).is_some())
+        self.cancel(h, token, None)
     }
 
     /// Removes the oldest resource or, when none is left, the oldest

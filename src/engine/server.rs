@@ -480,16 +480,9 @@ pub(crate) fn write_response(answer: &Answer, t: MessageType, mid: u16, token: &
     if let Some(e) = answer.etag {
         ok &= w.option(opt::ETAG, etag_bytes(e, &mut etag_buf));
     }
-    if let Some(v) = answer.observe {
-        let be = v.to_be_bytes();
-        ok &= w.option(opt::OBSERVE, be.get(4 - opt::uint_len(v)..).unwrap_or_default());
-    }
-    let uints = [(opt::CONTENT_FORMAT, answer.content_format.map(u32::from)), (opt::MAX_AGE, answer.max_age)];
+    let uints = [(opt::OBSERVE, answer.observe), (opt::CONTENT_FORMAT, answer.content_format.map(u32::from)), (opt::MAX_AGE, answer.max_age)];
     for (number, value) in uints {
-        if let Some(v) = value {
-            let be = v.to_be_bytes();
-            ok &= w.option(number, be.get(4 - opt::uint_len(v)..).unwrap_or_default());
-        }
+        ok &= w.uint(number, value);
     }
     // Block-wise and Size options, rare: one test for the common answer.
     if answer.block2.is_some() || answer.block1.is_some() || answer.size2.is_some() || answer.size1.is_some() {
@@ -500,10 +493,7 @@ pub(crate) fn write_response(answer: &Answer, t: MessageType, mid: u16, token: &
             (opt::SIZE1, answer.size1),
         ];
         for (number, value) in rare {
-            if let Some(v) = value {
-                let be = v.to_be_bytes();
-                ok &= w.option(number, be.get(4 - opt::uint_len(v)..).unwrap_or_default());
-            }
+            ok &= w.uint(number, value);
         }
     }
     if !payload.is_empty() {
@@ -566,6 +556,17 @@ impl AnswerWriter<'_> {
             self.put_byte((13 << 4) | len) && self.put_byte((delta - 13) as u8)
         };
         ok && value.iter().all(|b| self.put_byte(*b))
+    }
+
+    /// Appends uint option `number` with `v`, minimally encoded, if any.
+    fn uint(&mut self, number: u16, v: Option<u32>) -> bool {
+        match v {
+            Some(v) => {
+                let be = v.to_be_bytes();
+                self.option(number, be.get(4 - opt::uint_len(v)..).unwrap_or_default())
+            }
+            None => true,
+        }
     }
 }
 

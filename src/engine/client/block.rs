@@ -259,7 +259,7 @@ impl Engine {
         };
         if seq & CANCELLED != 0 {
             // The answer to a deregistration: it ends silently.
-            self.take_request(|q| core::ptr::eq(q, at.cast_const()));
+            self.take_node(at);
             return Ok(Matched::Quiet);
         }
         let observing = seq & ESTABLISHED != 0;
@@ -295,7 +295,7 @@ impl Engine {
         } else {
             // The request is done (a finished fetch no longer holds its
             // block).
-            self.take_request(|q| core::ptr::eq(q, at.cast_const()));
+            self.take_node(at);
         }
         let session = SessionHandle::from_raw(session);
         let r = Response { session, code, message_type, mid, token: msg.token(), payload };

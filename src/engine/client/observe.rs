@@ -108,21 +108,37 @@ impl Engine {
     /// registration's encoding becomes the deregistration in place (one
     /// byte more, kept for it by `send_request`).
     pub fn cancel_observe(&mut self, h: SessionHandle, token: &[u8], now: Instant) -> Result<bool, Error> {
+        self.cancel(h, token, Some(now))
+    }
+
+    /// [`Engine::cancel_request`] (`observe` None: the oldest request with
+    /// the token) and [`Engine::cancel_observe`] (the observation, or the
+    /// registration, with the token) in one body, so that dropping a
+    /// request is one copy of the code.
+    #[inline(never)]
+    pub(super) fn cancel(&mut self, h: SessionHandle, token: &[u8], observe: Option<Instant>) -> Result<bool, Error> {
         self.client.session(h)?;
         let id = h.raw();
-        let ours = |p: &RequestNode| p.session == id && p.token() == token && p.xfer & REGISTERS != 0 && p.seq & CANCELLED == 0;
+        let ours = |p: &RequestNode| {
+            p.session == id && p.token() == token && (observe.is_none() || p.xfer & REGISTERS != 0 && p.seq & CANCELLED == 0)
+        };
         let mid = self.next_mid;
         let Some(q) = self.client.requests.find_mut(ours) else { return Ok(false) };
-        if q.state != OBSERVING {
-            return Ok(self.take_request(ours).is_some());
+        match observe {
+            Some(now) if q.state == OBSERVING => {
+                self.next_mid = mid.wrapping_add(1);
+                super::block::deregister(q, mid);
+                q.seq |= CANCELLED;
+                q.mid = mid;
+                q.state = QUEUED;
+                q.retransmits = 0;
+                q.deadline = now.0;
+            }
+            _ => {
+                let at: *const RequestNode = q;
+                self.take_node(at);
+            }
         }
-        self.next_mid = mid.wrapping_add(1);
-        super::block::deregister(q, mid);
-        q.seq |= CANCELLED;
-        q.mid = mid;
-        q.state = QUEUED;
-        q.retransmits = 0;
-        q.deadline = now.0;
         Ok(true)
     }
 }
