@@ -82,6 +82,24 @@ def main():
                                                        token=TOKEN, mtype=h.NON))
     engine("engine:request+transmit+receive:client", resp, s)
 
+    # Observe (RFC 7641): a registration, a notification, and the client's
+    # side (an answer that establishes an observation, a notification, the
+    # deregistration).
+    o = coap.add_resource("o", media_type=coap.MEDIATYPE_TEXT_PLAIN, value=VALUE, observable=True)
+    o.callback(coap.REQUEST_GET, True)
+    register = h.request(h.GET, "o", mid=0x500, token=TOKEN, options=[(h.OBSERVE, b"")])
+    measure("_process:observe_register", lambda: coap._process(register))
+    o.value(b"changed")
+    measure("_transmit:notification", lambda: coap._transmit())
+    mid = s.send_request(coap.REQUEST_GET, uri_path="o", token=b"ob", observe=True)
+    coap._transmit()
+    first = h.build(h.ACK, h.C205, mid, token=b"ob", options=[(h.OBSERVE, b"\x05")], payload=VALUE)
+    measure("_process:observe_answer", lambda: coap._process(first))
+    notice = h.build(h.CON, h.C205, 0x600, token=b"ob", options=[(h.OBSERVE, b"\x06")], payload=VALUE)
+    measure("_process:notification", lambda: coap._process(notice))
+    measure("session.cancel_observe", lambda: s.cancel_observe(b"ob"))
+    coap._transmit()
+
     measure("remove_client_session", lambda: coap.remove_client_session("192.0.2.1"))
     measure("remove_resource", lambda: coap.remove_resource("r"))
     measure("deinit", lambda: coap.deinit())
