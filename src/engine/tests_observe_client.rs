@@ -390,3 +390,25 @@ fn cancelling_again_drops_the_new_registration_not_the_deregistration() {
     e.collect();
     assert_eq!(e.heap.live_blocks(), 1);
 }
+
+#[test]
+fn cancelling_during_a_fetch_still_deregisters() {
+    let (mut e, s, _) = observing();
+    let b0 = block2(0, true);
+    let n = notice(Non, Code::CONTENT, 0x900, b"ob", Some(6), &[(option::BLOCK2, &b0)], &[7; 16]);
+    assert_eq!(exchange(&mut e, 20, SERVER, false, &n), (None, None));
+    let fetch = transmit(&mut e, 20).unwrap();
+    assert_eq!(fetch.token, [b'o' ^ 0x80, b'b']);
+    assert_eq!(e.cancel_observe(s, b"ob", Instant(21)), Ok(true));
+    let d = transmit(&mut e, 21).unwrap();
+    assert_eq!((d.token.as_slice(), d.option(option::OBSERVE)), (&b"ob"[..], Some(&[1][..])));
+    assert_ne!(d.mid, fetch.mid);
+    // The fetch's late answer matches nothing; the deregistration's ends it.
+    let late = notice(Ack, Code::CONTENT, fetch.mid, &fetch.token, None, &[(option::BLOCK2, &block2(1, false))], b"x");
+    assert_eq!(exchange(&mut e, 22, SERVER, false, &late), (None, None));
+    let ack = notice(Ack, Code::CONTENT, d.mid, b"ob", None, &[], b"v");
+    assert_eq!(exchange(&mut e, 23, SERVER, false, &ack), (None, None));
+    assert!(transmit(&mut e, 23).is_none());
+    e.collect();
+    assert_eq!(e.heap.live_blocks(), 1);
+}

@@ -101,8 +101,9 @@ impl Engine {
     /// Ends the observation of session `h` that carries `token`
     /// (`session.cancel_observe`): a GET with Observe 1 on that token goes
     /// (RFC 7641 §3.6), and nothing more is reported for it; notifications
-    /// that still arrive get RST. A registration not yet answered is
-    /// dropped like [`Engine::cancel_request`] (a notification that follows
+    /// that still arrive get RST. A fetch of a notification's blocks in
+    /// progress is abandoned. A registration not yet answered is dropped
+    /// like [`Engine::cancel_request`] (a notification that follows
     /// gets RST). `Ok(false)` if the session has no observation with that
     /// token, [`Error::Stale`] if the session is gone. No storage: the
     /// registration's encoding becomes the deregistration in place (one
@@ -125,7 +126,10 @@ impl Engine {
         let mid = self.next_mid;
         let Some(q) = self.client.requests.find_mut(ours) else { return Ok(false) };
         match observe {
-            Some(now) if q.state == OBSERVING => {
+            // An observation, also while it fetches a notification's
+            // blocks (that fetch is abandoned: a late answer to it matches
+            // no Message ID any more).
+            Some(now) if q.seq & ESTABLISHED != 0 => {
                 self.next_mid = mid.wrapping_add(1);
                 super::block::deregister(q, mid);
                 q.seq |= CANCELLED;
