@@ -95,6 +95,10 @@ fn check_sent(bytes: &[u8]) {
 fn run(e: &mut Engine, h: &mut Heap, (session, temp): (SessionHandle, ResourceHandle), mut now: Instant, mut data: &[u8]) {
     let mut buf = [0u8; MESSAGE_MAX];
     let mut reply = [0u8; MESSAGE_MAX];
+    // (sender, Message ID) of the datagrams that got RST: a NON response
+    // that repeats the Message ID is a duplicate, answered alike (the dedup
+    // cache).
+    let mut reset: Vec<(Endpoint, u16)> = Vec::new();
     let mut n = 0u32;
     while let [c, l, rest @ ..] = data {
         let take = if *l == 255 { rest.len() } else { usize::from(*l).min(rest.len()) };
@@ -124,12 +128,16 @@ fn run(e: &mut Engine, h: &mut Heap, (session, temp): (SessionHandle, ResourceHa
                 MessageType::Non => {
                     assert_eq!(sent.mtype(), MessageType::Rst);
                     let m = Message::parse(datagram).expect("an RST only for a response that parses");
-                    assert!(m.options_numbered(mpcoap::codec::option::OBSERVE).next().is_some());
+                    let observe = m.options_numbered(mpcoap::codec::option::OBSERVE).next().is_some();
+                    assert!(observe || reset.contains(&(from, input.mid)), "RST to a NON response without Observe");
                 }
                 _ => panic!("ACK/RST answered"),
             }
             if multicast {
                 assert!(sent.mtype() != MessageType::Rst && sent.code().class() < 4);
+            }
+            if sent.mtype() == MessageType::Rst {
+                reset.push((from, input.mid));
             }
             if let Some(b) = sent.options_numbered(BLOCK2).next() {
                 let b = Block::from_uint(b.uint());

@@ -208,8 +208,10 @@ impl Engine {
     ) -> Result<Received<'a>, Error> {
         let con = msg.mtype() == MessageType::Con;
         if let Some(replay) = self.dedup.lookup(now, from, msg.mid(), false) {
-            // A duplicate: ACK (or RST) again, deliver nothing.
-            let len = self.write_replay(replay, msg.mid(), reply);
+            // A duplicate: ACK (or RST) again, deliver nothing. A NON gets
+            // only an RST again (a notification nobody observes), never an
+            // ACK (its Message ID repeats a CON's).
+            let len = if con || matches!(replay, Replay::Reset) { self.write_replay(replay, msg.mid(), reply) } else { 0 };
             return Ok(Received { reply_len: len, event: None });
         }
         let matched = match msg.critical_option_error() {

@@ -412,3 +412,21 @@ fn cancelling_during_a_fetch_still_deregisters() {
     e.collect();
     assert_eq!(e.heap.live_blocks(), 1);
 }
+
+#[test]
+fn duplicates_of_notifications_get_the_same_answer_never_an_ack_to_a_non() {
+    let (mut e, _, _) = observing();
+    let (r, _) = exchange(&mut e, 20, SERVER, false, &notice(Con, Code::CONTENT, 0xA00, b"ob", Some(6), &[], b"x"));
+    assert_eq!(r.map(|r| r.t), Some(Ack));
+    // A NON that repeats that Message ID is a duplicate to the dedup cache:
+    // nothing (an empty ACK to a NON would be wrong), nothing reported.
+    assert_eq!(exchange(&mut e, 21, SERVER, false, &notice(Non, Code::CONTENT, 0xA00, b"ob", Some(7), &[], b"y")), (None, None));
+    // A NON notification nobody observes: RST, and RST again for its
+    // duplicate.
+    for _ in 0..2 {
+        let (r, ev) = exchange(&mut e, 22, SERVER, false, &notice(Non, Code::CONTENT, 0xA01, b"zz", Some(1), &[], b"z"));
+        assert_eq!((r.map(|r| (r.t, r.mid)), ev), (Some((Rst, 0xA01)), None));
+    }
+    // A NON response without Observe that matches nothing: silence.
+    assert_eq!(exchange(&mut e, 23, SERVER, false, &notice(Non, Code::CONTENT, 0xA02, b"zz", None, &[], b"z")), (None, None));
+}
