@@ -95,9 +95,10 @@ fn check_sent(bytes: &[u8]) {
 fn run(e: &mut Engine, h: &mut Heap, (session, temp): (SessionHandle, ResourceHandle), mut now: Instant, mut data: &[u8]) {
     let mut buf = [0u8; MESSAGE_MAX];
     let mut reply = [0u8; MESSAGE_MAX];
-    // (sender, Message ID) of the datagrams that got RST: a NON response
-    // that repeats the Message ID is a duplicate, answered alike (the dedup
-    // cache).
+    // (sender, Message ID) of the datagrams that got RST, or would have
+    // but for the multicast rule: a NON response that repeats the Message
+    // ID is a duplicate, answered alike (the dedup cache, which keys
+    // responses by sender and Message ID whatever the socket).
     let mut reset: Vec<(Endpoint, u16)> = Vec::new();
     let mut n = 0u32;
     while let [c, l, rest @ ..] = data {
@@ -108,6 +109,12 @@ fn run(e: &mut Engine, h: &mut Heap, (session, temp): (SessionHandle, ResourceHa
         let from = SENDERS[usize::from((c >> 1) & 3)];
         now = now.add_ms(u32::from((c >> 3) & 0x0f) * 700 + if c & 0x80 != 0 { 100_000 } else { 0 });
 
+        if let Ok(m) = Message::parse(datagram) {
+            let response = !m.code().is_request() && !m.code().is_empty();
+            if response && m.options_numbered(OBSERVE).next().is_some() {
+                reset.push((from, m.mid()));
+            }
+        }
         let r = h.receive(e, now, from, multicast, datagram, &mut reply).unwrap();
         if let Some(Event::Response(resp)) = r.event {
             assert!(resp.token.len() <= 8);
