@@ -95,11 +95,13 @@ fn check_sent(bytes: &[u8]) {
 fn run(e: &mut Engine, h: &mut Heap, (session, temp): (SessionHandle, ResourceHandle), mut now: Instant, mut data: &[u8]) {
     let mut buf = [0u8; MESSAGE_MAX];
     let mut reply = [0u8; MESSAGE_MAX];
-    // (sender, Message ID) of the datagrams that got RST, or would have
-    // but for the multicast rule: a NON response that repeats the Message
-    // ID is a duplicate, answered alike (the dedup cache, which keys
-    // responses by sender and Message ID whatever the socket).
-    let mut reset: Vec<(Endpoint, u16)> = Vec::new();
+    // (sender, Message ID) of the responses received so far and of the
+    // datagrams that got RST: a NON response that repeats one is a
+    // duplicate to the dedup cache (which keys responses by sender and
+    // Message ID, whatever their type and socket), and may be answered with
+    // the earlier one's RST (given or, by multicast, withheld).
+    let mut seen: Vec<(Endpoint, u16)> = Vec::new();
+
     let mut n = 0u32;
     while let [c, l, rest @ ..] = data {
         let take = if *l == 255 { rest.len() } else { usize::from(*l).min(rest.len()) };
@@ -109,13 +111,8 @@ fn run(e: &mut Engine, h: &mut Heap, (session, temp): (SessionHandle, ResourceHa
         let from = SENDERS[usize::from((c >> 1) & 3)];
         now = now.add_ms(u32::from((c >> 3) & 0x0f) * 700 + if c & 0x80 != 0 { 100_000 } else { 0 });
 
-        if let Ok(m) = Message::parse(datagram) {
-            let response = !m.code().is_request() && !m.code().is_empty();
-            if response && m.options_numbered(OBSERVE).next().is_some() {
-                reset.push((from, m.mid()));
-            }
-        }
         let r = h.receive(e, now, from, multicast, datagram, &mut reply).unwrap();
+        let is_response = Message::parse(datagram).is_ok_and(|m| !m.code().is_request() && !m.code().is_empty());
         if let Some(Event::Response(resp)) = r.event {
             assert!(resp.token.len() <= 8);
         }
@@ -136,7 +133,7 @@ fn run(e: &mut Engine, h: &mut Heap, (session, temp): (SessionHandle, ResourceHa
                     assert_eq!(sent.mtype(), MessageType::Rst);
                     let m = Message::parse(datagram).expect("an RST only for a response that parses");
                     let observe = m.options_numbered(mpcoap::codec::option::OBSERVE).next().is_some();
-                    assert!(observe || reset.contains(&(from, input.mid)), "RST to a NON response without Observe");
+                    assert!(observe || seen.contains(&(from, input.mid)), "RST to a NON response without Observe");
                 }
                 _ => panic!("ACK/RST answered"),
             }
@@ -144,7 +141,7 @@ fn run(e: &mut Engine, h: &mut Heap, (session, temp): (SessionHandle, ResourceHa
                 assert!(sent.mtype() != MessageType::Rst && sent.code().class() < 4);
             }
             if sent.mtype() == MessageType::Rst {
-                reset.push((from, input.mid));
+                seen.push((from, input.mid));
             }
             if let Some(b) = sent.options_numbered(BLOCK2).next() {
                 let b = Block::from_uint(b.uint());
@@ -164,6 +161,11 @@ fn run(e: &mut Engine, h: &mut Heap, (session, temp): (SessionHandle, ResourceHa
         }
         while let Some(ev) = e.poll_event(now) {
             assert!(matches!(ev, Event::Response(r) if r.code == 0));
+        }
+        if is_response {
+            if let Ok(hd) = parse_header(datagram) {
+                seen.push((from, hd.mid));
+            }
         }
         h.collect(e);
         check_storage(e, h);
