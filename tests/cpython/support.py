@@ -248,6 +248,34 @@ class MPTestCase(unittest.TestCase):
         self.fail(msg)
 
 
+class RawClientCase(MPTestCase):
+    """A raw client for tests that check the wire: open_raw() binds a UDP
+    socket on HOST, send() and recv() build and parse with this module."""
+
+    def open_raw(self, server, first_mid):
+        self.server = server
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, 0))
+        self.addCleanup(self.sock.close)
+        self.mid = first_mid
+
+    def send(self, mtype, mcode, path=None, token=b"", options=(), payload=b"", mid=None):
+        if mid is None:
+            self.mid += 1
+            mid = self.mid
+        opts = (path_options(path) if path else []) + list(options)
+        self.sock.sendto(build(mtype, mcode, mid, token, opts, payload), self.server)
+        return mid
+
+    def recv(self, timeout=2.0):
+        """The next datagram to the raw socket, parsed, or None."""
+        self.sock.settimeout(timeout)
+        try:
+            return parse(self.sock.recv(4096))
+        except socket.timeout:
+            return None
+
+
 # ---- libcoap's command-line tools ----------------------------------------------
 
 PDU_RE = re.compile(r"^v:(\d) t:(\w+) c:(\S+) i:([0-9a-f]{4}) \{([0-9a-f]*)\} \[ ?(.*?) ?\](?: :: (.*))?$")

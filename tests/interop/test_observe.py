@@ -73,7 +73,7 @@ while True:
 ''' % BUDGET
 
 
-class ObserveBase(s.MPTestCase):
+class ObserveBase(s.RawClientCase):
     def setUp(self):
         self.port = s.free_port()
         path = s.write_script(self, SCRIPT)
@@ -81,29 +81,9 @@ class ObserveBase(s.MPTestCase):
         line = self.mp.wait_line("READY", 15)
         if line is None:
             self.fail_with("server did not start", self.mp)
-        self.server = (s.HOST, self.port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((s.HOST, 0))
-        self.addCleanup(self.sock.close)
+        self.open_raw((s.HOST, self.port), 100)
         self.ctl = s.Client(self.server, seed=7)
         self.addCleanup(self.ctl.close)
-        self.mid = 100
-
-    def send(self, mtype, mcode, path=None, token=b"", options=(), payload=b"", mid=None):
-        if mid is None:
-            self.mid += 1
-            mid = self.mid
-        opts = (s.path_options(path) if path else []) + list(options)
-        self.sock.sendto(s.build(mtype, mcode, mid, token, opts, payload), self.server)
-        return mid
-
-    def recv(self, timeout=2.0):
-        """The next datagram to our socket, parsed, or None."""
-        self.sock.settimeout(timeout)
-        try:
-            return s.parse(self.sock.recv(4096))
-        except socket.timeout:
-            return None
 
     def register(self, path, token, observe=0):
         mid = self.send(s.CON, s.GET, path, token, [(OBSERVE, observe)])

@@ -123,7 +123,7 @@ def tname(t):
     return {s.CON: "CON", s.NON: "NON", s.ACK: "ACK", s.RST: "RST"}[t]
 
 
-class EtsiServer(s.MPTestCase):
+class EtsiServer(s.RawClientCase):
     """The module is the server (SERVER); self.sock is the TD's client."""
 
     ACK_MS = 0  # 0: the shipped ACK_TIMEOUT
@@ -135,28 +135,9 @@ class EtsiServer(s.MPTestCase):
         self.mp = s.start_mp(self, s.write_script(self, SERVER), [self.port, ack_ms])
         if self.mp.wait_line("READY", 15) is None:
             self.fail_with("server did not start", self.mp)
-        self.server = (s.HOST, self.port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((s.HOST, 0))
-        self.addCleanup(self.sock.close)
+        self.open_raw((s.HOST, self.port), 0x2000)
         self.other = s.Client(self.server, seed=13)  # "another CoAP client", and /ctl
         self.addCleanup(self.other.close)
-        self.mid = 0x2000
-
-    def send(self, mtype, mcode, path=None, token=b"", options=(), payload=b"", mid=None):
-        if mid is None:
-            self.mid += 1
-            mid = self.mid
-        opts = (s.path_options(path) if path else []) + list(options)
-        self.sock.sendto(s.build(mtype, mcode, mid, token, opts, payload), self.server)
-        return mid
-
-    def recv(self, timeout=2.0):
-        self.sock.settimeout(timeout)
-        try:
-            return s.parse(self.sock.recv(4096))
-        except socket.timeout:
-            return None
 
     def ack(self, m):
         self.send(s.ACK, 0, mid=m["mid"])
