@@ -11,20 +11,22 @@
 //!   a representation that changed between blocks.
 //! - **Block1** (PUT/POST payloads larger than one message): a
 //!   [`TransferNode`] per transfer in progress, keyed by peer, resource and
-//!   method, holding the bytes received so far in a block of its own. Each
-//!   block must start where the last one ended (4.08 otherwise); the last
-//!   one hands the whole buffer to the resource as its new value, in one
-//!   step that cannot fail, so the value changes once, atomically, and a
+//!   method, at the start of a block of its own that holds the bytes
+//!   received so far after it (grown by at least doubling). Each block must
+//!   start where the last one ended (4.08 otherwise). The last one is
+//!   stored as a PUT/POST of the whole would be: the received bytes and its
+//!   payload copied into a value block of their size, in the one step that
+//!   changes the value, so the value changes once, atomically, and a
 //!   failed or abandoned transfer changes nothing. At most
-//!   [`TRANSFERS_MAX`] transfers, whose bytes count against the remote
+//!   [`TRANSFERS_MAX`] transfers, whose blocks count against the remote
 //!   budget, each dropped [`TRANSFER_LIFETIME_MS`] after its last block.
 
 use super::options::RequestOptions;
 use super::resources::ResourceNode;
 use super::server::{Answer, Body};
-use super::store::{block_size, unlinked, Link, List, Node, Reserved};
+use super::store::{block_size, unlinked, Link, List, Node};
 use super::{Endpoint, Engine, Error, Instant};
-use crate::capacity::{BLOCK_SZX, SHRINK_SLACK, TRANSFERS_MAX, TRANSFER_LIFETIME_MS};
+use crate::capacity::{BLOCK_SZX, TRANSFERS_MAX, TRANSFER_LIFETIME_MS};
 use crate::codec::option::Block;
 use crate::codec::{Code, Message};
 
@@ -54,66 +56,71 @@ pub(crate) fn window(b: Block, total: usize) -> (usize, usize) {
     (start, (start + b.size()).min(total))
 }
 
-/// A Block1 transfer in progress: `len` bytes received in `buf` (`cap`
-/// bytes), for resource `resource` from `addr:port` with `method`.
+/// Who writes a Block1 transfer: peer, resource and method. A second
+/// transfer to one resource from another peer (or with another method) is
+/// another transfer.
 #[repr(C)]
-#[derive(Clone, Copy)]
-pub(crate) struct TransferNode {
-    next: Link,
-    buf: Link,
-    cap: u32,
-    len: u32,
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key {
     resource: u32,
-    /// When its last block arrived (ms).
-    last: u32,
     addr: [u8; 4],
     port: u16,
     method: u8,
 }
 
+/// A Block1 transfer in progress, at the start of a block of its own; the
+/// `len` bytes received so far follow it, [`HEADER`] bytes in.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct TransferNode {
+    next: Link,
+    /// Size of the block (this node and the bytes after it).
+    size: u32,
+    len: u32,
+    /// When its last block arrived (ms).
+    last: u32,
+    key: Key,
+}
+
 // SAFETY: `#[repr(C)]` with `next` first; all-zero is a valid node (no
-// links, zero integers).
+// link, zero integers).
 unsafe impl Node for TransferNode {}
 
-const NODE: usize = core::mem::size_of::<TransferNode>();
+/// Where the received bytes start in a transfer's block (a whole number
+/// of words: `size_of` of a `repr(C)` struct with a pointer).
+const HEADER: usize = core::mem::size_of::<TransferNode>();
 
 impl TransferNode {
-    /// The resource it writes.
-    pub(crate) fn resource(&self) -> u32 {
-        self.resource
-    }
-
-    fn is(&self, from: Endpoint, resource: u32, method: u8) -> bool {
-        self.addr == from.addr && self.port == from.port && self.resource == resource && self.method == method
-    }
-
     fn expired(&self, now: Instant) -> bool {
         now.ms_since(Instant(self.last)) >= TRANSFER_LIFETIME_MS
-    }
-
-    /// The received bytes.
-    #[cfg(any(test, feature = "std"))]
-    fn bytes(&self) -> &[u8] {
-        match self.buf {
-            // SAFETY: `buf` is a granted block of `cap >= len` bytes, owned
-            // by this node.
-            Some(b) => unsafe { core::slice::from_raw_parts(b.as_ptr(), self.len as usize) },
-            None => &[],
-        }
     }
 
     /// A copy of its state (see `snapshot.rs`).
     #[cfg(any(test, feature = "std"))]
     pub(crate) fn state(&self) -> super::snapshot::TransferState {
+        // SAFETY: a node of the list sits at the start of its block, whose
+        // `size >= HEADER + len` bytes hold the received ones after it.
+        let received = unsafe { core::slice::from_raw_parts((self as *const Self).cast::<u8>().add(HEADER), self.len as usize) };
         super::snapshot::TransferState {
-            peer: Endpoint { addr: self.addr, port: self.port },
-            resource: self.resource,
-            method: self.method,
-            received: self.bytes().to_vec(),
-            cap: self.cap,
+            peer: Endpoint { addr: self.key.addr, port: self.key.port },
+            resource: self.key.resource,
+            method: self.key.method,
+            received: received.to_vec(),
+            cap: self.size,
             last: self.last,
         }
     }
+}
+
+/// Which transfers [`Engine::drop_transfers`] drops.
+#[derive(Clone, Copy)]
+pub(crate) enum Which {
+    /// The one of this peer, resource and method.
+    Of(Key),
+    /// Every transfer to this resource (it is being removed).
+    Resource(u32),
+    /// Those that received no block for [`TRANSFER_LIFETIME_MS`].
+    Expired(Instant),
 }
 
 /// The transfers in progress (all-zero: none).
@@ -122,9 +129,9 @@ pub(crate) struct Transfers {
 }
 
 impl Transfers {
-    /// Bytes of the buffers of every live transfer but the one of `except`.
-    fn bytes_but(&self, except: Option<*const TransferNode>, now: Instant) -> usize {
-        self.list.iter().filter(|t| Some(*t as *const _) != except && !t.expired(now)).map(|t| t.cap as usize).sum()
+    /// Bytes of the blocks of every transfer.
+    fn bytes(&self) -> usize {
+        self.list.iter().map(|t| t.size as usize).sum()
     }
 
     /// When the next transfer expires (ms from `now`), if any.
@@ -142,14 +149,18 @@ impl Transfers {
 }
 
 impl Engine {
-    /// Drops the transfers that `pred` selects, giving their storage back.
-    pub(crate) fn drop_transfers(&mut self, mut pred: impl FnMut(&TransferNode) -> bool) {
-        while let Some(p) = self.transfers.list.unlink(&mut pred) {
+    /// Drops the transfers `which` names, giving their blocks back. One
+    /// copy for every caller.
+    #[inline(never)]
+    pub(crate) fn drop_transfers(&mut self, which: Which) {
+        let hit = |t: &TransferNode| match which {
+            Which::Of(k) => t.key == k,
+            Which::Resource(id) => t.key.resource == id,
+            Which::Expired(now) => t.expired(now),
+        };
+        while let Some(p) = self.transfers.list.unlink(hit) {
             let t: TransferNode = unlinked(p);
-            if let Some(b) = t.buf {
-                self.store.release(b, t.cap as usize);
-            }
-            self.store.release(p, block_size(NODE));
+            self.store.release(p, t.size as usize);
         }
     }
 
@@ -157,14 +168,16 @@ impl Engine {
     /// [`TRANSFER_LIFETIME_MS`].
     pub(crate) fn expire_transfers(&mut self, now: Instant) {
         if self.transfers.list.first().is_some() {
-            self.drop_transfers(|t| t.expired(now));
+            self.drop_transfers(Which::Expired(now));
         }
     }
 
     /// A PUT or POST with Block1 `b` to resource `r`, whose method and
     /// Content-Format the caller has checked. See the module docs.
-    /// [`Error::NeedStorage`] before anything changed when the transfer
-    /// needs a node or a larger buffer; refused, the answer is 5.03.
+    /// [`Error::NeedStorage`] when the transfer needs a larger block, or
+    /// its last block a value block; refused, the answer is 5.03 and the
+    /// transfer is as it was. Expired transfers are dropped first (what
+    /// the timer does anyway), so they count as gone.
     pub(crate) fn put_block(
         &mut self,
         msg: &Message<'_>,
@@ -180,137 +193,110 @@ impl Engine {
         if b.szx > BLOCK_SZX || payload.len() > b.size() || (b.more && payload.len() != b.size()) {
             return Ok(Answer::plain(Code::BAD_REQUEST));
         }
-        // Expired transfers count as gone from here on; they are dropped
-        // once nothing can fail any more (a refused call changes nothing).
-        let (id, method) = (r.handle().raw(), msg.code().0);
-        if b.num == 0 && !b.more {
-            // The whole payload in one block: a plain PUT/POST that echoes
-            // Block1; it ends a transfer this peer had started.
-            let mut a = self.put_or_post(msg, opts.if_none_match, opts.has_if_match, r)?;
+        self.expire_transfers(now);
+        let key = Key { resource: r.handle().raw(), addr: from.addr, port: from.port, method: msg.code().0 };
+        let found = self.transfers.list.find_block(|t| t.key == key);
+        // SAFETY: `found` is a live node of the list; read before anything
+        // changes the list.
+        let (have, size) = found.map_or((0, 0), |p| unsafe {
+            let t = &*p.as_ptr().cast::<TransferNode>();
+            (t.len as usize, t.size as usize)
+        });
+        let offset = b.num as usize * b.size();
+        let end = offset + payload.len();
+        let room = self.remote_room_but(r, self.transfers.bytes() - size);
+        let size1 = if b.num == 0 { opts.size1.map_or(0, |s| s as usize) } else { 0 };
+        if end > room || size1 > room {
+            self.drop_transfers(Which::Of(key));
+            return Ok(Answer::too_large(room));
+        }
+        if b.num != 0 {
+            // A block of a transfer we do not have (never started, expired,
+            // or dropped), one that skips ahead, or one that overlaps the
+            // end of what we have: 4.08. A retransmission of a block we
+            // have (its dedup entry gone): answered again, not applied again.
+            let continues = offset == have || (offset < have && end <= have && b.more);
+            if found.is_none() || !continues {
+                return Ok(Answer::plain(Code::REQUEST_ENTITY_INCOMPLETE));
+            }
+            if offset < have {
+                return Ok(continue_answer(b));
+            }
+        }
+        if !b.more {
+            // The last block, or the only one: the value is the bytes
+            // received before it and its payload, stored as a PUT/POST of
+            // the whole (preconditions, a value block of its size). Here
+            // `offset` is 0 or what the transfer holds.
+            let head = match found {
+                // SAFETY: the block holds `have == offset` received bytes
+                // after the node; nothing releases it before the store has
+                // copied them.
+                Some(p) => unsafe { core::slice::from_raw_parts(p.as_ptr().add(HEADER), offset) },
+                None => &[],
+            };
+            let mut a = self.put_or_post(msg, head, opts.if_none_match, opts.has_if_match, r)?;
+            if a.code != Code::SERVICE_UNAVAILABLE {
+                self.drop_transfers(Which::Of(key));
+            }
             if a.code.class() == 2 {
-                self.drop_transfers(|t| t.is(from, id, method));
                 a.block1 = Some(b.to_uint());
             }
             return Ok(a);
         }
-        let offset = b.num as usize * b.size();
-        let end = offset + payload.len();
-        let found = self.transfers.list.iter().find(|t| t.is(from, id, method) && !t.expired(now)).map(|t| t as *const TransferNode);
-        // SAFETY: `found` points at a live node of the list; read before
-        // anything changes the list.
-        let (have, cap) = found.map_or((0, 0), |t| unsafe { ((*t).len as usize, (*t).cap as usize) });
-        let room = self.remote_room_but(r, self.transfers.bytes_but(found, now));
-        let size1 = if b.num == 0 { opts.size1.map_or(0, |s| s as usize) } else { 0 };
-        if end > room || size1 > room {
-            self.drop_transfers(|t| t.is(from, id, method));
-            return Ok(Answer::too_large(room));
+        if found.is_none() && self.transfers.list.iter().count() >= TRANSFERS_MAX {
+            return Ok(Answer::retry_later());
         }
-        match found {
-            // A block of a transfer we do not have (never started, expired,
-            // or dropped), or one that skips ahead.
-            None if b.num != 0 => return Ok(Answer::plain(Code::REQUEST_ENTITY_INCOMPLETE)),
-            Some(_) if b.num != 0 && offset > have => return Ok(Answer::plain(Code::REQUEST_ENTITY_INCOMPLETE)),
-            // A retransmission of a block we have (its dedup entry is
-            // gone): answered again, not applied again.
-            Some(_) if b.num != 0 && offset < have => {
-                if end > have || !b.more {
-                    return Ok(Answer::plain(Code::REQUEST_ENTITY_INCOMPLETE));
-                }
-                return Ok(continue_answer(b));
-            }
-            None if self.transfers.list.iter().filter(|t| !t.expired(now)).count() >= TRANSFERS_MAX => {
-                return Ok(Answer::retry_later());
-            }
-            _ => {}
-        }
-        if !b.more {
-            if let Some(a) = self.preconditions(msg, opts.if_none_match, opts.has_if_match, r) {
-                self.drop_transfers(|t| t.is(from, id, method));
-                return Ok(a);
+        // Storage: a larger block when this one does not fit (at least
+        // doubling, or the announced Size1, within the room left).
+        let cap = size.saturating_sub(HEADER);
+        let mut grown = None;
+        if end > cap {
+            let want = end.max(size1).max(2 * cap).max(4 * b.size()).min(room);
+            match self.store.reserve(&[block_size(HEADER + want)]) {
+                Ok(mut reserved) => grown = reserved.take(0),
+                Err(Error::NeedStorage) => return Err(Error::NeedStorage),
+                Err(_) => return Ok(Answer::retry_later()),
             }
         }
-        // Storage: a node for a new transfer; a larger buffer when the
-        // block does not fit the one it has (at least doubling it, or the
-        // announced Size1, within the room left); at the last block, a
-        // buffer of the value's size when the one it has is too large
-        // (refused, the value keeps the larger one: giving back never fails).
-        let node = if found.is_none() { NODE } else { 0 };
-        let fitted = block_size(end);
-        let shrink = !b.more && end <= cap && cap >= fitted + SHRINK_SLACK;
-        let buffer = if !b.more && (end > cap || shrink) {
-            fitted
-        } else if end > cap {
-            block_size(end.max(size1).max(2 * cap).max(4 * b.size()).min(room))
-        } else {
-            0
-        };
-        let mut reserved = match self.store.reserve(&[node, buffer]) {
-            Ok(r) => r,
-            Err(Error::NeedStorage) => return Err(Error::NeedStorage),
-            Err(Error::NoMemory) if shrink => Reserved::none(),
-            Err(_) => return Ok(Answer::retry_later()),
-        };
         // Commit: nothing below fails.
-        self.expire_transfers(now);
-        let new_node = reserved.take(0);
-        let t: &mut TransferNode = match (found, new_node) {
-            (None, Some((block, _))) => self.transfers.list.append(block, |t| {
-                t.resource = id;
-                t.addr = from.addr;
-                t.port = from.port;
-                t.method = method;
-            }),
-            (Some(_), _) => match self.transfers.list.find_mut(|t| t.is(from, id, method)) {
-                Some(t) => t,
-                None => return Ok(Answer::plain(Code::INTERNAL_SERVER_ERROR)),
-            },
-            // Never happens: the plan asked for the node.
+        let block = match (grown, found) {
+            (Some((block, size)), old) => {
+                if let Some(old) = old {
+                    // The node and the bytes before this block move to the
+                    // new block (a restart keeps none of them).
+                    // SAFETY: two live, distinct blocks; `old` holds
+                    // `HEADER + have` bytes, `block` at least `HEADER + end`.
+                    unsafe { core::ptr::copy_nonoverlapping(old.as_ptr(), block.as_ptr(), HEADER + have.min(offset)) };
+                    self.drop_transfers(Which::Of(key));
+                }
+                self.transfers.list.append(block, |t| {
+                    t.key = key;
+                    t.size = size as u32;
+                    t.len = t.len.min(offset as u32);
+                });
+                block
+            }
+            (None, Some(p)) => p,
+            // Never happens: a new transfer has no room (`end` > 0).
             (None, None) => return Ok(Answer::plain(Code::INTERNAL_SERVER_ERROR)),
         };
-        let mut old = None;
-        if let Some((block, size)) = reserved.take(1) {
-            if let Some(from_buf) = t.buf {
-                let keep = (t.len as usize).min(offset);
-                // SAFETY: `block` is a fresh block of `size >= end` bytes,
-                // another block than the old buffer, which holds `len` bytes.
-                unsafe { core::ptr::copy_nonoverlapping(from_buf.as_ptr(), block.as_ptr(), keep) };
-                old = Some((from_buf, t.cap as usize));
+        // SAFETY: `block` holds the node and `size - HEADER >= end` bytes
+        // after it; `payload` is the datagram's, another buffer. What a
+        // restarted, shorter transfer leaves after `end` is cleared (the GC
+        // scans the block).
+        unsafe {
+            let t = block.as_ptr().cast::<TransferNode>();
+            let data = block.as_ptr().add(HEADER);
+            core::ptr::copy_nonoverlapping(payload.as_ptr(), data.add(offset), payload.len());
+            let len = (*t).len as usize;
+            if end < len {
+                data.add(end).write_bytes(0, len - end);
             }
-            t.buf = Some(block);
-            t.cap = size as u32;
+            (*t).len = end as u32;
+            (*t).last = now.0;
         }
-        if let Some(buf) = t.buf {
-            // SAFETY: the buffer holds `cap >= end` bytes (a new one was
-            // planned when it did not); `payload` is the datagram's, another
-            // buffer. What a restarted, shorter transfer leaves after `end`
-            // is cleared (the GC scans the block; the value takes it).
-            unsafe {
-                core::ptr::copy_nonoverlapping(payload.as_ptr(), buf.as_ptr().add(offset), payload.len());
-                if end < t.len as usize {
-                    buf.as_ptr().add(end).write_bytes(0, t.len as usize - end);
-                }
-            }
-        }
-        t.len = end as u32;
-        t.last = now.0;
-        if let Some((b, size)) = old {
-            self.store.release(b, size);
-        }
-        if b.more {
-            return Ok(continue_answer(b));
-        }
-        // The last block: the buffer becomes the value.
-        let Some(p) = self.transfers.list.unlink(|t| t.is(from, id, method)) else {
-            return Ok(Answer::plain(Code::INTERNAL_SERVER_ERROR));
-        };
-        let t: TransferNode = unlinked(p);
-        self.store.release(p, block_size(NODE));
-        let h = r.handle();
-        self.adopt_value(h, t.buf, t.cap as usize, t.len as usize);
-        let mut a = Answer::plain(Code::CHANGED);
-        a.etag = self.resources.get(h).ok().and_then(ResourceNode::etag);
-        a.block1 = Some(Block { num: b.num, more: false, szx: b.szx }.to_uint());
-        Ok(a)
+        Ok(continue_answer(b))
     }
 }
 

@@ -314,14 +314,16 @@ impl Resources {
     }
 }
 
-/// Copies `value` into a fresh value block, or in place; returns the
-/// old block to release, if any. `r` is the reservation of a plan made by
-/// [`value_plan`], taken at index `i`.
-fn commit_value(n: &mut ResourceNode, value: &[u8], r: &mut Reserved, i: usize, in_place: bool) -> Option<(NonNull<u8>, usize)> {
+/// Copies `head` and then `value` (one value: `head` is the bytes a Block1
+/// transfer received before its last block) into a fresh value block, or
+/// in place; returns the old block to release, if any. `r` is the
+/// reservation of a plan made by [`value_plan`], taken at index `i`.
+fn commit_value(n: &mut ResourceNode, head: &[u8], value: &[u8], r: &mut Reserved, i: usize, in_place: bool) -> Option<(NonNull<u8>, usize)> {
     let old = n.value.map(|b| (b, n.value_cap as usize));
-    let plan = if in_place { 0 } else { value_plan(n, value.len()) };
+    let len = head.len() + value.len();
+    let plan = if in_place { 0 } else { value_plan(n, len) };
     let (dst, cap, old) = match (plan, n.value) {
-        (0, Some(b)) if !value.is_empty() => (b, n.value_cap as usize, None),
+        (0, Some(b)) if len != 0 => (b, n.value_cap as usize, None),
         (0, _) => {
             n.value = None;
             n.value_cap = 0;
@@ -335,17 +337,18 @@ fn commit_value(n: &mut ResourceNode, value: &[u8], r: &mut Reserved, i: usize, 
             None => return None,
         },
     };
-    // SAFETY: `dst` is a value block of `cap >= value.len()` bytes (the plan
-    // sized it, or the in-place rule checked it), not aliased by `value`
-    // (which is the caller's or a datagram's bytes).
+    // SAFETY: `dst` is a value block of `cap >= len` bytes (the plan sized
+    // it, or the in-place rule checked it), not aliased by `head` (a
+    // transfer's block) or `value` (the caller's or a datagram's bytes).
     unsafe {
-        core::ptr::copy_nonoverlapping(value.as_ptr(), dst.as_ptr(), value.len());
+        core::ptr::copy_nonoverlapping(head.as_ptr(), dst.as_ptr(), head.len());
+        core::ptr::copy_nonoverlapping(value.as_ptr(), dst.as_ptr().add(head.len()), value.len());
         // Clear what a shorter value leaves behind (the GC scans it).
-        dst.as_ptr().add(value.len()).write_bytes(0, cap - value.len());
+        dst.as_ptr().add(len).write_bytes(0, cap - len);
     }
     n.value = Some(dst);
     n.value_cap = cap as u32;
-    n.value_len = value.len() as u32;
+    n.value_len = len as u32;
     n.etag = next_etag(n.etag);
     old
 }
@@ -459,7 +462,7 @@ impl Engine {
         n.text_len = uri.len() as u32;
         n.media_type = media_type.unwrap_or(0);
         n.flags = flags;
-        let _ = commit_value(n, value, &mut r, 1, false);
+        let _ = commit_value(n, &[], value, &mut r, 1, false);
         n.etag = 1;
         let tail = self.resources.tail_slot();
         // SAFETY: `tail` is the list's last link slot (the head or a live
@@ -518,7 +521,7 @@ impl Engine {
         self.store.release(p, len);
         self.links_changed();
         let id = h.raw();
-        self.drop_transfers(|t| t.resource() == id);
+        self.drop_transfers(super::blockwise::Which::Resource(id));
         self.observed_gone(id);
         Ok(())
     }
@@ -546,21 +549,23 @@ impl Engine {
     /// shrinks by more than [`SHRINK_SLACK`], gets a new block). The
     /// application's store resets the resource's share of the remote budget.
     pub fn set_resource_value(&mut self, h: ResourceHandle, value: &[u8]) -> Result<(), Error> {
-        self.store_value(h, value, true)
+        self.store_value(h, &[], value, true)
     }
 
-    /// Stores a value: by the application (`app`) or by a peer (PUT/POST,
-    /// whose budget the caller has checked).
-    pub(crate) fn store_value(&mut self, h: ResourceHandle, value: &[u8], app: bool) -> Result<(), Error> {
+    /// Stores a value, `head` then `value` (see [`commit_value`]): by the
+    /// application (`app`) or by a peer (PUT/POST, whose budget the caller
+    /// has checked).
+    pub(crate) fn store_value(&mut self, h: ResourceHandle, head: &[u8], value: &[u8], app: bool) -> Result<(), Error> {
         let n = self.resources.get(h)?;
-        if value.len() > VALUE_MAX {
+        let len = head.len() + value.len();
+        if len > VALUE_MAX {
             return Err(Error::ValueTooLarge);
         }
-        let plan = value_plan(n, value.len());
+        let plan = value_plan(n, len);
         // A smaller value fits its current block: giving memory back never
         // fails, so when the smaller block is refused it is stored in place
         // (the tail cleared) and the block is kept as it is.
-        let shrinking = plan != 0 && n.value.is_some() && value.len() <= n.value_cap as usize;
+        let shrinking = plan != 0 && n.value.is_some() && len <= n.value_cap as usize;
         let (mut r, in_place) = match self.store.reserve(&[plan]) {
             Ok(r) => (r, false),
             Err(Error::NoMemory) if shrinking => (Reserved::none(), true),
@@ -568,9 +573,9 @@ impl Engine {
         };
         let n = self.resources.get_mut(h)?;
         let before = n.remote_share();
-        let old = commit_value(n, value, &mut r, 0, in_place);
+        let old = commit_value(n, head, value, &mut r, 0, in_place);
         if app {
-            n.app_len = value.len() as u32;
+            n.app_len = len as u32;
         }
         let after = n.remote_share();
         if let Some((b, size)) = old {
@@ -579,35 +584,6 @@ impl Engine {
         self.store.remote_used = self.store.remote_used.saturating_sub(before).saturating_add(after);
         self.observed_changed(h.raw());
         Ok(())
-    }
-
-    /// Makes `buf` (`cap` bytes, of which the first `len` are the new value
-    /// and the rest zero) the value of `h`, as a PUT/POST by a peer: the
-    /// last step of a Block1 transfer. Cannot fail; the old value's block
-    /// is given back (and `buf`, if `h` is gone or the value is empty).
-    pub(crate) fn adopt_value(&mut self, h: ResourceHandle, buf: Link, cap: usize, len: usize) {
-        let Ok(n) = self.resources.get_mut(h) else {
-            if let Some(b) = buf {
-                self.store.release(b, cap);
-            }
-            return;
-        };
-        let before = n.remote_share();
-        let old = n.value.map(|b| (b, n.value_cap as usize));
-        let (keep, unused) = if len == 0 { (None, buf) } else { (buf, None) };
-        n.value = keep;
-        n.value_cap = if keep.is_some() { cap as u32 } else { 0 };
-        n.value_len = len as u32;
-        n.etag = next_etag(n.etag);
-        let after = n.remote_share();
-        if let Some((b, size)) = old {
-            self.store.release(b, size);
-        }
-        if let Some(b) = unused {
-            self.store.release(b, cap);
-        }
-        self.store.remote_used = self.store.remote_used.saturating_sub(before).saturating_add(after);
-        self.observed_changed(h.raw());
     }
 
     /// The largest value a peer may store in `h` now (Size1 of 4.13): the

@@ -297,12 +297,13 @@ impl Engine {
         }
         match opts.block1 {
             Some(b) => self.put_block(msg, opts, b, r, from, now),
-            None => self.put_or_post(msg, opts.if_none_match, opts.has_if_match, r),
+            None => self.put_or_post(msg, &[], opts.if_none_match, opts.has_if_match, r),
         }
     }
 
-    /// A PUT or POST of one message (Content-Format checked by the
-    /// caller): checks, then the store. A value that needs a new
+    /// A PUT or POST of one message, or the last block of a Block1
+    /// transfer whose earlier blocks brought `head` (Content-Format checked
+    /// by the caller): checks, then the store of `head` and the payload. A value that needs a new
     /// block asks for it ([`Error::NeedStorage`]) before anything changes;
     /// refused, the answer is 5.03 with Max-Age [`RETRY_AFTER_S`]. A value
     /// over the remote budget gets 4.13 with Size1 = the largest the
@@ -313,19 +314,20 @@ impl Engine {
     pub(crate) fn put_or_post(
         &mut self,
         msg: &Message<'_>,
+        head: &[u8],
         if_none_match: bool,
         has_if_match: bool,
         r: &ResourceNode,
     ) -> Result<Answer, Error> {
         let room = self.remote_room(r);
-        if msg.payload().len() > room {
+        if head.len() + msg.payload().len() > room {
             return Ok(Answer::too_large(room));
         }
         if let Some(a) = self.preconditions(msg, if_none_match, has_if_match, r) {
             return Ok(a);
         }
         let h = r.handle();
-        match self.store_value(h, msg.payload(), false) {
+        match self.store_value(h, head, msg.payload(), false) {
             Ok(()) => {}
             Err(Error::NeedStorage) => return Err(Error::NeedStorage),
             Err(_) => return Ok(Answer::retry_later()),

@@ -91,6 +91,19 @@ impl<T: Node> List<T> {
         None
     }
 
+    /// The block of the first node that `pred` accepts.
+    pub(crate) fn find_block(&self, mut pred: impl FnMut(&T) -> bool) -> Link {
+        let mut next = self.head;
+        while let Some(p) = next {
+            // SAFETY: as in `find_mut`, read only.
+            if pred(unsafe { &*p.as_ptr().cast::<T>() }) {
+                return Some(p);
+            }
+            next = link_of(p);
+        }
+        None
+    }
+
     /// Makes the zeroed `block` a node, sets its fields with `init`, and
     /// appends it. `init` sets fields one by one: writing a whole node
     /// would copy its padding from the stack, and stale bytes that look
