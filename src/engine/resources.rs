@@ -101,6 +101,11 @@ impl ResourceNode {
         self.text().get(..self.uri_len as usize).unwrap_or(&[])
     }
 
+    /// The value's block, if any.
+    pub(crate) fn value_block(&self) -> Link {
+        self.value
+    }
+
     pub(crate) fn value(&self) -> &[u8] {
         match self.value {
             // SAFETY: the value block holds `value_cap >= value_len` bytes.
@@ -315,9 +320,10 @@ impl Resources {
 }
 
 /// Copies `head` and then `value` (one value: `head` is the bytes a Block1
-/// transfer received before its last block) into a fresh value block, or
-/// in place; returns the old block to release, if any. `r` is the
-/// reservation of a plan made by [`value_plan`], taken at index `i`.
+/// transfer received before its last block) into a fresh value block, in
+/// place, or into the transfer's own block (which `head` lies in); returns
+/// the old block to release, if any. `r` is the reservation of a plan made
+/// by [`value_plan`], taken at index `i`.
 fn commit_value(n: &mut ResourceNode, head: &[u8], value: &[u8], r: &mut Reserved, i: usize, in_place: bool) -> Option<(NonNull<u8>, usize)> {
     let old = n.value.map(|b| (b, n.value_cap as usize));
     let len = head.len() + value.len();
@@ -338,10 +344,11 @@ fn commit_value(n: &mut ResourceNode, head: &[u8], value: &[u8], r: &mut Reserve
         },
     };
     // SAFETY: `dst` is a value block of `cap >= len` bytes (the plan sized
-    // it, or the in-place rule checked it), not aliased by `head` (a
-    // transfer's block) or `value` (the caller's or a datagram's bytes).
+    // it, or the in-place or spare rule checked it). `head` may lie in it
+    // (a transfer's own block: a move toward its start), `value` does not
+    // (the caller's or a datagram's bytes).
     unsafe {
-        core::ptr::copy_nonoverlapping(head.as_ptr(), dst.as_ptr(), head.len());
+        core::ptr::copy(head.as_ptr(), dst.as_ptr(), head.len());
         core::ptr::copy_nonoverlapping(value.as_ptr(), dst.as_ptr().add(head.len()), value.len());
         // Clear what a shorter value leaves behind (the GC scans it).
         dst.as_ptr().add(len).write_bytes(0, cap - len);
@@ -549,13 +556,24 @@ impl Engine {
     /// shrinks by more than [`SHRINK_SLACK`], gets a new block). The
     /// application's store resets the resource's share of the remote budget.
     pub fn set_resource_value(&mut self, h: ResourceHandle, value: &[u8]) -> Result<(), Error> {
-        self.store_value(h, &[], value, true)
+        self.store_value(h, &[], value, true, None)
     }
 
     /// Stores a value, `head` then `value` (see [`commit_value`]): by the
     /// application (`app`) or by a peer (PUT/POST, whose budget the caller
-    /// has checked).
-    pub(crate) fn store_value(&mut self, h: ResourceHandle, head: &[u8], value: &[u8], app: bool) -> Result<(), Error> {
+    /// has checked). `spare` is the block of the Block1 transfer whose
+    /// bytes `head` is, out of its list: when the heap has no block for the
+    /// value, the value is stored in it instead (giving memory back never
+    /// fails), if it is large enough; the caller learns so from the value's
+    /// block.
+    pub(crate) fn store_value(
+        &mut self,
+        h: ResourceHandle,
+        head: &[u8],
+        value: &[u8],
+        app: bool,
+        spare: Option<(NonNull<u8>, usize)>,
+    ) -> Result<(), Error> {
         let n = self.resources.get(h)?;
         let len = head.len() + value.len();
         if len > VALUE_MAX {
@@ -566,10 +584,11 @@ impl Engine {
         // fails, so when the smaller block is refused it is stored in place
         // (the tail cleared) and the block is kept as it is.
         let shrinking = plan != 0 && n.value.is_some() && len <= n.value_cap as usize;
-        let (mut r, in_place) = match self.store.reserve(&[plan]) {
-            Ok(r) => (r, false),
-            Err(Error::NoMemory) if shrinking => (Reserved::none(), true),
-            Err(e) => return Err(e),
+        let (mut r, in_place) = match (self.store.reserve(&[plan]), spare) {
+            (Ok(r), _) => (r, false),
+            (Err(Error::NoMemory), Some((b, size))) if len <= size => (Reserved::of(b, size), false),
+            (Err(Error::NoMemory), _) if shrinking => (Reserved::none(), true),
+            (Err(e), _) => return Err(e),
         };
         let n = self.resources.get_mut(h)?;
         let before = n.remote_share();

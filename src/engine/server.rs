@@ -7,6 +7,7 @@ use super::link_format::{self, Out};
 use super::options::{self, BadOption, RequestOptions};
 use super::resources::{etag_bytes, NodeRef, ResourceNode, WELL_KNOWN_CORE};
 use super::{Endpoint, Engine, Error, Event, Instant, Methods, ResourceHandle};
+use core::ptr::NonNull;
 use crate::capacity::{MESSAGE_MAX, RETRY_AFTER_S, SINGLE_VALUE_MAX};
 use crate::codec::option::{self as opt, content_format, Block};
 use crate::codec::{Code, Message, MessageRepr, MessageType, PAYLOAD_MARKER};
@@ -297,13 +298,14 @@ impl Engine {
         }
         match opts.block1 {
             Some(b) => self.put_block(msg, opts, b, r, from, now),
-            None => self.put_or_post(msg, &[], opts.if_none_match, opts.has_if_match, r),
+            None => self.put_or_post(msg, &[], opts.if_none_match, opts.has_if_match, r, None),
         }
     }
 
     /// A PUT or POST of one message, or the last block of a Block1
-    /// transfer whose earlier blocks brought `head` (Content-Format checked
-    /// by the caller): checks, then the store of `head` and the payload. A value that needs a new
+    /// transfer whose earlier blocks brought `head` in block `spare`
+    /// (Content-Format checked by the caller): checks, then the store of
+    /// `head` and the payload (see [`Engine::store_value`]). A value that needs a new
     /// block asks for it ([`Error::NeedStorage`]) before anything changes;
     /// refused, the answer is 5.03 with Max-Age [`RETRY_AFTER_S`]. A value
     /// over the remote budget gets 4.13 with Size1 = the largest the
@@ -318,6 +320,7 @@ impl Engine {
         if_none_match: bool,
         has_if_match: bool,
         r: &ResourceNode,
+        spare: Option<(NonNull<u8>, usize)>,
     ) -> Result<Answer, Error> {
         let room = self.remote_room(r);
         if head.len() + msg.payload().len() > room {
@@ -327,7 +330,7 @@ impl Engine {
             return Ok(a);
         }
         let h = r.handle();
-        match self.store_value(h, head, msg.payload(), false) {
+        match self.store_value(h, head, msg.payload(), false, spare) {
             Ok(()) => {}
             Err(Error::NeedStorage) => return Err(Error::NeedStorage),
             Err(_) => return Ok(Answer::retry_later()),

@@ -234,6 +234,13 @@ impl Reserved {
         Reserved { blocks: [None; PLAN_MAX], sizes: [0; PLAN_MAX] }
     }
 
+    /// A block the caller owns, as if reserved at index 0: a Block1
+    /// transfer's own block, which becomes a value when the heap has no
+    /// other (see `Engine::store_value`).
+    pub(crate) const fn of(block: NonNull<u8>, size: usize) -> Reserved {
+        Reserved { blocks: [Some(block), None], sizes: [size as u32, 0] }
+    }
+
     /// Planned block `i` and its size. Commit code takes every block it
     /// planned, so none is lost; a block not taken is a bug that leaks.
     pub(crate) fn take(&mut self, i: usize) -> Option<(NonNull<u8>, usize)> {
