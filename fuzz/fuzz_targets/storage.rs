@@ -467,9 +467,9 @@ fn run(data: &[u8]) {
             }
         }
         if refused && stores && succeeded && kind == Kind::Block {
-            // The last block, its smaller value block refused: the transfer's
-            // buffer became the value as it was (its node and the old value
-            // given back); the model checked the value.
+            // The last block, its value block refused: the transfer's own
+            // block became the value (the old value given back); the model
+            // checked the value.
             assert!(before.is_some(), "more allocations than PLAN_MAX in one operation");
         } else if refused && stores && succeeded {
             let before = before.expect("more allocations than PLAN_MAX in one operation");

@@ -122,6 +122,8 @@ pub(crate) enum Which {
     Resource(u32),
     /// Those that received no block for [`TRANSFER_LIFETIME_MS`].
     Expired(Instant),
+    /// The one in this block.
+    Block(NonNull<u8>),
 }
 
 /// The transfers in progress (all-zero: none).
@@ -153,11 +155,12 @@ impl Engine {
     /// Unlinks the first transfer `which` names: its block and the block's
     /// size. One copy for every caller.
     #[inline(never)]
-    fn take_transfer(&mut self, which: Which) -> Option<(NonNull<u8>, usize)> {
+    pub(crate) fn take_transfer(&mut self, which: Which) -> Option<(NonNull<u8>, usize)> {
         let p = self.transfers.list.unlink(|t| match which {
             Which::Of(k) => t.key == k,
             Which::Resource(id) => t.key.resource == id,
             Which::Expired(now) => t.expired(now),
+            Which::Block(b) => core::ptr::eq((t as *const TransferNode).cast::<u8>(), b.as_ptr()),
         })?;
         let t: TransferNode = unlinked(p);
         Some((p, t.size as usize))
@@ -232,28 +235,17 @@ impl Engine {
         if !b.more {
             // The last block, or the only one: the value is the bytes
             // received before it and its payload, stored as a PUT/POST of
-            // the whole (preconditions, a value block of its size). The
-            // transfer leaves its list for the store: when the heap has no
-            // value block, its own block becomes the value.
-            let spare = self.take_transfer(Which::Of(key));
+            // the whole (preconditions, a value block of its size; when the
+            // heap has none, the transfer's own block, see `store_value`).
             // SAFETY: the block holds `have >= offset` received bytes after
             // the node (`offset` is 0, or `have`); the store moves them or
             // copies them before anything else writes to the block.
-            let head = spare.map_or(&[][..], |(p, _)| unsafe { core::slice::from_raw_parts(p.as_ptr().add(HEADER), offset) });
-            let done = self.put_or_post(msg, head, opts.if_none_match, opts.has_if_match, r, spare);
-            if let Some((p, size)) = spare {
-                if !self.resources.get(r.handle()).is_ok_and(|n| n.value_block() == Some(p)) {
-                    match &done {
-                        // Refused (5.03, or storage to supply): it waits for
-                        // this block again.
-                        Ok(a) if a.code != Code::SERVICE_UNAVAILABLE => self.store.release(p, size),
-                        _ => {
-                            self.transfers.list.append(p, |_| {});
-                        }
-                    }
-                }
+            let head = found.map_or(&[][..], |p| unsafe { core::slice::from_raw_parts(p.as_ptr().add(HEADER), offset) });
+            let mut a = self.put_or_post(msg, head, opts.if_none_match, opts.has_if_match, r, found.map(|p| (p, size)))?;
+            // Refused (5.03), the transfer waits for this block again.
+            if a.code != Code::SERVICE_UNAVAILABLE {
+                self.drop_transfers(Which::Of(key));
             }
-            let mut a = done?;
             if a.code.class() == 2 {
                 a.block1 = Some(b.to_uint());
             }

@@ -101,11 +101,6 @@ impl ResourceNode {
         self.text().get(..self.uri_len as usize).unwrap_or(&[])
     }
 
-    /// The value's block, if any.
-    pub(crate) fn value_block(&self) -> Link {
-        self.value
-    }
-
     pub(crate) fn value(&self) -> &[u8] {
         match self.value {
             // SAFETY: the value block holds `value_cap >= value_len` bytes.
@@ -562,10 +557,9 @@ impl Engine {
     /// Stores a value, `head` then `value` (see [`commit_value`]): by the
     /// application (`app`) or by a peer (PUT/POST, whose budget the caller
     /// has checked). `spare` is the block of the Block1 transfer whose
-    /// bytes `head` is, out of its list: when the heap has no block for the
-    /// value, the value is stored in it instead (giving memory back never
-    /// fails), if it is large enough; the caller learns so from the value's
-    /// block.
+    /// bytes `head` is: when the heap has no block for the value, the
+    /// transfer leaves its list and the value is stored in its block
+    /// instead (giving memory back never fails), if it is large enough.
     pub(crate) fn store_value(
         &mut self,
         h: ResourceHandle,
@@ -586,7 +580,10 @@ impl Engine {
         let shrinking = plan != 0 && n.value.is_some() && len <= n.value_cap as usize;
         let (mut r, in_place) = match (self.store.reserve(&[plan]), spare) {
             (Ok(r), _) => (r, false),
-            (Err(Error::NoMemory), Some((b, size))) if len <= size => (Reserved::of(b, size), false),
+            (Err(Error::NoMemory), Some((b, size))) if len <= size => {
+                let _ = self.take_transfer(super::blockwise::Which::Block(b));
+                (Reserved::of(b, size), false)
+            }
             (Err(Error::NoMemory), _) if shrinking => (Reserved::none(), true),
             (Err(e), _) => return Err(e),
         };
