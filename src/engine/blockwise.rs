@@ -21,12 +21,13 @@
 //!   [`TRANSFERS_MAX`] transfers, whose blocks count against the remote
 //!   budget, each dropped [`TRANSFER_LIFETIME_MS`] after its last block.
 
+use core::ptr::NonNull;
+
 use super::options::RequestOptions;
 use super::resources::ResourceNode;
 use super::server::{Answer, Body};
 use super::store::{block_size, unlinked, Link, List, Node};
 use super::{Endpoint, Engine, Error, Instant};
-use core::ptr::NonNull;
 use crate::capacity::{BLOCK_SZX, TRANSFERS_MAX, TRANSFER_LIFETIME_MS};
 use crate::codec::option::Block;
 use crate::codec::{Code, Message};

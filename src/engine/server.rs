@@ -1,13 +1,14 @@
 //! The server: method dispatch over the resource table (contract "Server
 //! behaviour"), and writing the piggybacked or NON response.
 
+use core::ptr::NonNull;
+
 use super::blockwise::{block2_of, window};
 use super::dedup::Replay;
 use super::link_format::{self, Out};
 use super::options::{self, BadOption, RequestOptions};
 use super::resources::{etag_bytes, NodeRef, ResourceNode, WELL_KNOWN_CORE};
 use super::{Endpoint, Engine, Error, Event, Instant, Methods, ResourceHandle};
-use core::ptr::NonNull;
 use crate::capacity::{MESSAGE_MAX, RETRY_AFTER_S, SINGLE_VALUE_MAX};
 use crate::codec::option::{self as opt, content_format, Block};
 use crate::codec::{Code, Message, MessageRepr, MessageType, PAYLOAD_MARKER};
