@@ -100,6 +100,13 @@ def main():
     measure("session.cancel_observe", lambda: s.cancel_observe(b"ob"))
     coap._transmit()
 
+    # Block-wise (RFC 7959): a Block1 transfer's first block (its block
+    # supplied) and its last (the value stored from the transfer's bytes).
+    first, last = [h.request(h.PUT, "etag", mid=0x700 + i, token=TOKEN, options=[(h.BLOCK1, h.block(i, i == 0, 2))],
+                             payload=b"x" * (64 - 54 * i)) for i in (0, 1)]
+    measure("_process:block1_first", lambda: coap._process(first))
+    measure("_process:block1_last", lambda: coap._process(last))
+
     measure("remove_client_session", lambda: coap.remove_client_session("192.0.2.1"))
     measure("remove_resource", lambda: coap.remove_resource("r"))
     measure("deinit", lambda: coap.deinit())
