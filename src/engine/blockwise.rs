@@ -167,6 +167,17 @@ impl Engine {
         Some((p, t.size as usize))
     }
 
+    /// Unlinks the transfer in block `b` if the block holds `len` bytes:
+    /// the spare of `store_value`.
+    pub(crate) fn take_spare(&mut self, b: NonNull<u8>, len: usize) -> Option<(NonNull<u8>, usize)> {
+        // SAFETY: `b` is the block of a live transfer (the caller found it).
+        let size = unsafe { (*b.as_ptr().cast::<TransferNode>()).size } as usize;
+        if len > size {
+            return None;
+        }
+        self.take_transfer(Which::Block(b))
+    }
+
     /// Drops the transfers `which` names, giving their blocks back.
     pub(crate) fn drop_transfers(&mut self, which: Which) {
         while let Some((p, size)) = self.take_transfer(which) {
@@ -242,7 +253,7 @@ impl Engine {
             // the node (`offset` is 0, or `have`); the store moves them or
             // copies them before anything else writes to the block.
             let head = found.map_or(&[][..], |p| unsafe { core::slice::from_raw_parts(p.as_ptr().add(HEADER), offset) });
-            let mut a = self.put_or_post(msg, head, opts.if_none_match, opts.has_if_match, r, found.map(|p| (p, size)))?;
+            let mut a = self.put_or_post(msg, head, opts.if_none_match, opts.has_if_match, r, found)?;
             // Refused (5.03), the transfer waits for this block again.
             if a.code != Code::SERVICE_UNAVAILABLE {
                 self.drop_transfers(Which::Of(key));

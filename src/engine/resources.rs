@@ -566,7 +566,7 @@ impl Engine {
         head: &[u8],
         value: &[u8],
         app: bool,
-        spare: Option<(NonNull<u8>, usize)>,
+        spare: Link,
     ) -> Result<(), Error> {
         let n = self.resources.get(h)?;
         let len = head.len() + value.len();
@@ -578,14 +578,14 @@ impl Engine {
         // fails, so when the smaller block is refused it is stored in place
         // (the tail cleared) and the block is kept as it is.
         let shrinking = plan != 0 && n.value.is_some() && len <= n.value_cap as usize;
-        let (mut r, in_place) = match (self.store.reserve(&[plan]), spare) {
-            (Ok(r), _) => (r, false),
-            (Err(Error::NoMemory), Some((b, size))) if len <= size => {
-                let _ = self.take_transfer(super::blockwise::Which::Block(b));
-                (Reserved::of(b, size), false)
-            }
-            (Err(Error::NoMemory), _) if shrinking => (Reserved::none(), true),
-            (Err(e), _) => return Err(e),
+        let (mut r, in_place) = match self.store.reserve(&[plan]) {
+            Ok(r) => (r, false),
+            Err(Error::NoMemory) => match spare.and_then(|b| self.take_spare(b, len)) {
+                Some((b, size)) => (Reserved::of(b, size), false),
+                None if shrinking => (Reserved::none(), true),
+                None => return Err(Error::NoMemory),
+            },
+            Err(e) => return Err(e),
         };
         let n = self.resources.get_mut(h)?;
         let before = n.remote_share();

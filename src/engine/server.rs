@@ -321,7 +321,7 @@ impl Engine {
         if_none_match: bool,
         has_if_match: bool,
         r: &ResourceNode,
-        spare: Option<(NonNull<u8>, usize)>,
+        spare: Option<NonNull<u8>>,
     ) -> Result<Answer, Error> {
         let room = self.remote_room(r);
         if head.len() + msg.payload().len() > room {
