@@ -44,7 +44,8 @@
 //! Checks after every operation: (a) an operation whose allocation was
 //! refused fails with NoMemory (a peer's PUT/POST gets 5.03 with Max-Age,
 //! unless via multicast), except a value that shrinks, which is then
-//! stored in its block with no block changed; operations that only release never allocate, and
+//! stored in its block with no block changed, and a Block1 transfer's last
+//! block, whose value then takes the transfer's own block; operations that only release never allocate, and
 //! none makes more than `PLAN_MAX` allocations; NoMemory never comes
 //! without a refusal; (b) after a refusal nothing observable changed
 //! (`Engine::snapshot`, taken before every operation whose fail schedule
