@@ -295,6 +295,54 @@ class TestFailStorage(Base):
         self.assertEqual(r.value(), b"t")
         self.assertTrue(h.storage()[1] < before[1], (before, h.storage()))
 
+    def put_blocks(self, uri, data, nums, size1=None):
+        # Block1 blocks `nums` of `data` in 1024-byte blocks; the answers
+        n = (len(data) + 1023) // 1024
+        out = []
+        for num in nums:
+            opts = [(h.BLOCK1, h.block(num, num + 1 < n, 6))]
+            if num == 0 and size1 is not None:
+                opts.append((h.SIZE1, h.uint(size1)))
+            out.append(h.ask(h.PUT, uri, options=opts, payload=data[num * 1024:(num + 1) * 1024]))
+        return out
+
+    def test_block1_last_block_refused_takes_the_transfers_block(self):
+        # the value block of a Block1 PUT's last block refused: the
+        # transfer's own block becomes the value (docs/engine.md,
+        # "Block-wise transfer"): 2.04, the value whole, no block more
+        r = self.resource("b", value=b"old", etag=True)
+        data = bytes(range(256)) * 12
+        # Size1 sizes the transfer's block for the whole value at once
+        self.assertEqual([m.code for m in self.put_blocks("b", data, (0, 1), size1=len(data))], [h.C231] * 2)
+        before = h.storage()
+        coap._fail_storage(1)
+        m = self.put_blocks("b", data, (2,))[0]
+        # the refusal was used up: this allocates freely
+        coap.add_resource("probe", value=b"p" * 100)
+        coap._fail_storage(0)
+        self.assertEqual((m.code, h.block_of(m, h.BLOCK1)), (h.C204, (2, False, 6)))
+        self.assertEqual(r.value(), data)
+        self.assertEqual(h.to_uint(m.opt(h.ETAG)), 2)
+        self.served("b", data)
+        # the old value's block given back, the transfer's kept as the value
+        self.assertEqual(h.storage()[0], before[0] - 1 + 2)  # + probe's node and value
+
+    def test_block1_last_block_refused_when_it_does_not_fit_gets_5_03(self):
+        # without Size1 the transfer's block grows to 4096 bytes: a 5000-byte
+        # value does not fit it, so a refused value block is 5.03 with
+        # Max-Age, the transfer kept; the last block sent again completes it
+        r = self.resource("b", value=b"old")
+        data = bytes(range(250)) * 20
+        self.assertEqual([m.code for m in self.put_blocks("b", data, range(4))], [h.C231] * 4)
+        before = h.storage()
+        coap._fail_storage(1)
+        m = self.put_blocks("b", data, (4,))[0]
+        coap._fail_storage(0)
+        self.assertEqual((m.code, h.to_uint(m.opt(h.MAX_AGE))), (h.C503, h.RETRY_AFTER_S))
+        self.assertEqual((r.value(), h.storage()), (b"old", before))
+        m = self.put_blocks("b", data, (4,))[0]
+        self.assertEqual((m.code, r.value()), (h.C204, data))
+
     def test_hook_arguments(self):
         raises(self, ValueError, coap._fail_storage, -1)
         raises(self, TypeError, coap._fail_storage, "1")
