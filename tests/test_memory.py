@@ -321,9 +321,12 @@ class TestFailStorage(Base):
         coap.add_resource("probe", value=b"p" * 100)
         coap._fail_storage(0)
         self.assertEqual((m.code, h.block_of(m, h.BLOCK1)), (h.C204, (2, False, 6)))
-        self.assertEqual(r.value(), data)
+        # assertTrue: micropython-lib's assertEqual formats both values
+        # first, which the qemu firmware's heap cannot hold for these
+        self.assertTrue(r.value() == data)
         self.assertEqual(h.to_uint(m.opt(h.ETAG)), 2)
-        self.served("b", data)
+        code, body, _ = h.get_blockwise("b", expect=data)
+        self.assertTrue(code == h.C205 and body == data)
         # the old value's block given back, the transfer's kept as the value
         self.assertEqual(h.storage()[0], before[0] - 1 + 2)  # + probe's node and value
 
@@ -341,7 +344,8 @@ class TestFailStorage(Base):
         self.assertEqual((m.code, h.to_uint(m.opt(h.MAX_AGE))), (h.C503, h.RETRY_AFTER_S))
         self.assertEqual((r.value(), h.storage()), (b"old", before))
         m = self.put_blocks("b", data, (4,))[0]
-        self.assertEqual((m.code, r.value()), (h.C204, data))
+        self.assertEqual(m.code, h.C204)
+        self.assertTrue(r.value() == data)
 
     def test_hook_arguments(self):
         raises(self, ValueError, coap._fail_storage, -1)
