@@ -401,16 +401,6 @@ def same(tc, got, want):
     tc.fail("%d bytes, expected %d; first difference at byte %d" % (len(got), len(want), i))
 
 
-def filled(tc, data, b, n):
-    """Asserts that `data` is `n` bytes `b` (one byte), comparing a piece
-    at a time: no second copy of a large value on a small heap."""
-    tc.assertEqual(len(data), n)
-    piece = b * 1024
-    for i in range(0, n, 1024):
-        if data[i:i + 1024] != piece[:min(1024, n - i)]:
-            tc.fail("differs in the 1024 bytes from byte %d" % i)
-
-
 def get_blockwise(path, szx=None, token=b"", query=None, addr=PEER, options=(), expect=None):
     """GET `path` as a client does with Block2: the first request asks for
     block 0 of `szx` (None: asks for no size), then each next block in the

@@ -28,7 +28,7 @@ use super::resources::ResourceNode;
 use super::server::{Answer, Body};
 use super::store::{block_size, unlinked, Link, List, Node};
 use super::{Endpoint, Engine, Error, Instant};
-use crate::capacity::{BLOCK_SZX, TRANSFERS_MAX, TRANSFER_LIFETIME_MS};
+use crate::capacity::{BLOCK_SZX, SHRINK_SLACK, TRANSFERS_MAX, TRANSFER_LIFETIME_MS};
 use crate::codec::option::Block;
 use crate::codec::{Code, Message};
 
@@ -170,8 +170,7 @@ impl Engine {
     /// Unlinks the transfer in block `b` if the block holds `len` bytes:
     /// the spare of `store_value`.
     pub(crate) fn take_spare(&mut self, b: NonNull<u8>, len: usize) -> Option<(NonNull<u8>, usize)> {
-        // SAFETY: `b` is the block of a live transfer (the caller found it).
-        let size = unsafe { (*b.as_ptr().cast::<TransferNode>()).size } as usize;
+        let size = spare_size(b);
         if len > size {
             return None;
         }
@@ -317,6 +316,22 @@ impl Engine {
         }
         Ok(continue_answer(b))
     }
+}
+
+/// The size of the block of the transfer in block `b` (`store_value`'s
+/// spare).
+fn spare_size(b: NonNull<u8>) -> usize {
+    // SAFETY: `b` is the block of a live transfer (its caller found it).
+    unsafe { (*b.as_ptr().cast::<TransferNode>()).size as usize }
+}
+
+/// Whether the transfer in block `b` holds a value of `len` bytes with at
+/// most [`SHRINK_SLACK`] to spare once its node is set aside (a Size1
+/// announced the value's size): `store_value` then makes it the value
+/// without asking for a block of the value's size.
+pub(crate) fn snug(b: NonNull<u8>, len: usize) -> bool {
+    let size = spare_size(b);
+    len <= size && size < block_size(len) + HEADER + SHRINK_SLACK
 }
 
 /// 2.31 Continue for block `b` (RFC 7959 §2.3: the server echoes the block
@@ -602,6 +617,42 @@ mod tests {
         assert_eq!(ask(&mut e, TRANSFER_LIFETIME_MS, from, Con, Code::PUT, 3, &[(BLOCK1, &b0)], &[1; 256]).code, Code::CONTINUE);
         e.remove_resource(h).unwrap();
         assert!(e.snapshot().transfers.is_empty());
+    }
+
+    #[test]
+    fn a_transfer_sized_by_size1_becomes_the_value_without_a_new_block() {
+        // Size1 sizes the transfer's block for the whole value: its last
+        // block needs no value block (no allocation, nothing copied but the
+        // move over the node); without Size1 the value gets a block of its
+        // size.
+        let value = pattern(5000);
+        for size1 in [true, false] {
+            let (mut e, h) = server(b"old", false);
+            let mut allocations_at_last = 0;
+            for num in 0..5u32 {
+                let more = num < 4;
+                let b = block_opt(Block { num, more, szx: 6 });
+                let total = (value.len() as u32).to_be_bytes();
+                let mut opts = vec![(BLOCK1, &b[..])];
+                if num == 0 && size1 {
+                    opts.push((SIZE1, &total[2..]));
+                }
+                let chunk = &value[num as usize * 1024..((num as usize + 1) * 1024).min(value.len())];
+                let before = e.heap.allocations();
+                let r = ask(&mut e, 0, PEER, Con, Code::PUT, 10 + num as u16, &opts, chunk);
+                assert_eq!(r.code, if more { Code::CONTINUE } else { Code::CHANGED });
+                allocations_at_last = e.heap.allocations() - before;
+            }
+            assert_eq!(e.resource_value(h).unwrap(), &value[..]);
+            let cap = e.snapshot().resources[0].value_cap as usize;
+            if size1 {
+                assert_eq!((allocations_at_last, cap), (0, block_size(HEADER + 5000)));
+            } else {
+                assert_eq!((allocations_at_last, cap), (1, 5000));
+            }
+            e.collect();
+            check_heap(&e);
+        }
     }
 
     #[test]

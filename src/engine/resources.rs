@@ -12,6 +12,7 @@ use core::marker::PhantomData;
 use core::mem::size_of;
 use core::ptr::NonNull;
 
+use super::blockwise as block;
 #[cfg(test)]
 use super::link_format;
 use super::store::{block_size, Link, Reserved};
@@ -578,7 +579,12 @@ impl Engine {
         // fails, so when the smaller block is refused it is stored in place
         // (the tail cleared) and the block is kept as it is.
         let shrinking = plan != 0 && n.value.is_some() && len <= n.value_cap as usize;
-        let (mut r, in_place) = match self.store.reserve(&[plan]) {
+        // A transfer's block sized for the value (its Size1 announced it)
+        // becomes it at once: no second block, no copy but the move over
+        // its node.
+        let snug = plan != 0 && spare.is_some_and(|b| block::snug(b, len));
+        let reserved = if snug { Err(Error::NoMemory) } else { self.store.reserve(&[plan]) };
+        let (mut r, in_place) = match reserved {
             Ok(r) => (r, false),
             Err(Error::NoMemory) => match spare.and_then(|b| self.take_spare(b, len)) {
                 Some((b, size)) => (Reserved::of(b, size), false),
