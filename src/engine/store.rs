@@ -77,25 +77,18 @@ impl<T: Node> List<T> {
     }
 
     /// The first node that `pred` accepts, writable.
-    pub(crate) fn find_mut(&mut self, mut pred: impl FnMut(&T) -> bool) -> Option<&mut T> {
-        let mut next = self.head;
-        while let Some(p) = next {
-            // SAFETY: every link of the list is a live block that starts with
-            // a `T` (`Node`), reached through `&mut self`.
-            let n = unsafe { &mut *p.as_ptr().cast::<T>() };
-            if pred(n) {
-                return Some(n);
-            }
-            next = link_of(p);
-        }
-        None
+    pub(crate) fn find_mut(&mut self, pred: impl FnMut(&T) -> bool) -> Option<&mut T> {
+        // SAFETY: a live node block of the list, which starts with a `T`
+        // (`Node`), reached through `&mut self`.
+        self.find_block(pred).map(|p| unsafe { &mut *p.as_ptr().cast::<T>() })
     }
 
     /// The block of the first node that `pred` accepts.
     pub(crate) fn find_block(&self, mut pred: impl FnMut(&T) -> bool) -> Link {
         let mut next = self.head;
         while let Some(p) = next {
-            // SAFETY: as in `find_mut`, read only.
+            // SAFETY: every link of the list is a live block that starts
+            // with a `T` (`Node`); read only.
             if pred(unsafe { &*p.as_ptr().cast::<T>() }) {
                 return Some(p);
             }
@@ -134,7 +127,7 @@ impl<T: Node> List<T> {
     pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut T)) {
         let mut next = self.head;
         while let Some(p) = next {
-            // SAFETY: as in `find_mut`.
+            // SAFETY: as in `find_block`, through `&mut self`.
             f(unsafe { &mut *p.as_ptr().cast::<T>() });
             next = link_of(p);
         }
