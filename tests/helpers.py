@@ -456,15 +456,15 @@ class Filler:
         return self.b * max(0, min(stop, self.n) - start)
 
 
-def put_blockwise(path, payload, szx=6, method=PUT, addr=PEER, options=(), size1=True):
+def put_blockwise(path, payload, szx=6, method=PUT, addr=PEER, options=(), size1=True, nums=None):
     """PUT (or POST) `payload` in Block1 blocks of `szx` (the first with
     Size1 = the total, as libcoap's client sends it, unless `size1` is
     false); returns the answers, stopping at the first that is not 2.31
-    Continue."""
+    Continue. `nums`: only these block numbers (default: all)."""
     size = 16 << szx
     n = max(1, (len(payload) + size - 1) // size)
     answers = []
-    for num in range(n):
+    for num in range(n) if nums is None else nums:
         more = num + 1 < n
         opts = list(options) + [(BLOCK1, block(num, more, szx))]
         if num == 0 and size1:

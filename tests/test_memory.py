@@ -296,10 +296,8 @@ class TestFailStorage(Base):
         self.assertTrue(h.storage()[1] < before[1], (before, h.storage()))
 
     def put_blocks(self, uri, data, nums):
-        # Block1 blocks `nums` of `data` in 64-byte blocks (SZX 2); the answers
-        n = (len(data) + 63) // 64
-        return [h.ask(h.PUT, uri, options=[(h.BLOCK1, h.block(num, num + 1 < n, 2))],
-                      payload=data[num * 64:(num + 1) * 64]) for num in nums]
+        # Block1 blocks `nums` of `data` in 64-byte blocks (SZX 2), no Size1
+        return h.put_blockwise(uri, data, szx=2, size1=False, nums=nums)
 
     def test_block1_last_block_refused_takes_the_transfers_block(self):
         # the value block of a Block1 PUT's last block refused: the
